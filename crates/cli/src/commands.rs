@@ -1,0 +1,106 @@
+//! The subcommands. Each returns an exit code or an error; `main` maps
+//! errors to exit codes.
+
+use crate::methods;
+use anyhow::Result;
+use reprolab_core::registry::{self, PAPERS, Preset, RunOptions};
+use reprolab_core::report::{Reproduction, markdown, write_reports};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub struct Options {
+    pub preset: Preset,
+    pub out: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub seeds: Option<usize>,
+    pub config: Option<PathBuf>,
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn out_dir(opts: &Options, started: &str) -> PathBuf {
+    opts.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(started.replace(':', "-")))
+}
+
+/// `reprolab list`.
+pub fn list(json: bool) -> Result<ExitCode> {
+    let implemented = methods::all();
+    let is_impl = |name: &str| implemented.iter().any(|m| m.name == name);
+    if json {
+        let papers: Vec<serde_json::Value> = PAPERS
+            .iter()
+            .map(|p| serde_json::json!({"number": p.number, "method": p.method, "title": p.title, "reference": p.reference, "implemented": is_impl(p.method)}))
+            .collect();
+        let others: Vec<serde_json::Value> = implemented
+            .iter()
+            .filter(|m| !PAPERS.iter().any(|p| p.method == m.name))
+            .map(|m| serde_json::json!({"method": m.name, "description": m.paper, "claim": m.claim}))
+            .collect();
+        println!("{}", serde_json::json!({"papers": papers, "other_experiments": others}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>2}  {:<17} {:<12} paper", "#", "method", "status");
+    for p in &PAPERS {
+        let status = if is_impl(p.method) { "implemented" } else { "planned" };
+        println!("{:>2}  {:<17} {:<12} {} ({})", p.number, p.method, status, p.title, p.reference);
+    }
+    for m in implemented.iter().filter(|m| !PAPERS.iter().any(|p| p.method == m.name)) {
+        println!(" -  {:<17} {:<12} {}", m.name, "implemented", m.paper);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_options(opts: &Options, out: PathBuf) -> RunOptions {
+    RunOptions { preset: Some(opts.preset), seeds: opts.seeds, config_file: opts.config.clone(), data_dir: opts.data.clone(), out_dir: out }
+}
+
+fn finish(repro: &Reproduction, out: &std::path::Path, json: bool) -> Result<()> {
+    write_reports(out, repro)?;
+    if json {
+        println!("{}", serde_json::to_string(repro)?);
+    } else {
+        print!("{}", markdown::terminal_summary(repro));
+        println!("\nReport: {}", out.join("REPORT.md").display());
+        println!("        {}", out.join("index.html").display());
+    }
+    Ok(())
+}
+
+/// `reprolab run METHOD`.
+pub fn run(name: &str, opts: &Options, json: bool) -> Result<ExitCode> {
+    let all = methods::all();
+    let method = registry::find(&all, name)?;
+    let started = now_rfc3339();
+    let out = out_dir(opts, &started);
+    let report = registry::run_method(method, &run_options(opts, out.clone()))?;
+    let repro = Reproduction { preset: opts.preset.name().into(), started, reports: vec![report], failures: vec![] };
+    finish(&repro, &out, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprolab reproduce`: every implemented method (or `--only`), one
+/// failing method does not stop the others; the exit code is 1 if any failed.
+pub fn reproduce(only: &[String], opts: &Options, json: bool) -> Result<ExitCode> {
+    let all = methods::all();
+    let chosen: Vec<_> = if only.is_empty() { all.iter().collect() } else { only.iter().map(|n| registry::find(&all, n)).collect::<Result<_>>()? };
+    let started = now_rfc3339();
+    let out = out_dir(opts, &started);
+    let mut repro = Reproduction { preset: opts.preset.name().into(), started, reports: vec![], failures: vec![] };
+    for method in chosen {
+        if !method.presets.iter().any(|(p, _)| *p == opts.preset) {
+            repro.failures.push((method.name.into(), format!("no '{}' preset", opts.preset.name())));
+            continue;
+        }
+        match registry::run_method(method, &run_options(opts, out.clone())) {
+            Ok(report) => repro.reports.push(report),
+            Err(e) => {
+                tracing::error!(method = method.name, "failed: {e:#}");
+                repro.failures.push((method.name.into(), format!("{e:#}")));
+            }
+        }
+    }
+    finish(&repro, &out, json)?;
+    Ok(if repro.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,161 @@
+//! `reprolab`: list the papers, run one experiment, reproduce them all.
+//!
+//! The CLI holds no method logic: it parses arguments, picks methods from
+//! the registry in `methods.rs`, runs them through
+//! `reprolab_core::registry` and writes reports with
+//! `reprolab_core::report`. User errors exit with code 2 and one line.
+
+mod commands;
+mod methods;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "reprolab",
+    version,
+    about = "Faithful Rust implementations of ten ML papers, each with an honest laptop-scale check of its central claim.",
+    long_about = "Faithful Rust implementations of ten ML papers, each with an honest laptop-scale check of its central claim.\n\n\
+Start with `reprolab list` to see the papers, `reprolab run selfcheck --preset smoke` to try the pipeline, and \
+`reprolab reproduce` to run every implemented claim check and write a report."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Compute backend: `flex` (CPU, default) or a GPU backend compiled in with a cargo feature (e.g. `vulkan`).
+    #[arg(long, global = true, env = "REPROLAB_DEVICE")]
+    device: Option<String>,
+    /// Hide progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the ten papers, their method names and whether each is implemented.
+    List {
+        /// Print one JSON object on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one method's claim check and write its report.
+    Run {
+        /// Method name, as `reprolab list` shows it (e.g. selfcheck, offline-rl).
+        method: String,
+        #[command(flatten)]
+        common: RunArgs,
+        /// Number of seeds (0..N), overriding the preset's.
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// TOML file overriding any of the preset's hyper-parameters.
+        #[arg(long, value_name = "FILE.toml")]
+        config: Option<PathBuf>,
+    },
+    /// Run every implemented claim check; write REPORT.md, report.json and index.html.
+    Reproduce {
+        #[command(flatten)]
+        common: RunArgs,
+        /// Only these methods (comma-separated names).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Experiment scale: smoke (seconds), quick (minutes, default), paper (the paper's scale).
+    #[arg(long, default_value = "quick")]
+    preset: String,
+    /// Output directory (default: runs/<UTC timestamp>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Directory with real datasets (default: $REPROLAB_DATA).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print one JSON object on stdout (the report) instead of the summary table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Panics are bugs: report them in one line, not a backtrace dump.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("reprolab: internal error (a bug, please report it): {}{at}", msg.lines().next().unwrap_or(""));
+    }));
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose);
+    reprolab_core::progress::set_quiet(cli.quiet);
+    let result = std::panic::catch_unwind(|| {
+        reprolab_core::device::choose(cli.device.as_deref())?;
+        match cli.command {
+            Command::List { json } => commands::list(json),
+            Command::Run { method, common, seeds, config } => commands::run(&method, &common.into_opts(seeds, config)?, common.json),
+            Command::Reproduce { common, only } => commands::reproduce(&only, &common.into_opts(None, None)?, common.json),
+        }
+    });
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(err)) if reprolab_core::is_user_error(&err) => {
+            eprintln!("reprolab: {}", one_line(&err));
+            ExitCode::from(2)
+        }
+        Ok(Err(err)) => {
+            eprintln!("reprolab: error: {}", one_line(&err));
+            ExitCode::from(1)
+        }
+        Err(_) => ExitCode::from(101),
+    }
+}
+
+/// The error chain on one line ("context: cause").
+fn one_line(err: &anyhow::Error) -> String {
+    let parts: Vec<String> = err.chain().map(|e| e.to_string().replace('\n', " ")).collect();
+    let mut out: Vec<String> = Vec::new();
+    for p in parts {
+        if !out.iter().any(|o| o.contains(&p)) {
+            out.push(p);
+        }
+    }
+    out.join(": ")
+}
+
+impl RunArgs {
+    fn into_opts(&self, seeds: Option<usize>, config: Option<PathBuf>) -> anyhow::Result<commands::Options> {
+        let preset: reprolab_core::registry::Preset = self.preset.parse()?;
+        if let Some(d) = &self.data {
+            reprolab_core::registry::existing_path(d)?;
+        }
+        if let Some(c) = &config {
+            reprolab_core::registry::existing_path(c)?;
+        }
+        Ok(commands::Options { preset, out: self.out.clone(), data: self.data.clone(), seeds, config })
+    }
+}

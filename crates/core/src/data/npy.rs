@@ -1,0 +1,163 @@
+//! NPY and NPZ arrays (numpy's formats), read into `f32` whatever their
+//! numeric dtype, and written atomically. Used for datasets exported from
+//! Python and for per-example outputs (logits) that later stages reread.
+
+use anyhow::Result;
+use npyz::{DType, TypeChar, WriterBuilder};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// A dense C-ordered array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Array {
+    /// An array of `shape`; checks that `data` fills it.
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            crate::user_bail!("array of shape {shape:?} needs {n} values, got {}", data.len());
+        }
+        Ok(Self { shape, data })
+    }
+
+    /// Rows of a 2-D array (`[n]` counts as `[n, 1]`).
+    pub fn rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+}
+
+fn read_array<R: Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array> {
+    if npy.order() == npyz::Order::Fortran {
+        crate::user_bail!("{what}: Fortran-ordered array; save it with np.ascontiguousarray");
+    }
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let DType::Plain(ts) = npy.dtype() else {
+        crate::user_bail!("{what}: structured dtypes are not supported, save a plain numeric array");
+    };
+    let bad = |e: std::io::Error| crate::user_error(format!("{what}: truncated or corrupt data ({e})"));
+    let data: Vec<f32> = match (ts.type_char(), ts.size_field()) {
+        (TypeChar::Float, 4) => npy.into_vec::<f32>().map_err(bad)?,
+        (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Int, 8) => npy.into_vec::<i64>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Int, 4) => npy.into_vec::<i32>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
+        (TypeChar::Uint, 1) => npy.into_vec::<u8>().map_err(bad)?.into_iter().map(f32::from).collect(),
+        (TypeChar::Bool, 1) => npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| f32::from(u8::from(b))).collect(),
+        _ => crate::user_bail!("{what}: unsupported dtype '{ts}' (use float32/64, int32/64, uint8 or bool)"),
+    };
+    Array::new(shape, data).map_err(|e| crate::user_error(format!("{what}: {e}")))
+}
+
+/// Reads one `.npy` file.
+pub fn load_npy(path: &Path) -> Result<Array> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| crate::user_error(format!("{shown}: cannot open ({e})")))?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file)).map_err(|e| crate::user_error(format!("{shown}: not a valid .npy file ({e})")))?;
+    read_array(npy, &shown)
+}
+
+/// Reads every array of an `.npz` archive, by name.
+pub fn load_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
+    let shown = path.display().to_string();
+    if !path.exists() {
+        crate::user_bail!("{shown}: cannot open (no such file)");
+    }
+    let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| crate::user_error(format!("{shown}: not a valid .npz archive ({e})")))?;
+    let names: Vec<String> = archive.array_names().map(str::to_string).collect();
+    let mut out = BTreeMap::new();
+    for name in names {
+        let what = format!("{shown}: array '{name}'");
+        let npy = archive
+            .by_name(&name)
+            .map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?
+            .ok_or_else(|| crate::user_error(format!("{what}: listed but missing")))?;
+        out.insert(name, read_array(npy, &what)?);
+    }
+    Ok(out)
+}
+
+/// Writes a float32 `.npy` atomically (temporary file, then rename).
+pub fn save_npy(path: &Path, array: &Array) -> Result<()> {
+    crate::report::write_atomic(path, |file| {
+        let shape: Vec<u64> = array.shape.iter().map(|&d| d as u64).collect();
+        let mut w = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(file).begin_nd()?;
+        w.extend(array.data.iter().copied())?;
+        w.finish()?;
+        Ok(())
+    })
+}
+
+/// Writes float32 arrays into an `.npz` atomically.
+pub fn save_npz(path: &Path, arrays: &BTreeMap<String, Array>) -> Result<()> {
+    crate::report::write_atomic(path, |file| {
+        let mut npz = npyz::npz::NpzWriter::new(file);
+        for (name, array) in arrays {
+            let shape: Vec<u64> = array.shape.iter().map(|&d| d as u64).collect();
+            let mut w = npz.array::<f32>(name, Default::default())?.default_dtype().shape(&shape).begin_nd()?;
+            w.extend(array.data.iter().copied())?;
+            w.finish()?;
+        }
+        npz.zip_writer().finish()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_and_npz_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Array::new(vec![2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+        let p = dir.path().join("a.npy");
+        save_npy(&p, &a).unwrap();
+        assert_eq!(load_npy(&p).unwrap(), a);
+        let mut m = BTreeMap::new();
+        m.insert("x".to_string(), a.clone());
+        m.insert("y".to_string(), Array::new(vec![3], vec![0., 1., 0.]).unwrap());
+        let p = dir.path().join("m.npz");
+        save_npz(&p, &m).unwrap();
+        assert_eq!(load_npz(&p).unwrap(), m);
+    }
+
+    #[test]
+    fn numpy_written_float64_and_int_arrays_are_read() {
+        // Bytes of np.save(f, np.array([[1.5, -2.0]])) (float64, shape (1, 2)).
+        let mut bytes = b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }".to_vec();
+        while bytes.len() < 127 {
+            bytes.push(b' ');
+        }
+        bytes.push(b'\n');
+        bytes.extend(1.5f64.to_le_bytes());
+        bytes.extend((-2.0f64).to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f8.npy");
+        std::fs::write(&p, &bytes).unwrap();
+        let a = load_npy(&p).unwrap();
+        assert_eq!(a.shape, vec![1, 2]);
+        assert_eq!(a.data, vec![1.5, -2.0]);
+        // The same file cut short is rejected, naming the file.
+        std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
+        let msg = load_npy(&p).unwrap_err().to_string();
+        assert!(msg.contains("f8.npy") && msg.contains("truncated"), "{msg}");
+    }
+
+    #[test]
+    fn garbage_is_a_one_line_user_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("junk.npy");
+        std::fs::write(&p, b"not numpy").unwrap();
+        let err = load_npy(&p).unwrap_err();
+        assert!(crate::is_user_error(&err));
+        assert!(err.to_string().contains("junk.npy: not a valid .npy file"), "{err}");
+        let p = dir.path().join("junk.npz");
+        std::fs::write(&p, b"not a zip").unwrap();
+        assert!(load_npz(&p).unwrap_err().to_string().contains("not a valid .npz"));
+        assert!(load_npz(&dir.path().join("none.npz")).unwrap_err().to_string().contains("no such file"));
+    }
+}

@@ -1,0 +1,277 @@
+//! How a method plugs into the CLI: a [`Method`] value names the method,
+//! its paper, its one-sentence claim, its preset configs and its `run`
+//! function. The CLI collects `Method`s from the method crates and knows
+//! nothing else about them.
+//!
+//! Configs are TOML. A preset file (embedded from `configs/<method>/`)
+//! gives every hyper-parameter; `--config FILE.toml` overrides any subset;
+//! the merged table is deserialised into the method's `Config`, whose
+//! `#[serde(deny_unknown_fields)]` turns a misspelt key into a user error.
+
+use crate::report::Report;
+use anyhow::Result;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Experiment scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Seconds; what the tests run.
+    Smoke,
+    /// Minutes on a laptop; the default, what `reproduce` runs.
+    Quick,
+    /// The paper's scale; a GPU is advised.
+    Paper,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Smoke, Preset::Quick, Preset::Paper];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Smoke => "smoke",
+            Preset::Quick => "quick",
+            Preset::Paper => "paper",
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Preset::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| crate::user_error(format!("unknown preset '{s}' (known: smoke, quick, paper)")))
+    }
+}
+
+/// One of the ten papers reprolab implements (papers/README.md).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Paper {
+    pub number: u8,
+    /// The method name every command takes (the crate name).
+    pub method: &'static str,
+    pub title: &'static str,
+    pub reference: &'static str,
+}
+
+/// The ten papers, in the order of papers/README.md.
+pub const PAPERS: [Paper; 10] = [
+    Paper { number: 1, method: "offline-rl", title: "TD3 with Reverse KL Regularizer for Offline RL from Mixed Datasets", reference: "Cai et al., ICDM 2022, arXiv 2212.02125" },
+    Paper { number: 2, method: "satisfaction", title: "A Transformer-Based User Satisfaction Prediction for Proactive Interaction Mechanism in DuerOS", reference: "Shen et al., CIKM 2022, arXiv 2212.03817" },
+    Paper { number: 3, method: "membership", title: "Membership Inference Attacks on Machine Learning: A Survey", reference: "Hu et al., ACM CSUR 2022, arXiv 2103.07853" },
+    Paper { number: 4, method: "mim-distill", title: "TinyMIM: An Empirical Study of Distilling MIM Pre-trained Models", reference: "Ren et al., CVPR 2023, arXiv 2301.01296" },
+    Paper { number: 5, method: "fusion3d", title: "Cross Modal Transformer: Towards Fast and Robust 3D Object Detection", reference: "Yan et al., ICCV 2023, arXiv 2301.01283" },
+    Paper { number: 6, method: "distill-backdoor", title: "Backdoor Attacks Against Dataset Distillation", reference: "Liu et al., NDSS 2023, arXiv 2301.01197" },
+    Paper { number: 7, method: "iqa", title: "PMT-IQA: Progressive Multi-Task Learning for Blind Image Quality Assessment", reference: "Pan et al., PRICAI 2023, arXiv 2301.01182" },
+    Paper { number: 8, method: "drums", title: "Language Models are Drummers: Drum Composition with Natural Language Pre-Training", reference: "Zhang & Callison-Burch, AAAI-23 workshop, arXiv 2301.01162" },
+    Paper { number: 9, method: "fewshot-seg", title: "Reference Twice: A Simple and Unified Baseline for Few-Shot Instance Segmentation", reference: "Han et al., arXiv 2301.01156" },
+    Paper { number: 10, method: "fair-kd", title: "RELIANT: Fair Knowledge Distillation for Graph Neural Networks", reference: "Dong et al., SDM 2023, arXiv 2301.01150" },
+];
+
+/// A runnable experiment.
+#[derive(Clone, Copy, Debug)]
+pub struct Method {
+    /// The name commands take (for papers, the crate name in [`PAPERS`]).
+    pub name: &'static str,
+    /// Paper reference, or what the experiment checks when it is not a paper.
+    pub paper: &'static str,
+    /// The claim tested, in one sentence.
+    pub claim: &'static str,
+    /// Preset configs as TOML text, one per supported preset.
+    pub presets: &'static [(Preset, &'static str)],
+    /// Runs the experiment.
+    pub run: fn(&RunContext) -> Result<Report>,
+}
+
+/// What a method's `run` gets: the preset, the seeds, the merged config and
+/// where data and outputs live.
+pub struct RunContext {
+    pub method: &'static str,
+    pub preset: Preset,
+    pub seeds: Vec<u64>,
+    config: toml::Table,
+    config_source: String,
+    data_dir: Option<PathBuf>,
+    /// A directory the method may write artifacts into (checkpoints, caches).
+    pub out_dir: PathBuf,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub preset: Option<Preset>,
+    /// Number of seeds (0..n), overriding the preset's `seeds`.
+    pub seeds: Option<usize>,
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub out_dir: PathBuf,
+}
+
+impl RunContext {
+    /// Builds the context of `method` under `opts`: picks the preset, reads
+    /// and merges the config file, resolves the seeds.
+    pub fn new(method: &Method, opts: &RunOptions) -> Result<Self> {
+        let preset = opts.preset.unwrap_or(Preset::Quick);
+        let Some((_, text)) = method.presets.iter().find(|(p, _)| *p == preset) else {
+            crate::user_bail!("method '{}' has no '{}' preset", method.name, preset.name());
+        };
+        let mut config: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("built-in preset {}/{} is invalid: {e}", method.name, preset.name()))?;
+        let mut source = format!("preset {}/{}", method.name, preset.name());
+        if let Some(path) = &opts.config_file {
+            let shown = path.display();
+            let user_text = std::fs::read_to_string(path).map_err(|e| crate::user_error(format!("{shown}: cannot read ({e})")))?;
+            let user: toml::Table = user_text.parse().map_err(|e: toml::de::Error| crate::user_error(format!("{shown}: invalid TOML: {}", e.message())))?;
+            merge(&mut config, user);
+            source = format!("{source} + {shown}");
+        }
+        let preset_seeds = match config.remove("seeds") {
+            None => 1,
+            Some(toml::Value::Integer(n)) if n > 0 => n as usize,
+            Some(v) => crate::user_bail!("{source}: 'seeds' must be a positive integer, got {v}"),
+        };
+        let n_seeds = opts.seeds.unwrap_or(preset_seeds);
+        if n_seeds == 0 {
+            crate::user_bail!("--seeds must be at least 1");
+        }
+        Ok(Self {
+            method: method.name,
+            preset,
+            seeds: (0..n_seeds as u64).collect(),
+            config,
+            config_source: source,
+            data_dir: opts.data_dir.clone(),
+            out_dir: opts.out_dir.join(method.name),
+        })
+    }
+
+    /// The merged config as the method's `Config` type.
+    pub fn config<C: DeserializeOwned>(&self) -> Result<C> {
+        C::deserialize(toml::Value::Table(self.config.clone()))
+            .map_err(|e: toml::de::Error| crate::user_error(format!("{}: {}", self.config_source, e.message().trim())))
+    }
+
+    /// `rel` under the data directory (`--data`, else `REPROLAB_DATA`),
+    /// with an error that says how to provide it when neither is set or the
+    /// path is missing.
+    pub fn data_path(&self, rel: &str) -> Result<PathBuf> {
+        let base = self.data_dir.clone().or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from));
+        let Some(base) = base else {
+            crate::user_bail!("{}: needs real data '{rel}'; pass --data DIR or set REPROLAB_DATA", self.method);
+        };
+        let path = base.join(rel);
+        if !path.exists() {
+            crate::user_bail!("{}: missing", path.display());
+        }
+        Ok(path)
+    }
+
+    /// The data directory if one was given (methods use it to decide
+    /// whether to add real-data arms).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.data_dir.clone().or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from))
+    }
+}
+
+/// Overrides `base` with `over`, recursing into tables.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Runs `method` under `opts` and stamps the wall time on its report.
+pub fn run_method(method: &Method, opts: &RunOptions) -> Result<Report> {
+    let ctx = RunContext::new(method, opts)?;
+    crate::rng::seed_burn(ctx.seeds[0]);
+    let start = Instant::now();
+    tracing::info!(method = method.name, preset = ctx.preset.name(), seeds = ctx.seeds.len(), "running experiment");
+    let mut report = (method.run)(&ctx)?;
+    report.wall_time_s = start.elapsed().as_secs_f64();
+    if !report.results.all_finite() {
+        tracing::warn!(method = method.name, "report contains non-finite metric values");
+    }
+    Ok(report)
+}
+
+/// Finds a method by name among `methods`, with a helpful error.
+pub fn find<'a>(methods: &'a [Method], name: &str) -> Result<&'a Method> {
+    if let Some(m) = methods.iter().find(|m| m.name == name) {
+        return Ok(m);
+    }
+    let known: Vec<&str> = methods.iter().map(|m| m.name).collect();
+    if PAPERS.iter().any(|p| p.method == name) {
+        crate::user_bail!("method '{name}' is not implemented yet (implemented: {})", known.join(", "));
+    }
+    crate::user_bail!("unknown method '{name}' (implemented: {}; `reprolab list` shows all ten papers)", known.join(", "))
+}
+
+/// Reads the path of a `--data`-style argument, checking it exists.
+pub fn existing_path(path: &Path) -> Result<PathBuf> {
+    if !path.exists() {
+        crate::user_bail!("{}: no such file or directory", path.display());
+    }
+    Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Results, Verdict};
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Cfg {
+        lr: f64,
+        steps: usize,
+    }
+
+    fn run(ctx: &RunContext) -> Result<Report> {
+        let c: Cfg = ctx.config()?;
+        let mut r = Results::default();
+        r.record("a", "lr", c.lr);
+        r.record("a", "steps", c.steps as f64);
+        Ok(Report::new(ctx.method, "p", "c", ctx.preset.name(), ctx.seeds.clone(), r, Verdict::inconclusive("rule", "test".into())))
+    }
+
+    const M: Method = Method { name: "toy", paper: "p", claim: "c", presets: &[(Preset::Smoke, "seeds = 2\nlr = 0.1\nsteps = 5\n")], run };
+
+    #[test]
+    fn preset_and_user_config_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "steps = 9\n").unwrap();
+        let opts = RunOptions { preset: Some(Preset::Smoke), config_file: Some(f), out_dir: dir.path().into(), ..Default::default() };
+        let rep = run_method(&M, &opts).unwrap();
+        assert_eq!(rep.results.mean("a", "steps"), 9.0);
+        assert_eq!(rep.results.mean("a", "lr"), 0.1);
+        assert_eq!(rep.seeds, vec![0, 1]);
+    }
+
+    #[test]
+    fn config_errors_are_user_errors_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("bad.toml");
+        std::fs::write(&f, "stepz = 9\n").unwrap();
+        let opts = RunOptions { preset: Some(Preset::Smoke), config_file: Some(f.clone()), out_dir: dir.path().into(), ..Default::default() };
+        let err = run_method(&M, &opts).unwrap_err();
+        assert!(crate::is_user_error(&err));
+        assert!(err.to_string().contains("stepz"), "{err}");
+        std::fs::write(&f, "steps = [").unwrap();
+        assert!(run_method(&M, &opts).unwrap_err().to_string().contains("invalid TOML"));
+        let opts = RunOptions { preset: Some(Preset::Paper), out_dir: dir.path().into(), ..Default::default() };
+        assert!(run_method(&M, &opts).unwrap_err().to_string().contains("no 'paper' preset"));
+    }
+
+    #[test]
+    fn unknown_and_unimplemented_methods_are_told_apart() {
+        assert!(find(&[M], "toy").is_ok());
+        assert!(find(&[M], "drums").unwrap_err().to_string().contains("not implemented yet"));
+        assert!(find(&[M], "nope").unwrap_err().to_string().contains("unknown method"));
+    }
+}

@@ -1,0 +1,114 @@
+//! Markdown rendering of reports (REPORT.md) and the terminal summary.
+
+use super::{Figure, FigureContent, Report, Reproduction};
+use std::fmt::Write;
+
+/// Where a figure is written, relative to the report directory.
+pub fn figure_path(method: &str, fig: &Figure) -> String {
+    let ext = match fig.content {
+        FigureContent::Svg(_) => "svg",
+        FigureContent::Png(_) => "png",
+    };
+    format!("figures/{method}-{}.{ext}", fig.name)
+}
+
+/// Formats a number for tables: 4 significant decimals, scientific when tiny.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.2e}")
+    } else if x.abs() >= 1e4 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn mean_std(mean: f64, std: f64) -> String {
+    format!("{} ± {}", num(mean), num(std))
+}
+
+/// The one-line summary row of a report: method, verdict, evidence, time.
+fn summary_rows(repro: &Reproduction) -> Vec<[String; 5]> {
+    let mut rows: Vec<[String; 5]> = repro
+        .reports
+        .iter()
+        .map(|r| [r.method.clone(), r.claim.clone(), r.verdict.outcome.to_string(), r.verdict.evidence.clone(), format!("{:.1}", r.wall_time_s)])
+        .collect();
+    for (method, err) in &repro.failures {
+        rows.push([method.clone(), String::new(), "failed".into(), err.clone(), String::new()]);
+    }
+    rows
+}
+
+/// REPORT.md for a whole reproduction.
+pub fn render(repro: &Reproduction) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# reprolab report\n\nPreset `{}`, started {} (UTC).\n", repro.preset, repro.started);
+    let _ = writeln!(s, "## Summary\n\n| method | claim | verdict | evidence | wall time (s) |\n|---|---|---|---|---|");
+    for row in summary_rows(repro) {
+        let _ = writeln!(s, "| {} |", row.map(|c| c.replace('|', "\\|")).join(" | "));
+    }
+    for report in &repro.reports {
+        s.push('\n');
+        s.push_str(&render_one(report));
+    }
+    s
+}
+
+/// The section of one report.
+pub fn render_one(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## {}\n\n**Paper:** {}\n\n**Claim:** {}\n", r.method, r.paper, r.claim);
+    let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
+    let _ = writeln!(s, "Preset `{}`, seeds {}, wall time {:.1} s.\n", r.preset, seeds.join(", "), r.wall_time_s);
+    let _ = writeln!(s, "**Verdict: {}.** Rule: {} Evidence: {}\n", r.verdict.outcome, r.verdict.rule, r.verdict.evidence);
+    let res = &r.results;
+    let _ = writeln!(s, "| arm | {} |\n|---|{}", res.metrics.join(" | "), "---|".repeat(res.metrics.len()));
+    for arm in &res.arms {
+        let cells: Vec<String> = res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), |c| mean_std(c.mean, c.std))).collect();
+        let _ = writeln!(s, "| {arm} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
+    for arm in &res.arms {
+        for m in &res.metrics {
+            let vals: Vec<String> = res.values(arm, m).iter().map(|v| num(*v)).collect();
+            let _ = writeln!(s, "- {arm} / {m}: {}", vals.join(", "));
+        }
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:\n");
+        for n in &r.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    for fig in &r.figures {
+        let _ = writeln!(s, "\n![{}]({})\n\n*{}*", fig.name, figure_path(&r.method, fig), fig.caption);
+    }
+    s
+}
+
+/// A one-screen plain-text table for the terminal.
+pub fn terminal_summary(repro: &Reproduction) -> String {
+    let header = ["method", "verdict", "evidence", "time (s)"];
+    let rows: Vec<[String; 4]> = summary_rows(repro).into_iter().map(|[m, _, v, e, t]| [m, v, e, t]).collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count()).min(90);
+        }
+    }
+    let line = |cells: [&str; 4]| -> String {
+        cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    let mut s = line(header) + "\n";
+    s += &widths.map(|w| "-".repeat(w)).join("  ");
+    s.push('\n');
+    for r in &rows {
+        s += &line([&r[0], &r[1], &r[2], &r[3]]);
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,207 @@
+//! The Report model of an experiment (DESIGN.md) and its writers.
+//!
+//! A [`Report`] holds the paper, the claim in one sentence, the arms, a
+//! table of metrics per arm (mean +- std over seeds and the per-seed
+//! values), the verdict with the rule that decided it, the wall time and
+//! figures. [`write`] turns one or more reports into REPORT.md, report.json
+//! and a single-file index.html with the plots inline, atomically.
+
+pub mod html;
+pub mod markdown;
+pub mod plot;
+mod write;
+
+pub use write::{write_atomic, write_reports};
+
+use crate::stats;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Outcome of a claim check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Supported,
+    NotSupported,
+    Inconclusive,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Supported => "supported",
+            Outcome::NotSupported => "not supported",
+            Outcome::Inconclusive => "inconclusive",
+        })
+    }
+}
+
+/// The verdict and the rule (written before the run) that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The pass rule, in words.
+    pub rule: String,
+    /// The measured numbers the rule was applied to, in one line.
+    pub evidence: String,
+}
+
+impl Verdict {
+    /// Supported when `passed`, otherwise not supported.
+    pub fn from_rule(passed: bool, rule: &str, evidence: String) -> Self {
+        Self { outcome: if passed { Outcome::Supported } else { Outcome::NotSupported }, rule: rule.into(), evidence }
+    }
+
+    /// Inconclusive, with the reason in the evidence.
+    pub fn inconclusive(rule: &str, why: String) -> Self {
+        Self { outcome: Outcome::Inconclusive, rule: rule.into(), evidence: why }
+    }
+}
+
+/// One metric of one arm over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub mean: f64,
+    pub std: f64,
+    pub values: Vec<f64>,
+}
+
+impl Cell {
+    pub fn from_values(values: Vec<f64>) -> Self {
+        Self { mean: stats::mean(&values), std: stats::std(&values), values }
+    }
+}
+
+/// Per-seed results of every (arm, metric), kept in insertion order of arms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub arms: Vec<String>,
+    pub metrics: Vec<String>,
+    /// `cells[arm][metric]`.
+    pub cells: BTreeMap<String, BTreeMap<String, Cell>>,
+}
+
+impl Results {
+    /// Adds one seed's `value` of `metric` for `arm`.
+    pub fn record(&mut self, arm: &str, metric: &str, value: f64) {
+        if !self.arms.iter().any(|a| a == arm) {
+            self.arms.push(arm.to_string());
+        }
+        if !self.metrics.iter().any(|m| m == metric) {
+            self.metrics.push(metric.to_string());
+        }
+        let cell = self.cells.entry(arm.into()).or_default().entry(metric.into()).or_insert_with(|| Cell::from_values(vec![]));
+        cell.values.push(value);
+        *cell = Cell::from_values(std::mem::take(&mut cell.values));
+    }
+
+    /// The cell of (`arm`, `metric`), if recorded.
+    pub fn cell(&self, arm: &str, metric: &str) -> Option<&Cell> {
+        self.cells.get(arm)?.get(metric)
+    }
+
+    /// Mean of (`arm`, `metric`), NaN when absent (so a rule on it fails).
+    pub fn mean(&self, arm: &str, metric: &str) -> f64 {
+        self.cell(arm, metric).map_or(f64::NAN, |c| c.mean)
+    }
+
+    /// Per-seed values of (`arm`, `metric`).
+    pub fn values(&self, arm: &str, metric: &str) -> &[f64] {
+        self.cell(arm, metric).map_or(&[], |c| &c.values)
+    }
+
+    /// True when every recorded value is finite.
+    pub fn all_finite(&self) -> bool {
+        self.cells.values().flat_map(|m| m.values()).all(|c| c.values.iter().all(|v| v.is_finite()))
+    }
+}
+
+/// A figure: SVG text (plots) or PNG bytes (image grids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// File stem, unique within the report (e.g. `accuracy_bars`).
+    pub name: String,
+    pub caption: String,
+    pub content: FigureContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureContent {
+    Svg(String),
+    /// PNG bytes, base64 in JSON.
+    Png(#[serde(with = "base64_bytes")] Vec<u8>),
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The result of one experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Registry name of the method (e.g. `offline-rl`).
+    pub method: String,
+    /// Paper reference (authors, venue, arXiv id).
+    pub paper: String,
+    /// The claim tested, in one sentence.
+    pub claim: String,
+    pub preset: String,
+    pub seeds: Vec<u64>,
+    pub results: Results,
+    pub verdict: Verdict,
+    pub wall_time_s: f64,
+    pub figures: Vec<Figure>,
+    /// Setup details and caveats worth a reader's attention.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// A report with no figures or notes; the caller sets `wall_time_s` or
+    /// lets the registry do it.
+    pub fn new(method: &str, paper: &str, claim: &str, preset: &str, seeds: Vec<u64>, results: Results, verdict: Verdict) -> Self {
+        Self {
+            method: method.into(),
+            paper: paper.into(),
+            claim: claim.into(),
+            preset: preset.into(),
+            seeds,
+            results,
+            verdict,
+            wall_time_s: 0.0,
+            figures: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn figure(mut self, name: &str, caption: &str, content: FigureContent) -> Self {
+        self.figures.push(Figure { name: name.into(), caption: caption.into(), content });
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// Several reports from one `reproduce` (or one `run`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reproduction {
+    pub preset: String,
+    /// UTC start time, RFC 3339.
+    pub started: String,
+    pub reports: Vec<Report>,
+    /// Methods that failed, with their error (they have no report).
+    pub failures: Vec<(String, String)>,
+}

@@ -1,0 +1,279 @@
+//! Figures with plotters (SVG, returned as strings) and image grids (PNG).
+//!
+//! Every function takes plain numbers and returns a [`FigureContent`], so
+//! methods never touch plotters directly and every figure looks alike.
+
+use super::FigureContent;
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+const SIZE: (u32, u32) = (720, 440);
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("plotting failed: {e}")
+}
+
+fn color(i: usize) -> RGBColor {
+    // Colour-blind-friendly (Okabe-Ito) first, then plotters' palette.
+    const OKABE_ITO: [RGBColor; 7] = [
+        RGBColor(0, 114, 178),
+        RGBColor(213, 94, 0),
+        RGBColor(0, 158, 115),
+        RGBColor(204, 121, 167),
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(0, 0, 0),
+    ];
+    OKABE_ITO.get(i).copied().unwrap_or_else(|| {
+        let c = Palette99::pick(i).to_rgba();
+        RGBColor(c.0, c.1, c.2)
+    })
+}
+
+/// Range of finite values with 5% padding (a flat range gets +-1).
+fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 1.0, hi + 1.0);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+/// One line of a line plot: mean over seeds at each x, with its std band.
+pub struct Series {
+    pub name: String,
+    pub x: Vec<f64>,
+    pub mean: Vec<f64>,
+    /// Standard deviation per point (empty: no band).
+    pub std: Vec<f64>,
+}
+
+/// Lines with shaded +-1 std bands (learning curves, sweeps).
+pub fn lines_with_bands(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<FigureContent> {
+    let (x0, x1) = padded_range(series.iter().flat_map(|s| s.x.iter().copied()));
+    let (y0, y1) = padded_range(series.iter().flat_map(|s| {
+        s.mean.iter().enumerate().flat_map(move |(i, m)| {
+            let sd = s.std.get(i).copied().unwrap_or(0.0);
+            [m - sd, m + sd]
+        })
+    }));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
+        for (i, s) in series.iter().enumerate() {
+            let c = color(i);
+            if s.std.len() == s.mean.len() && !s.std.is_empty() {
+                let upper = s.x.iter().zip(&s.mean).zip(&s.std).map(|((x, m), sd)| (*x, m + sd));
+                let lower = s.x.iter().zip(&s.mean).zip(&s.std).rev().map(|((x, m), sd)| (*x, m - sd));
+                let band: Vec<(f64, f64)> = upper.chain(lower).collect();
+                chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.18)))).map_err(err)?;
+            }
+            chart
+                .draw_series(LineSeries::new(s.x.iter().copied().zip(s.mean.iter().copied()), c.stroke_width(2)))
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(FigureContent::Svg(svg))
+}
+
+/// Grouped bars with +-1 std error bars: `groups` along x (e.g. metrics or
+/// datasets), one bar per entry of `bars` in each group.
+pub struct Bars {
+    pub name: String,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]) -> Result<FigureContent> {
+    let (lo, hi) = padded_range(bars.iter().flat_map(|b| b.mean.iter().zip(&b.std).flat_map(|(m, s)| [m - s, m + s, 0.0])));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, lo..hi)
+            .map_err(err)?;
+        let names = groups.to_vec();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(groups.len().max(1))
+            .x_label_formatter(&move |x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
+        let width = 0.8 / bars.len().max(1) as f64;
+        for (k, b) in bars.iter().enumerate() {
+            let c = color(k);
+            let left = |g: usize| g as f64 - 0.4 + k as f64 * width;
+            chart
+                .draw_series(b.mean.iter().enumerate().map(|(g, &m)| Rectangle::new([(left(g), 0.0), (left(g) + width * 0.92, m)], c.filled())))
+                .map_err(err)?
+                .label(b.name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+            chart
+                .draw_series(b.mean.iter().zip(&b.std).enumerate().map(|(g, (&m, &s))| {
+                    ErrorBar::new_vertical(left(g) + width * 0.46, m - s, m, m + s, BLACK.stroke_width(1), 6)
+                }))
+                .map_err(err)?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(FigureContent::Svg(svg))
+}
+
+/// ROC curves on log-log axes (the view that shows the low-FPR regime
+/// membership-inference papers care about), with the chance diagonal.
+pub fn roc_log_log(title: &str, curves: &[(String, Vec<f64>, Vec<f64>)], floor: f64) -> Result<FigureContent> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("false positive rate").y_desc("true positive rate").x_label_formatter(&|x| format!("{x:.0e}")).y_label_formatter(&|y| format!("{y:.0e}")).draw().map_err(err)?;
+        chart.draw_series(LineSeries::new([(floor, floor), (1.0, 1.0)], BLACK.mix(0.4).stroke_width(1))).map_err(err)?;
+        for (i, (name, fpr, tpr)) in curves.iter().enumerate() {
+            let c = color(i);
+            let pts = fpr.iter().zip(tpr).map(|(f, t)| (f.max(floor), t.max(floor)));
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        }
+        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(FigureContent::Svg(svg))
+}
+
+/// Scatter plot of named point sets (e.g. predicted vs true quality).
+pub fn scatter(title: &str, x_label: &str, y_label: &str, sets: &[(String, Vec<(f64, f64)>)]) -> Result<FigureContent> {
+    let (x0, x1) = padded_range(sets.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
+    let (y0, y1) = padded_range(sets.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
+        for (i, (name, pts)) in sets.iter().enumerate() {
+            let c = color(i);
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.mix(0.7).filled())))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(FigureContent::Svg(svg))
+}
+
+/// A grid of images as PNG. Each image is `height * width * channels`
+/// values in [0, 1] (channels 1 = grey, 3 = RGB, interleaved), drawn
+/// `cols` per row, each pixel scaled up `scale` times, 2-pixel gaps.
+pub fn image_grid(images: &[Vec<f32>], height: usize, width: usize, channels: usize, cols: usize, scale: usize) -> Result<FigureContent> {
+    if images.is_empty() || cols == 0 || scale == 0 || !(channels == 1 || channels == 3) {
+        crate::user_bail!("image_grid: needs at least one image, cols > 0, scale > 0 and 1 or 3 channels");
+    }
+    if let Some(i) = images.iter().position(|im| im.len() != height * width * channels) {
+        crate::user_bail!("image_grid: image {i} has {} values, expected {height}x{width}x{channels}", images[i].len());
+    }
+    let gap = 2;
+    let rows = images.len().div_ceil(cols);
+    let (cell_h, cell_w) = (height * scale + gap, width * scale + gap);
+    let (h, w) = (rows * cell_h + gap, cols * cell_w + gap);
+    let mut canvas = image::RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
+    for (k, img) in images.iter().enumerate() {
+        let (oy, ox) = ((k / cols) * cell_h + gap, (k % cols) * cell_w + gap);
+        for y in 0..height * scale {
+            for x in 0..width * scale {
+                let base = ((y / scale) * width + x / scale) * channels;
+                let px = |c: usize| (img[base + c.min(channels - 1)].clamp(0.0, 1.0) * 255.0).round() as u8;
+                canvas.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb([px(0), px(1), px(2)]));
+            }
+        }
+    }
+    let mut png = Vec::new();
+    canvas.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(err)?;
+    Ok(FigureContent::Png(png))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svg(f: FigureContent) -> String {
+        match f {
+            FigureContent::Svg(s) => s,
+            FigureContent::Png(_) => panic!("expected svg"),
+        }
+    }
+
+    #[test]
+    fn line_plot_has_title_legend_and_band() {
+        let s = svg(lines_with_bands("Learning curve", "step", "loss", &[Series { name: "arm A".into(), x: vec![0., 1., 2.], mean: vec![1., 0.5, 0.2], std: vec![0.1, 0.1, 0.05] }]).unwrap());
+        assert!(s.starts_with("<svg") || s.contains("<svg"));
+        assert!(s.contains("Learning curve") && s.contains("arm A"));
+        assert!(s.contains("<polygon"), "std band missing");
+    }
+
+    #[test]
+    fn bars_roc_and_scatter_render() {
+        let b = svg(grouped_bars("Acc", "accuracy", &["digits".into()], &[Bars { name: "mlp".into(), mean: vec![0.9], std: vec![0.02] }]).unwrap());
+        assert!(b.contains("digits") && b.contains("mlp"));
+        let r = svg(roc_log_log("ROC", &[("attack".into(), vec![0.0, 0.01, 1.0], vec![0.0, 0.1, 1.0])], 1e-3).unwrap());
+        assert!(r.contains("attack"));
+        let sc = svg(scatter("MOS", "true", "pred", &[("test".into(), vec![(1.0, 1.1), (2.0, 1.9)])]).unwrap());
+        assert!(sc.contains("<circle"));
+    }
+
+    #[test]
+    fn image_grid_is_a_png_of_the_right_size() {
+        let imgs = vec![vec![0.0; 4], vec![1.0; 4], vec![0.5; 4]];
+        let FigureContent::Png(png) = image_grid(&imgs, 2, 2, 1, 2, 3).unwrap() else { panic!() };
+        let decoded = image::load_from_memory(&png).unwrap();
+        // 2 columns x (2*3 + 2) + 2 = 18 wide; 2 rows -> 18 high
+        assert_eq!((decoded.width(), decoded.height()), (18, 18));
+        assert!(image_grid(&[vec![0.0; 3]], 2, 2, 1, 1, 1).is_err());
+    }
+}

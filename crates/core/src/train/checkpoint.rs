@@ -1,0 +1,136 @@
+//! Checkpoints a run can resume from: the model as safetensors (readable
+//! from Python), the optimiser state (burn's record format) and a small
+//! JSON training state. Every file is written to a temporary name and
+//! renamed; `state.json` is written last, so a checkpoint without it is
+//! incomplete and ignored.
+
+use crate::report::write_atomic;
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where training stood when the checkpoint was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainState {
+    pub step: usize,
+    pub epoch: usize,
+    /// Best validation metric so far, if tracked.
+    pub best: Option<f64>,
+    /// Anything else the method wants back on resume.
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+/// A checkpoint directory.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub dir: PathBuf,
+}
+
+impl Checkpoint {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn model_path(&self) -> PathBuf {
+        self.dir.join("model.safetensors")
+    }
+
+    fn optimizer_path(&self) -> PathBuf {
+        self.dir.join("optimizer.bpk")
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// Saves the model, the optimiser (if given) and the state.
+    pub fn save<M: Module>(&self, model: &M, optimizer: Option<&ModuleOptimizer>, state: &TrainState) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("{}: cannot create checkpoint directory", self.dir.display()))?;
+        let _ = std::fs::remove_file(self.state_path()); // incomplete until state.json is back
+        let tmp = temp_sibling(&self.model_path());
+        let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
+        model.valid().save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot save model: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, self.model_path())?;
+        if let Some(opt) = optimizer {
+            let tmp = temp_sibling(&self.optimizer_path());
+            opt.save(&tmp).map_err(|e| anyhow::anyhow!("{}: cannot save optimiser: {e:?}", tmp.display()))?;
+            std::fs::rename(&tmp, self.optimizer_path())?;
+        }
+        let json = serde_json::to_vec_pretty(state)?;
+        write_atomic(&self.state_path(), |w| Ok(w.write_all(&json)?))
+    }
+
+    /// The saved state, or `None` when there is no complete checkpoint.
+    pub fn state(&self) -> Result<Option<TrainState>> {
+        let path = self.state_path();
+        if !path.exists() || !self.model_path().exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let state = serde_json::from_str(&text).map_err(|e| crate::user_error(format!("{}: corrupt checkpoint state ({e})", path.display())))?;
+        Ok(Some(state))
+    }
+
+    /// Loads the saved weights into `model` (same architecture).
+    pub fn load_model<M: Module>(&self, mut model: M) -> Result<M> {
+        let path = self.model_path();
+        if !path.exists() {
+            crate::user_bail!("{}: no such checkpoint", path.display());
+        }
+        let mut store = SafetensorsStore::from_file(&path);
+        let applied = model.load_from(&mut store).map_err(|e| crate::user_error(format!("{}: cannot load ({e})", path.display())))?;
+        if !applied.errors.is_empty() || !applied.missing.is_empty() {
+            crate::user_bail!("{}: does not match the model (missing {:?}, errors {:?})", path.display(), applied.missing, applied.errors);
+        }
+        Ok(model)
+    }
+
+    /// Loads the saved optimiser state into `optimizer`.
+    pub fn load_optimizer(&self, optimizer: ModuleOptimizer) -> Result<ModuleOptimizer> {
+        let path = self.optimizer_path();
+        optimizer.load(&path).map_err(|e| crate::user_error(format!("{}: cannot load optimiser state ({e:?})", path.display())))
+    }
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::MlpConfig;
+
+    #[test]
+    fn round_trip_restores_weights_exactly() {
+        let dev = crate::device::default_device();
+        let dir = tempfile::tempdir().unwrap();
+        let ck = Checkpoint::new(dir.path().join("ck"));
+        assert!(ck.state().unwrap().is_none());
+        let a = MlpConfig::new(&[4, 8, 3]).init(&dev);
+        let state = TrainState { step: 12, epoch: 2, best: Some(0.9), extra: serde_json::json!({"note": 1}) };
+        ck.save(&a, None, &state).unwrap();
+        assert_eq!(ck.state().unwrap(), Some(state));
+        let b = ck.load_model(MlpConfig::new(&[4, 8, 3]).init(&dev)).unwrap();
+        let wa: Vec<f32> = a.layers[1].weight.val().into_data().try_to_vec().unwrap();
+        let wb: Vec<f32> = b.layers[1].weight.val().into_data().try_to_vec().unwrap();
+        assert_eq!(wa, wb);
+        let entries: Vec<_> = std::fs::read_dir(&ck.dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(entries.iter().all(|n| !n.to_string_lossy().contains(".tmp-")), "{entries:?}");
+    }
+
+    #[test]
+    fn mismatched_architecture_is_an_error() {
+        let dev = crate::device::default_device();
+        let dir = tempfile::tempdir().unwrap();
+        let ck = Checkpoint::new(dir.path());
+        ck.save(&MlpConfig::new(&[4, 8, 3]).init(&dev), None, &TrainState::default()).unwrap();
+        assert!(ck.load_model(MlpConfig::new(&[4, 5, 3]).init(&dev)).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! Training utilities every method shares: optimiser configs with
+//! PyTorch's defaults, learning-rate schedules, gradient clipping (inside
+//! the optimiser config), Polyak target updates, early stopping, the
+//! non-finite loss guard, checkpoints with resume, and a classifier fit loop.
+
+pub mod checkpoint;
+pub mod classifier;
+pub mod early_stop;
+pub mod guard;
+pub mod optim;
+pub mod polyak;
+pub mod schedule;
+
+pub use checkpoint::Checkpoint;
+pub use early_stop::{EarlyStopping, Goal};
+pub use guard::{NonFiniteLoss, check_finite};
+pub use optim::OptimizerConfig;
+pub use polyak::polyak_update;
+pub use schedule::Schedule;
