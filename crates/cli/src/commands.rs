@@ -16,6 +16,17 @@ pub struct Options {
     pub config: Option<PathBuf>,
 }
 
+/// Writes to stdout; a closed pipe (`reprolab list | head`) ends output
+/// quietly instead of panicking like `println!` would.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
@@ -38,34 +49,43 @@ pub fn list(json: bool) -> Result<ExitCode> {
             .filter(|m| !PAPERS.iter().any(|p| p.method == m.name))
             .map(|m| serde_json::json!({"method": m.name, "description": m.paper, "claim": m.claim}))
             .collect();
-        println!("{}", serde_json::json!({"papers": papers, "other_experiments": others}));
+        emit(&format!("{}\n", serde_json::json!({"papers": papers, "other_experiments": others})))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:>2}  {:<17} {:<12} paper", "#", "method", "status");
+    let mut table = format!("{:>2}  {:<17} {:<12} paper\n", "#", "method", "status");
     for p in &PAPERS {
         let status = if is_impl(p.method) { "implemented" } else { "planned" };
-        println!("{:>2}  {:<17} {:<12} {} ({})", p.number, p.method, status, p.title, p.reference);
+        table += &format!("{:>2}  {:<17} {:<12} {} ({})\n", p.number, p.method, status, p.title, p.reference);
     }
     for m in implemented.iter().filter(|m| !PAPERS.iter().any(|p| p.method == m.name)) {
-        println!(" -  {:<17} {:<12} {}", m.name, "implemented", m.paper);
+        table += &format!(" -  {:<17} {:<12} {}\n", m.name, "implemented", m.paper);
     }
+    emit(&table)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn run_options(opts: &Options, out: PathBuf) -> RunOptions {
-    RunOptions { preset: Some(opts.preset), seeds: opts.seeds, config_file: opts.config.clone(), data_dir: opts.data.clone(), out_dir: out }
+    RunOptions {
+        preset: Some(opts.preset),
+        seeds: opts.seeds,
+        config_file: opts.config.clone(),
+        data_dir: opts.data.clone(),
+        out_dir: out,
+    }
 }
 
 fn finish(repro: &Reproduction, out: &std::path::Path, json: bool) -> Result<()> {
     write_reports(out, repro)?;
     if json {
-        println!("{}", serde_json::to_string(repro)?);
+        emit(&format!("{}\n", serde_json::to_string(repro)?))
     } else {
-        print!("{}", markdown::terminal_summary(repro));
-        println!("\nReport: {}", out.join("REPORT.md").display());
-        println!("        {}", out.join("index.html").display());
+        emit(&format!(
+            "{}\nReport: {}\n        {}\n",
+            markdown::terminal_summary(repro),
+            out.join("REPORT.md").display(),
+            out.join("index.html").display()
+        ))
     }
-    Ok(())
 }
 
 /// `reprolab run METHOD`.
@@ -84,7 +104,11 @@ pub fn run(name: &str, opts: &Options, json: bool) -> Result<ExitCode> {
 /// failing method does not stop the others; the exit code is 1 if any failed.
 pub fn reproduce(only: &[String], opts: &Options, json: bool) -> Result<ExitCode> {
     let all = methods::all();
-    let chosen: Vec<_> = if only.is_empty() { all.iter().collect() } else { only.iter().map(|n| registry::find(&all, n)).collect::<Result<_>>()? };
+    let chosen: Vec<_> = if only.is_empty() {
+        all.iter().collect()
+    } else {
+        only.iter().map(|n| registry::find(&all, n)).collect::<Result<_>>()?
+    };
     let started = now_rfc3339();
     let out = out_dir(opts, &started);
     let mut repro = Reproduction { preset: opts.preset.name().into(), started, reports: vec![], failures: vec![] };

@@ -88,14 +88,21 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// Panics are bugs: report them in one line, not a backtrace dump.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("reprolab: internal error (a bug, please report it): {}{at}", msg.lines().next().unwrap_or(""));
     }));
@@ -117,8 +124,12 @@ fn main() -> ExitCode {
         reprolab_core::device::choose(cli.device.as_deref())?;
         match cli.command {
             Command::List { json } => commands::list(json),
-            Command::Run { method, common, seeds, config } => commands::run(&method, &common.into_opts(seeds, config)?, common.json),
-            Command::Reproduce { common, only } => commands::reproduce(&only, &common.into_opts(None, None)?, common.json),
+            Command::Run { method, common, seeds, config } => {
+                commands::run(&method, &common.to_options(seeds, config)?, common.json)
+            }
+            Command::Reproduce { common, only } => {
+                commands::reproduce(&only, &common.to_options(None, None)?, common.json)
+            }
         }
     });
     match result {
@@ -148,7 +159,7 @@ fn one_line(err: &anyhow::Error) -> String {
 }
 
 impl RunArgs {
-    fn into_opts(&self, seeds: Option<usize>, config: Option<PathBuf>) -> anyhow::Result<commands::Options> {
+    fn to_options(&self, seeds: Option<usize>, config: Option<PathBuf>) -> anyhow::Result<commands::Options> {
         let preset: reprolab_core::registry::Preset = self.preset.parse()?;
         if let Some(d) = &self.data {
             reprolab_core::registry::existing_path(d)?;

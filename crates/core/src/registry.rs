@@ -41,7 +41,10 @@ impl Preset {
 impl std::str::FromStr for Preset {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Preset::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| crate::user_error(format!("unknown preset '{s}' (known: smoke, quick, paper)")))
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| crate::user_error(format!("unknown preset '{s}' (known: smoke, quick, paper)")))
     }
 }
 
@@ -57,16 +60,66 @@ pub struct Paper {
 
 /// The ten papers, in the order of papers/README.md.
 pub const PAPERS: [Paper; 10] = [
-    Paper { number: 1, method: "offline-rl", title: "TD3 with Reverse KL Regularizer for Offline RL from Mixed Datasets", reference: "Cai et al., ICDM 2022, arXiv 2212.02125" },
-    Paper { number: 2, method: "satisfaction", title: "A Transformer-Based User Satisfaction Prediction for Proactive Interaction Mechanism in DuerOS", reference: "Shen et al., CIKM 2022, arXiv 2212.03817" },
-    Paper { number: 3, method: "membership", title: "Membership Inference Attacks on Machine Learning: A Survey", reference: "Hu et al., ACM CSUR 2022, arXiv 2103.07853" },
-    Paper { number: 4, method: "mim-distill", title: "TinyMIM: An Empirical Study of Distilling MIM Pre-trained Models", reference: "Ren et al., CVPR 2023, arXiv 2301.01296" },
-    Paper { number: 5, method: "fusion3d", title: "Cross Modal Transformer: Towards Fast and Robust 3D Object Detection", reference: "Yan et al., ICCV 2023, arXiv 2301.01283" },
-    Paper { number: 6, method: "distill-backdoor", title: "Backdoor Attacks Against Dataset Distillation", reference: "Liu et al., NDSS 2023, arXiv 2301.01197" },
-    Paper { number: 7, method: "iqa", title: "PMT-IQA: Progressive Multi-Task Learning for Blind Image Quality Assessment", reference: "Pan et al., PRICAI 2023, arXiv 2301.01182" },
-    Paper { number: 8, method: "drums", title: "Language Models are Drummers: Drum Composition with Natural Language Pre-Training", reference: "Zhang & Callison-Burch, AAAI-23 workshop, arXiv 2301.01162" },
-    Paper { number: 9, method: "fewshot-seg", title: "Reference Twice: A Simple and Unified Baseline for Few-Shot Instance Segmentation", reference: "Han et al., arXiv 2301.01156" },
-    Paper { number: 10, method: "fair-kd", title: "RELIANT: Fair Knowledge Distillation for Graph Neural Networks", reference: "Dong et al., SDM 2023, arXiv 2301.01150" },
+    Paper {
+        number: 1,
+        method: "offline-rl",
+        title: "TD3 with Reverse KL Regularizer for Offline RL from Mixed Datasets",
+        reference: "Cai et al., ICDM 2022, arXiv 2212.02125",
+    },
+    Paper {
+        number: 2,
+        method: "satisfaction",
+        title: "A Transformer-Based User Satisfaction Prediction for Proactive Interaction Mechanism in DuerOS",
+        reference: "Shen et al., CIKM 2022, arXiv 2212.03817",
+    },
+    Paper {
+        number: 3,
+        method: "membership",
+        title: "Membership Inference Attacks on Machine Learning: A Survey",
+        reference: "Hu et al., ACM CSUR 2022, arXiv 2103.07853",
+    },
+    Paper {
+        number: 4,
+        method: "mim-distill",
+        title: "TinyMIM: An Empirical Study of Distilling MIM Pre-trained Models",
+        reference: "Ren et al., CVPR 2023, arXiv 2301.01296",
+    },
+    Paper {
+        number: 5,
+        method: "fusion3d",
+        title: "Cross Modal Transformer: Towards Fast and Robust 3D Object Detection",
+        reference: "Yan et al., ICCV 2023, arXiv 2301.01283",
+    },
+    Paper {
+        number: 6,
+        method: "distill-backdoor",
+        title: "Backdoor Attacks Against Dataset Distillation",
+        reference: "Liu et al., NDSS 2023, arXiv 2301.01197",
+    },
+    Paper {
+        number: 7,
+        method: "iqa",
+        title: "PMT-IQA: Progressive Multi-Task Learning for Blind Image Quality Assessment",
+        reference: "Pan et al., PRICAI 2023, arXiv 2301.01182",
+    },
+    Paper {
+        number: 8,
+        method: "drums",
+        title: "Language Models are Drummers: Drum Composition with Natural Language Pre-Training",
+        reference: "Zhang & Callison-Burch, AAAI-23 workshop, arXiv 2301.01162",
+    },
+    Paper {
+        number: 9,
+        method: "fewshot-seg",
+        title: "Reference Twice: A Simple and Unified Baseline for Few-Shot Instance Segmentation",
+        reference: "Han et al., arXiv 2301.01156",
+    },
+    Paper {
+        number: 10,
+        method: "fair-kd",
+        title: "RELIANT: Fair Knowledge Distillation for Graph Neural Networks",
+        reference: "Dong et al., SDM 2023, arXiv 2301.01150",
+    },
 ];
 
 /// A runnable experiment.
@@ -116,12 +169,17 @@ impl RunContext {
         let Some((_, text)) = method.presets.iter().find(|(p, _)| *p == preset) else {
             crate::user_bail!("method '{}' has no '{}' preset", method.name, preset.name());
         };
-        let mut config: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("built-in preset {}/{} is invalid: {e}", method.name, preset.name()))?;
+        let mut config: toml::Table = text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("built-in preset {}/{} is invalid: {e}", method.name, preset.name()))?;
         let mut source = format!("preset {}/{}", method.name, preset.name());
         if let Some(path) = &opts.config_file {
             let shown = path.display();
-            let user_text = std::fs::read_to_string(path).map_err(|e| crate::user_error(format!("{shown}: cannot read ({e})")))?;
-            let user: toml::Table = user_text.parse().map_err(|e: toml::de::Error| crate::user_error(format!("{shown}: invalid TOML: {}", e.message())))?;
+            let user_text =
+                std::fs::read_to_string(path).map_err(|e| crate::user_error(format!("{shown}: cannot read ({e})")))?;
+            let user: toml::Table = user_text
+                .parse()
+                .map_err(|e: toml::de::Error| crate::user_error(format!("{shown}: invalid TOML: {}", e.message())))?;
             merge(&mut config, user);
             source = format!("{source} + {shown}");
         }
@@ -208,7 +266,10 @@ pub fn find<'a>(methods: &'a [Method], name: &str) -> Result<&'a Method> {
     if PAPERS.iter().any(|p| p.method == name) {
         crate::user_bail!("method '{name}' is not implemented yet (implemented: {})", known.join(", "));
     }
-    crate::user_bail!("unknown method '{name}' (implemented: {}; `reprolab list` shows all ten papers)", known.join(", "))
+    crate::user_bail!(
+        "unknown method '{name}' (implemented: {}; `reprolab list` shows all ten papers)",
+        known.join(", ")
+    )
 }
 
 /// Reads the path of a `--data`-style argument, checking it exists.
@@ -236,17 +297,36 @@ mod tests {
         let mut r = Results::default();
         r.record("a", "lr", c.lr);
         r.record("a", "steps", c.steps as f64);
-        Ok(Report::new(ctx.method, "p", "c", ctx.preset.name(), ctx.seeds.clone(), r, Verdict::inconclusive("rule", "test".into())))
+        Ok(Report::new(
+            ctx.method,
+            "p",
+            "c",
+            ctx.preset.name(),
+            ctx.seeds.clone(),
+            r,
+            Verdict::inconclusive("rule", "test".into()),
+        ))
     }
 
-    const M: Method = Method { name: "toy", paper: "p", claim: "c", presets: &[(Preset::Smoke, "seeds = 2\nlr = 0.1\nsteps = 5\n")], run };
+    const M: Method = Method {
+        name: "toy",
+        paper: "p",
+        claim: "c",
+        presets: &[(Preset::Smoke, "seeds = 2\nlr = 0.1\nsteps = 5\n")],
+        run,
+    };
 
     #[test]
     fn preset_and_user_config_merge() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
         std::fs::write(&f, "steps = 9\n").unwrap();
-        let opts = RunOptions { preset: Some(Preset::Smoke), config_file: Some(f), out_dir: dir.path().into(), ..Default::default() };
+        let opts = RunOptions {
+            preset: Some(Preset::Smoke),
+            config_file: Some(f),
+            out_dir: dir.path().into(),
+            ..Default::default()
+        };
         let rep = run_method(&M, &opts).unwrap();
         assert_eq!(rep.results.mean("a", "steps"), 9.0);
         assert_eq!(rep.results.mean("a", "lr"), 0.1);
@@ -258,7 +338,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.toml");
         std::fs::write(&f, "stepz = 9\n").unwrap();
-        let opts = RunOptions { preset: Some(Preset::Smoke), config_file: Some(f.clone()), out_dir: dir.path().into(), ..Default::default() };
+        let opts = RunOptions {
+            preset: Some(Preset::Smoke),
+            config_file: Some(f.clone()),
+            out_dir: dir.path().into(),
+            ..Default::default()
+        };
         let err = run_method(&M, &opts).unwrap_err();
         assert!(crate::is_user_error(&err));
         assert!(err.to_string().contains("stepz"), "{err}");

@@ -160,7 +160,11 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         .note(format!("MLP {:?} hidden, {} epochs, batch {}, {:?}.", cfg.hidden, cfg.fit.epochs, cfg.fit.batch_size, cfg.fit.optimizer));
     if data.n_features == 64 {
         let images: Vec<Vec<f32>> = (0..20).map(|i| data.row(i).iter().map(|v| v / 16.0).collect()).collect();
-        report = report.figure("digits", "The first 20 digits of the dataset (8x8, grey levels 0-16).", image_grid(&images, 8, 8, 1, 10, 4)?);
+        report = report.figure(
+            "digits",
+            "The first 20 digits of the dataset (8x8, grey levels 0-16).",
+            image_grid(&images, 8, 8, 1, 10, 4)?,
+        );
     }
     Ok(report)
 }

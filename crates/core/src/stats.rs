@@ -62,9 +62,8 @@ pub fn bootstrap_mean_ci(x: &[f64], level: f64, resamples: usize, seed: u64) -> 
     }
     let mut r = rng(seed);
     let n = x.len();
-    let mut means: Vec<f64> = (0..resamples)
-        .map(|_| (0..n).map(|_| x[r.random_range(0..n)]).sum::<f64>() / n as f64)
-        .collect();
+    let mut means: Vec<f64> =
+        (0..resamples).map(|_| (0..n).map(|_| x[r.random_range(0..n)]).sum::<f64>() / n as f64).collect();
     means.sort_by(f64::total_cmp);
     let alpha = (1.0 - level) / 2.0;
     Ok(Interval { low: quantile_sorted(&means, alpha), high: quantile_sorted(&means, 1.0 - alpha) })

@@ -1,6 +1,8 @@
 //! Statistics against golden values from scipy 1.17.1 / numpy
 //! (tests/golden/make_golden.py has the inputs and the script).
 
+#![allow(clippy::approx_constant)] // 3.14 below is a measurement, not an approximation of pi
+
 use reprolab_core::stats::*;
 
 fn close(a: f64, b: f64, tol: f64) {

@@ -9,10 +9,7 @@ use rand::seq::SliceRandom;
 pub fn shuffled_batches(n: usize, batch_size: usize, drop_last: bool, rng: &mut SeededRng) -> Vec<Vec<usize>> {
     let mut idx: Vec<usize> = (0..n).collect();
     idx.shuffle(rng);
-    idx.chunks(batch_size.max(1))
-        .filter(|c| !drop_last || c.len() == batch_size)
-        .map(<[usize]>::to_vec)
-        .collect()
+    idx.chunks(batch_size.max(1)).filter(|c| !drop_last || c.len() == batch_size).map(<[usize]>::to_vec).collect()
 }
 
 /// Batches in order, for evaluation.

@@ -25,11 +25,16 @@ pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
         .trim(::csv::Trim::All)
         .from_path(path)
         .map_err(|e| crate::user_error(format!("{shown}: cannot open ({})", io_reason(&e))))?;
-    let headers = reader.headers().map_err(|e| crate::user_error(format!("{shown}: cannot read the header row ({e})")))?.clone();
+    let headers =
+        reader.headers().map_err(|e| crate::user_error(format!("{shown}: cannot read the header row ({e})")))?.clone();
     let Some(label_col) = headers.iter().position(|h| h == label) else {
-        crate::user_bail!("{shown}: no column named '{label}' (columns: {})", headers.iter().collect::<Vec<_>>().join(", "));
+        crate::user_bail!(
+            "{shown}: no column named '{label}' (columns: {})",
+            headers.iter().collect::<Vec<_>>().join(", ")
+        );
     };
-    let feature_names: Vec<String> = headers.iter().enumerate().filter(|(i, _)| *i != label_col).map(|(_, h)| h.to_string()).collect();
+    let feature_names: Vec<String> =
+        headers.iter().enumerate().filter(|(i, _)| *i != label_col).map(|(_, h)| h.to_string()).collect();
     let n_features = feature_names.len();
     let mut features = Vec::new();
     let mut raw_labels = Vec::new();
@@ -44,7 +49,9 @@ pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
                 raw_labels.push(field.to_string());
                 continue;
             }
-            let v: f32 = field.parse().map_err(|_| crate::user_error(format!("{shown}: line {line}, column '{}': '{field}' is not a number", &headers[i])))?;
+            let v: f32 = field.parse().map_err(|_| {
+                crate::user_error(format!("{shown}: line {line}, column '{}': '{field}' is not a number", &headers[i]))
+            })?;
             if !v.is_finite() {
                 crate::user_bail!("{shown}: line {line}, column '{}': non-finite value '{field}'", &headers[i]);
             }
@@ -59,7 +66,9 @@ pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
         LabelKind::Values => {
             let mut v = Vec::with_capacity(raw_labels.len());
             for (row, s) in raw_labels.iter().enumerate() {
-                let x: f32 = s.parse().map_err(|_| crate::user_error(format!("{shown}: line {}, column '{label}': '{s}' is not a number", row + 2)))?;
+                let x: f32 = s.parse().map_err(|_| {
+                    crate::user_error(format!("{shown}: line {}, column '{label}': '{s}' is not a number", row + 2))
+                })?;
                 v.push(x);
             }
             Targets::Values(v)

@@ -20,7 +20,13 @@ pub fn digits() -> Result<Dataset> {
 pub fn breast_cancer() -> Result<Dataset> {
     let d = smartcore::dataset::breast_cancer::load_dataset();
     let labels = d.target.iter().map(|&y| y as usize).collect();
-    let mut ds = Dataset::classification("breast-cancer", d.data, d.num_features, labels, vec!["malignant".into(), "benign".into()])?;
+    let mut ds = Dataset::classification(
+        "breast-cancer",
+        d.data,
+        d.num_features,
+        labels,
+        vec!["malignant".into(), "benign".into()],
+    )?;
     if d.feature_names.len() == ds.n_features {
         ds.feature_names = d.feature_names;
     }

@@ -39,7 +39,13 @@ pub struct Dataset {
 
 impl Dataset {
     /// A classification dataset; checks shapes, finiteness and label range.
-    pub fn classification(name: &str, features: Vec<f32>, n_features: usize, labels: Vec<usize>, class_names: Vec<String>) -> Result<Self> {
+    pub fn classification(
+        name: &str,
+        features: Vec<f32>,
+        n_features: usize,
+        labels: Vec<usize>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
         let ds = Self {
             name: name.to_string(),
             features,
@@ -73,15 +79,23 @@ impl Dataset {
         if self.n_features == 0 {
             crate::user_bail!("{name}: no feature columns");
         }
-        if self.features.len() % self.n_features != 0 {
-            crate::user_bail!("{name}: {} values do not fill rows of {} features", self.features.len(), self.n_features);
+        if !self.features.len().is_multiple_of(self.n_features) {
+            crate::user_bail!(
+                "{name}: {} values do not fill rows of {} features",
+                self.features.len(),
+                self.n_features
+            );
         }
         let n = self.features.len() / self.n_features;
         if n == 0 {
             crate::user_bail!("{name}: no rows");
         }
         if let Some(i) = self.features.iter().position(|v| !v.is_finite()) {
-            crate::user_bail!("{name}: non-finite value (NaN or inf) at row {}, column {}", i / self.n_features, i % self.n_features);
+            crate::user_bail!(
+                "{name}: non-finite value (NaN or inf) at row {}, column {}",
+                i / self.n_features,
+                i % self.n_features
+            );
         }
         let n_targets = match &self.targets {
             Targets::Classes { labels, names } => {
@@ -146,7 +160,9 @@ impl Dataset {
             features.extend_from_slice(self.row(i));
         }
         let targets = match &self.targets {
-            Targets::Classes { labels, names } => Targets::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), names: names.clone() },
+            Targets::Classes { labels, names } => {
+                Targets::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), names: names.clone() }
+            }
             Targets::Values(v) => Targets::Values(idx.iter().map(|&i| v[i]).collect()),
         };
         Dataset {
@@ -181,7 +197,8 @@ mod tests {
     use super::*;
 
     fn tiny() -> Dataset {
-        Dataset::classification("tiny", vec![0., 1., 2., 3., 4., 5.], 2, vec![0, 1, 0], vec!["a".into(), "b".into()]).unwrap()
+        Dataset::classification("tiny", vec![0., 1., 2., 3., 4., 5.], 2, vec![0, 1, 0], vec!["a".into(), "b".into()])
+            .unwrap()
     }
 
     #[test]
@@ -195,7 +212,8 @@ mod tests {
     fn invalid_data_is_rejected_with_its_name() {
         let err = Dataset::classification("bad", vec![0., f32::NAN], 2, vec![0], vec!["a".into()]).unwrap_err();
         assert!(err.to_string().contains("bad: non-finite value"), "{err}");
-        let err = Dataset::classification("bad", vec![0., 1.], 2, vec![0, 1], vec!["a".into(), "b".into()]).unwrap_err();
+        let err =
+            Dataset::classification("bad", vec![0., 1.], 2, vec![0, 1], vec!["a".into(), "b".into()]).unwrap_err();
         assert!(err.to_string().contains("1 rows but 2 targets"), "{err}");
         let err = Dataset::classification("bad", vec![0., 1.], 2, vec![3], vec!["a".into()]).unwrap_err();
         assert!(err.to_string().contains("label 3"), "{err}");

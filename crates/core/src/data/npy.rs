@@ -46,7 +46,9 @@ fn read_array<R: Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array> {
         (TypeChar::Int, 8) => npy.into_vec::<i64>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
         (TypeChar::Int, 4) => npy.into_vec::<i32>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
         (TypeChar::Uint, 1) => npy.into_vec::<u8>().map_err(bad)?.into_iter().map(f32::from).collect(),
-        (TypeChar::Bool, 1) => npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| f32::from(u8::from(b))).collect(),
+        (TypeChar::Bool, 1) => {
+            npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| f32::from(u8::from(b))).collect()
+        }
         _ => crate::user_bail!("{what}: unsupported dtype '{ts}' (use float32/64, int32/64, uint8 or bool)"),
     };
     Array::new(shape, data).map_err(|e| crate::user_error(format!("{what}: {e}")))
@@ -56,7 +58,8 @@ fn read_array<R: Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array> {
 pub fn load_npy(path: &Path) -> Result<Array> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| crate::user_error(format!("{shown}: cannot open ({e})")))?;
-    let npy = npyz::NpyFile::new(std::io::BufReader::new(file)).map_err(|e| crate::user_error(format!("{shown}: not a valid .npy file ({e})")))?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
+        .map_err(|e| crate::user_error(format!("{shown}: not a valid .npy file ({e})")))?;
     read_array(npy, &shown)
 }
 
@@ -66,7 +69,8 @@ pub fn load_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
     if !path.exists() {
         crate::user_bail!("{shown}: cannot open (no such file)");
     }
-    let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| crate::user_error(format!("{shown}: not a valid .npz archive ({e})")))?;
+    let mut archive = npyz::npz::NpzArchive::open(path)
+        .map_err(|e| crate::user_error(format!("{shown}: not a valid .npz archive ({e})")))?;
     let names: Vec<String> = archive.array_names().map(str::to_string).collect();
     let mut out = BTreeMap::new();
     for name in names {

@@ -28,7 +28,13 @@ impl Standardiser {
                 sq[j] += (f64::from(v) - mean[j]).powi(2);
             }
         }
-        let scale = sq.iter().map(|s| { let sd = (s / n).sqrt(); if sd > 0.0 { sd as f32 } else { 1.0 } }).collect();
+        let scale = sq
+            .iter()
+            .map(|s| {
+                let sd = (s / n).sqrt();
+                if sd > 0.0 { sd as f32 } else { 1.0 }
+            })
+            .collect();
         Self { mean: mean.into_iter().map(|m| m as f32).collect(), scale }
     }
 

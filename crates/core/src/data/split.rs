@@ -43,7 +43,11 @@ pub fn stratified_split(labels: &[usize], test_fraction: f64, seed: u64) -> Resu
     let mut split = Split { train: Vec::new(), test: Vec::new() };
     for (_, mut members) in by_key(labels) {
         members.shuffle(&mut r);
-        let n_test = if members.len() < 2 { 0 } else { ((members.len() as f64 * test_fraction).round() as usize).clamp(1, members.len() - 1) };
+        let n_test = if members.len() < 2 {
+            0
+        } else {
+            ((members.len() as f64 * test_fraction).round() as usize).clamp(1, members.len() - 1)
+        };
         let test = members.split_off(members.len() - n_test);
         split.train.extend(members);
         split.test.extend(test);

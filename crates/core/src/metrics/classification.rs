@@ -60,9 +60,7 @@ fn ratio(num: f64, den: f64) -> f64 {
 pub fn macro_f1(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
     check_same_len("macro_f1", y_true.len(), y_pred.len())?;
     let pc = per_class(y_true, y_pred);
-    let f1s: Vec<f64> = present(&pc)
-        .map(|c| ratio(2.0 * pc.true_pos[c], pc.support[c] + pc.predicted[c]))
-        .collect();
+    let f1s: Vec<f64> = present(&pc).map(|c| ratio(2.0 * pc.true_pos[c], pc.support[c] + pc.predicted[c])).collect();
     Ok(f1s.iter().sum::<f64>() / f1s.len() as f64)
 }
 
@@ -81,9 +79,7 @@ pub fn uar(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
 pub fn balanced_accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
     check_same_len("balanced_accuracy", y_true.len(), y_pred.len())?;
     let pc = per_class(y_true, y_pred);
-    let recalls: Vec<f64> = (0..pc.support.len())
-        .filter(|&c| pc.support[c] > 0.0)
-        .map(|c| pc.true_pos[c] / pc.support[c])
-        .collect();
+    let recalls: Vec<f64> =
+        (0..pc.support.len()).filter(|&c| pc.support[c] > 0.0).map(|c| pc.true_pos[c] / pc.support[c]).collect();
     Ok(recalls.iter().sum::<f64>() / recalls.len() as f64)
 }

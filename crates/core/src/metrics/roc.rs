@@ -26,14 +26,20 @@ pub fn roc_curve(positive: &[bool], scores: &[f64]) -> Result<Roc> {
     let n_pos = positive.iter().filter(|&&p| p).count() as f64;
     let n_neg = positive.len() as f64 - n_pos;
     if n_pos == 0.0 || n_neg == 0.0 {
-        crate::user_bail!("roc_curve: needs both positive and negative examples (got {n_pos} positive, {n_neg} negative)");
+        crate::user_bail!(
+            "roc_curve: needs both positive and negative examples (got {n_pos} positive, {n_neg} negative)"
+        );
     }
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0.0, 0.0);
     let mut roc = Roc { fpr: vec![0.0], tpr: vec![0.0], thresholds: Vec::new() };
     for (k, &i) in order.iter().enumerate() {
-        if positive[i] { tp += 1.0 } else { fp += 1.0 }
+        if positive[i] {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
         let last_of_tie = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
         if last_of_tie {
             roc.fpr.push(fp / n_neg);
@@ -53,11 +59,7 @@ pub fn roc_auc(positive: &[bool], scores: &[f64]) -> Result<f64> {
 impl Roc {
     /// Trapezoid area under this curve.
     pub fn auc(&self) -> f64 {
-        self.fpr
-            .windows(2)
-            .zip(self.tpr.windows(2))
-            .map(|(f, t)| (f[1] - f[0]) * (t[0] + t[1]) / 2.0)
-            .sum()
+        self.fpr.windows(2).zip(self.tpr.windows(2)).map(|(f, t)| (f[1] - f[0]) * (t[0] + t[1]) / 2.0).sum()
     }
 
     /// TPR at `target_fpr` by linear interpolation on the curve's upper

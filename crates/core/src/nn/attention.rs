@@ -19,7 +19,7 @@ impl AttentionConfig {
     }
 
     pub fn init(&self, device: &Device) -> Attention {
-        assert!(self.d_model % self.n_heads == 0, "d_model must be divisible by n_heads");
+        assert!(self.d_model.is_multiple_of(self.n_heads), "d_model must be divisible by n_heads");
         let lin = || LinearConfig::new(self.d_model, self.d_model).init(device);
         Attention { query: lin(), key: lin(), value: lin(), output: lin(), n_heads: self.n_heads }
     }
@@ -101,7 +101,10 @@ mod tests {
         let att = AttentionConfig::new(4, 1).init(&dev);
         let x = Tensor::<3>::random([1, 3, 4], Distribution::Normal(0.0, 1.0), &dev);
         // block key 2 for every query
-        let mask = Tensor::<3, Bool>::from_data(TensorData::new(vec![false, false, true, false, false, true, false, false, true], [1, 3, 3]), &dev);
+        let mask = Tensor::<3, Bool>::from_data(
+            TensorData::new(vec![false, false, true, false, false, true, false, false, true], [1, 3, 3]),
+            &dev,
+        );
         let w: Vec<f32> = att.forward(x.clone(), x, Some(mask)).weights.into_data().try_to_vec().unwrap();
         assert!(w[2] < 1e-6 && w[5] < 1e-6 && w[8] < 1e-6, "{w:?}");
     }

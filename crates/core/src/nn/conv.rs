@@ -34,7 +34,9 @@ impl ConvBlockConfig {
 
     pub fn init(&self, device: &Device) -> ConvBlock {
         ConvBlock {
-            conv: Conv2dConfig::new([self.in_channels, self.out_channels], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
+            conv: Conv2dConfig::new([self.in_channels, self.out_channels], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
             norm: (self.norm == Norm::Instance).then(|| InstanceNormConfig::new(self.out_channels).init(device)),
             pool: self.pool.then(|| AvgPool2dConfig::new([2, 2]).init()),
         }

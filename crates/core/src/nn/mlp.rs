@@ -78,7 +78,13 @@ impl Mlp {
 
     /// Multiply-accumulate count of one forward pass per example (for FLOP/s).
     pub fn macs_per_example(&self) -> usize {
-        self.layers.iter().map(|l| { let [i, o] = l.weight.dims(); i * o }).sum()
+        self.layers
+            .iter()
+            .map(|l| {
+                let [i, o] = l.weight.dims();
+                i * o
+            })
+            .sum()
     }
 }
 

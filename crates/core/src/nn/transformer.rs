@@ -24,7 +24,9 @@ impl EncoderBlockConfig {
             norm1: LayerNormConfig::new(self.d_model).with_epsilon(1e-6).init(device),
             attention: AttentionConfig::new(self.d_model, self.n_heads).init(device),
             norm2: LayerNormConfig::new(self.d_model).with_epsilon(1e-6).init(device),
-            mlp: MlpConfig::new(&[self.d_model, self.d_model * self.mlp_ratio, self.d_model]).with_activation(Activation::Gelu).init(device),
+            mlp: MlpConfig::new(&[self.d_model, self.d_model * self.mlp_ratio, self.d_model])
+                .with_activation(Activation::Gelu)
+                .init(device),
         }
     }
 }

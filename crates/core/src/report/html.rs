@@ -24,9 +24,20 @@ fn outcome_class(outcome: &str) -> String {
 /// The whole page.
 pub fn render(repro: &Reproduction) -> String {
     let mut s = String::new();
-    let _ = write!(s, "<!doctype html><html><head><meta charset=\"utf-8\"><title>reprolab report</title><style>{STYLE}</style></head><body>");
-    let _ = write!(s, "<h1>reprolab report</h1><p>Preset <code>{}</code>, started {} (UTC).</p>", escape(&repro.preset), escape(&repro.started));
-    let _ = write!(s, "<h2>Summary</h2><table><tr><th>method</th><th>claim</th><th>verdict</th><th>evidence</th><th>wall time (s)</th></tr>");
+    let _ = write!(
+        s,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>reprolab report</title><style>{STYLE}</style></head><body>"
+    );
+    let _ = write!(
+        s,
+        "<h1>reprolab report</h1><p>Preset <code>{}</code>, started {} (UTC).</p>",
+        escape(&repro.preset),
+        escape(&repro.started)
+    );
+    let _ = write!(
+        s,
+        "<h2>Summary</h2><table><tr><th>method</th><th>claim</th><th>verdict</th><th>evidence</th><th>wall time (s)</th></tr>"
+    );
     for r in &repro.reports {
         let o = r.verdict.outcome.to_string();
         let _ = write!(
@@ -41,7 +52,12 @@ pub fn render(repro: &Reproduction) -> String {
         );
     }
     for (m, e) in &repro.failures {
-        let _ = write!(s, "<tr><td>{}</td><td></td><td class=\"failed\">failed</td><td>{}</td><td></td></tr>", escape(m), escape(e));
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td></td><td class=\"failed\">failed</td><td>{}</td><td></td></tr>",
+            escape(m),
+            escape(e)
+        );
     }
     s.push_str("</table>");
     for r in &repro.reports {

@@ -35,7 +35,15 @@ fn summary_rows(repro: &Reproduction) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = repro
         .reports
         .iter()
-        .map(|r| [r.method.clone(), r.claim.clone(), r.verdict.outcome.to_string(), r.verdict.evidence.clone(), format!("{:.1}", r.wall_time_s)])
+        .map(|r| {
+            [
+                r.method.clone(),
+                r.claim.clone(),
+                r.verdict.outcome.to_string(),
+                r.verdict.evidence.clone(),
+                format!("{:.1}", r.wall_time_s),
+            ]
+        })
         .collect();
     for (method, err) in &repro.failures {
         rows.push([method.clone(), String::new(), "failed".into(), err.clone(), String::new()]);
@@ -64,11 +72,13 @@ pub fn render_one(r: &Report) -> String {
     let _ = writeln!(s, "## {}\n\n**Paper:** {}\n\n**Claim:** {}\n", r.method, r.paper, r.claim);
     let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(s, "Preset `{}`, seeds {}, wall time {:.1} s.\n", r.preset, seeds.join(", "), r.wall_time_s);
-    let _ = writeln!(s, "**Verdict: {}.** Rule: {} Evidence: {}\n", r.verdict.outcome, r.verdict.rule, r.verdict.evidence);
+    let _ =
+        writeln!(s, "**Verdict: {}.** Rule: {} Evidence: {}\n", r.verdict.outcome, r.verdict.rule, r.verdict.evidence);
     let res = &r.results;
     let _ = writeln!(s, "| arm | {} |\n|---|{}", res.metrics.join(" | "), "---|".repeat(res.metrics.len()));
     for arm in &res.arms {
-        let cells: Vec<String> = res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), |c| mean_std(c.mean, c.std))).collect();
+        let cells: Vec<String> =
+            res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), |c| mean_std(c.mean, c.std))).collect();
         let _ = writeln!(s, "| {arm} | {} |", cells.join(" | "));
     }
     let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");

@@ -90,7 +90,8 @@ impl Results {
         if !self.metrics.iter().any(|m| m == metric) {
             self.metrics.push(metric.to_string());
         }
-        let cell = self.cells.entry(arm.into()).or_default().entry(metric.into()).or_insert_with(|| Cell::from_values(vec![]));
+        let cell =
+            self.cells.entry(arm.into()).or_default().entry(metric.into()).or_insert_with(|| Cell::from_values(vec![]));
         cell.values.push(value);
         *cell = Cell::from_values(std::mem::take(&mut cell.values));
     }
@@ -169,7 +170,15 @@ pub struct Report {
 impl Report {
     /// A report with no figures or notes; the caller sets `wall_time_s` or
     /// lets the registry do it.
-    pub fn new(method: &str, paper: &str, claim: &str, preset: &str, seeds: Vec<u64>, results: Results, verdict: Verdict) -> Self {
+    pub fn new(
+        method: &str,
+        paper: &str,
+        claim: &str,
+        preset: &str,
+        seeds: Vec<u64>,
+        results: Results,
+        verdict: Verdict,
+    ) -> Self {
         Self {
             method: method.into(),
             paper: paper.into(),

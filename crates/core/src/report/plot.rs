@@ -32,7 +32,8 @@ fn color(i: usize) -> RGBColor {
 
 /// Range of finite values with 5% padding (a flat range gets +-1).
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -102,7 +103,8 @@ pub struct Bars {
 }
 
 pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]) -> Result<FigureContent> {
-    let (lo, hi) = padded_range(bars.iter().flat_map(|b| b.mean.iter().zip(&b.std).flat_map(|(m, s)| [m - s, m + s, 0.0])));
+    let (lo, hi) =
+        padded_range(bars.iter().flat_map(|b| b.mean.iter().zip(&b.std).flat_map(|(m, s)| [m - s, m + s, 0.0])));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -121,7 +123,11 @@ pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]
             .x_labels(groups.len().max(1))
             .x_label_formatter(&move |x| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .y_desc(y_label)
             .draw()
@@ -131,7 +137,12 @@ pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]
             let c = color(k);
             let left = |g: usize| g as f64 - 0.4 + k as f64 * width;
             chart
-                .draw_series(b.mean.iter().enumerate().map(|(g, &m)| Rectangle::new([(left(g), 0.0), (left(g) + width * 0.92, m)], c.filled())))
+                .draw_series(
+                    b.mean
+                        .iter()
+                        .enumerate()
+                        .map(|(g, &m)| Rectangle::new([(left(g), 0.0), (left(g) + width * 0.92, m)], c.filled())),
+                )
                 .map_err(err)?
                 .label(b.name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
@@ -161,8 +172,17 @@ pub fn roc_log_log(title: &str, curves: &[(String, Vec<f64>, Vec<f64>)], floor: 
             .y_label_area_size(60)
             .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
             .map_err(err)?;
-        chart.configure_mesh().x_desc("false positive rate").y_desc("true positive rate").x_label_formatter(&|x| format!("{x:.0e}")).y_label_formatter(&|y| format!("{y:.0e}")).draw().map_err(err)?;
-        chart.draw_series(LineSeries::new([(floor, floor), (1.0, 1.0)], BLACK.mix(0.4).stroke_width(1))).map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("false positive rate")
+            .y_desc("true positive rate")
+            .x_label_formatter(&|x| format!("{x:.0e}"))
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new([(floor, floor), (1.0, 1.0)], BLACK.mix(0.4).stroke_width(1)))
+            .map_err(err)?;
         for (i, (name, fpr, tpr)) in curves.iter().enumerate() {
             let c = color(i);
             let pts = fpr.iter().zip(tpr).map(|(f, t)| (f.max(floor), t.max(floor)));
@@ -172,7 +192,13 @@ pub fn roc_log_log(title: &str, curves: &[(String, Vec<f64>, Vec<f64>)], floor: 
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
-        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(FigureContent::Svg(svg))
@@ -211,7 +237,14 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, sets: &[(String, Vec<(
 /// A grid of images as PNG. Each image is `height * width * channels`
 /// values in [0, 1] (channels 1 = grey, 3 = RGB, interleaved), drawn
 /// `cols` per row, each pixel scaled up `scale` times, 2-pixel gaps.
-pub fn image_grid(images: &[Vec<f32>], height: usize, width: usize, channels: usize, cols: usize, scale: usize) -> Result<FigureContent> {
+pub fn image_grid(
+    images: &[Vec<f32>],
+    height: usize,
+    width: usize,
+    channels: usize,
+    cols: usize,
+    scale: usize,
+) -> Result<FigureContent> {
     if images.is_empty() || cols == 0 || scale == 0 || !(channels == 1 || channels == 3) {
         crate::user_bail!("image_grid: needs at least one image, cols > 0, scale > 0 and 1 or 3 channels");
     }
@@ -251,7 +284,18 @@ mod tests {
 
     #[test]
     fn line_plot_has_title_legend_and_band() {
-        let s = svg(lines_with_bands("Learning curve", "step", "loss", &[Series { name: "arm A".into(), x: vec![0., 1., 2.], mean: vec![1., 0.5, 0.2], std: vec![0.1, 0.1, 0.05] }]).unwrap());
+        let s = svg(lines_with_bands(
+            "Learning curve",
+            "step",
+            "loss",
+            &[Series {
+                name: "arm A".into(),
+                x: vec![0., 1., 2.],
+                mean: vec![1., 0.5, 0.2],
+                std: vec![0.1, 0.1, 0.05],
+            }],
+        )
+        .unwrap());
         assert!(s.starts_with("<svg") || s.contains("<svg"));
         assert!(s.contains("Learning curve") && s.contains("arm A"));
         assert!(s.contains("<polygon"), "std band missing");
@@ -259,7 +303,13 @@ mod tests {
 
     #[test]
     fn bars_roc_and_scatter_render() {
-        let b = svg(grouped_bars("Acc", "accuracy", &["digits".into()], &[Bars { name: "mlp".into(), mean: vec![0.9], std: vec![0.02] }]).unwrap());
+        let b = svg(grouped_bars(
+            "Acc",
+            "accuracy",
+            &["digits".into()],
+            &[Bars { name: "mlp".into(), mean: vec![0.9], std: vec![0.02] }],
+        )
+        .unwrap());
         assert!(b.contains("digits") && b.contains("mlp"));
         let r = svg(roc_log_log("ROC", &[("attack".into(), vec![0.0, 0.01, 1.0], vec![0.0, 0.1, 1.0])], 1e-3).unwrap());
         assert!(r.contains("attack"));

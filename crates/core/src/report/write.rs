@@ -47,7 +47,9 @@ pub fn write_reports(dir: &Path, repro: &Reproduction) -> Result<Vec<PathBuf>> {
         }
     }
     let json = serde_json::to_string_pretty(repro)?;
-    for (name, text) in [("report.json", json), ("REPORT.md", markdown::render(repro)), ("index.html", html::render(repro))] {
+    for (name, text) in
+        [("report.json", json), ("REPORT.md", markdown::render(repro)), ("index.html", html::render(repro))]
+    {
         let path = dir.join(name);
         write_text(&path, &text)?;
         written.push(path);

@@ -50,11 +50,15 @@ impl Checkpoint {
 
     /// Saves the model, the optimiser (if given) and the state.
     pub fn save<M: Module>(&self, model: &M, optimizer: Option<&ModuleOptimizer>, state: &TrainState) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("{}: cannot create checkpoint directory", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("{}: cannot create checkpoint directory", self.dir.display()))?;
         let _ = std::fs::remove_file(self.state_path()); // incomplete until state.json is back
         let tmp = temp_sibling(&self.model_path());
         let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
-        model.valid().save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot save model: {e}", tmp.display()))?;
+        model
+            .valid()
+            .save_into(&mut store)
+            .map_err(|e| anyhow::anyhow!("{}: cannot save model: {e}", tmp.display()))?;
         std::fs::rename(&tmp, self.model_path())?;
         if let Some(opt) = optimizer {
             let tmp = temp_sibling(&self.optimizer_path());
@@ -72,7 +76,8 @@ impl Checkpoint {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&path)?;
-        let state = serde_json::from_str(&text).map_err(|e| crate::user_error(format!("{}: corrupt checkpoint state ({e})", path.display())))?;
+        let state = serde_json::from_str(&text)
+            .map_err(|e| crate::user_error(format!("{}: corrupt checkpoint state ({e})", path.display())))?;
         Ok(Some(state))
     }
 
@@ -83,9 +88,16 @@ impl Checkpoint {
             crate::user_bail!("{}: no such checkpoint", path.display());
         }
         let mut store = SafetensorsStore::from_file(&path);
-        let applied = model.load_from(&mut store).map_err(|e| crate::user_error(format!("{}: cannot load ({e})", path.display())))?;
+        let applied = model
+            .load_from(&mut store)
+            .map_err(|e| crate::user_error(format!("{}: cannot load ({e})", path.display())))?;
         if !applied.errors.is_empty() || !applied.missing.is_empty() {
-            crate::user_bail!("{}: does not match the model (missing {:?}, errors {:?})", path.display(), applied.missing, applied.errors);
+            crate::user_bail!(
+                "{}: does not match the model (missing {:?}, errors {:?})",
+                path.display(),
+                applied.missing,
+                applied.errors
+            );
         }
         Ok(model)
     }
@@ -93,7 +105,9 @@ impl Checkpoint {
     /// Loads the saved optimiser state into `optimizer`.
     pub fn load_optimizer(&self, optimizer: ModuleOptimizer) -> Result<ModuleOptimizer> {
         let path = self.optimizer_path();
-        optimizer.load(&path).map_err(|e| crate::user_error(format!("{}: cannot load optimiser state ({e:?})", path.display())))
+        optimizer
+            .load(&path)
+            .map_err(|e| crate::user_error(format!("{}: cannot load optimiser state ({e:?})", path.display())))
     }
 }
 

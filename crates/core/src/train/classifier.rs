@@ -44,14 +44,28 @@ pub struct FitHistory {
 
 /// One optimisation step on the rows `idx`; returns the loss. The
 /// building block of [`fit`], exposed for benchmarks.
-pub fn train_step<M: Classifier>(model: M, optim: &mut burn::optim::ModuleOptimizer, lr: f64, x: Tensor<2>, y: Tensor<1, burn::tensor::Int>) -> (M, Tensor<1>) {
+pub fn train_step<M: Classifier>(
+    model: M,
+    optim: &mut burn::optim::ModuleOptimizer,
+    lr: f64,
+    x: Tensor<2>,
+    y: Tensor<1, burn::tensor::Int>,
+) -> (M, Tensor<1>) {
     let loss = CrossEntropyLossConfig::new().init(&x.device()).forward(model.logits(x), y);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(lr, model, grads), loss)
 }
 
 /// Trains `model` on `data` rows `idx`; `device` must be an autodiff device.
-pub fn fit<M: Classifier>(mut model: M, data: &Dataset, idx: &[usize], cfg: &FitConfig, seed: u64, device: &Device, label: &str) -> Result<(M, FitHistory)> {
+pub fn fit<M: Classifier>(
+    mut model: M,
+    data: &Dataset,
+    idx: &[usize],
+    cfg: &FitConfig,
+    seed: u64,
+    device: &Device,
+    label: &str,
+) -> Result<(M, FitHistory)> {
     if idx.is_empty() {
         crate::user_bail!("{}: no training rows", data.name);
     }
@@ -99,7 +113,12 @@ pub fn predict_logits<M: Classifier>(model: &M, data: &Dataset, idx: &[usize], d
 pub fn argmax_rows(logits: &[f32], n_classes: usize) -> Vec<usize> {
     logits
         .chunks(n_classes)
-        .map(|row| row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+                .0
+        })
         .collect()
 }
 
@@ -113,13 +132,19 @@ mod tests {
         let dev = crate::device::default_device();
         dev.seed(0);
         // two Gaussian-ish blobs on a line
-        let xs: Vec<f32> = (0..80).map(|i| if i < 40 { -1.0 - (i % 7) as f32 * 0.1 } else { 1.0 + (i % 5) as f32 * 0.1 }).collect();
+        let xs: Vec<f32> =
+            (0..80).map(|i| if i < 40 { -1.0 - (i % 7) as f32 * 0.1 } else { 1.0 + (i % 5) as f32 * 0.1 }).collect();
         let ys: Vec<usize> = (0..80).map(|i| usize::from(i >= 40)).collect();
         let data = Dataset::classification("blobs", xs, 1, ys, vec!["a".into(), "b".into()]).unwrap();
         let idx: Vec<usize> = (0..80).collect();
         let ad = dev.clone().autodiff();
         let model = MlpConfig::new(&[1, 8, 2]).init(&ad);
-        let cfg = FitConfig { epochs: 30, batch_size: 16, optimizer: OptimizerConfig::adam(0.05), schedule: Schedule::Constant };
+        let cfg = FitConfig {
+            epochs: 30,
+            batch_size: 16,
+            optimizer: OptimizerConfig::adam(0.05),
+            schedule: Schedule::Constant,
+        };
         let (model, hist) = fit(model, &data, &idx, &cfg, 0, &ad, "test").unwrap();
         assert!(hist.epoch_loss.last().unwrap() < &(hist.epoch_loss[0] * 0.5), "{:?}", hist.epoch_loss);
         let pred = argmax_rows(&predict_logits(&model, &data, &idx, &ad), 2);
@@ -129,9 +154,27 @@ mod tests {
     #[test]
     fn exploding_learning_rate_stops_with_a_clear_error() {
         let dev = crate::device::default_device().autodiff();
-        let data = Dataset::classification("tiny", vec![1e20, -1e20, 1e20, -1e20], 1, vec![0, 1, 0, 1], vec!["a".into(), "b".into()]).unwrap();
+        let data = Dataset::classification(
+            "tiny",
+            vec![1e20, -1e20, 1e20, -1e20],
+            1,
+            vec![0, 1, 0, 1],
+            vec!["a".into(), "b".into()],
+        )
+        .unwrap();
         let model = MlpConfig::new(&[1, 4, 2]).init(&dev);
-        let cfg = FitConfig { epochs: 50, batch_size: 2, optimizer: OptimizerConfig::Sgd { lr: 1e30, momentum: 0.0, nesterov: false, weight_decay: 0.0, grad_clip_norm: None }, schedule: Schedule::Constant };
+        let cfg = FitConfig {
+            epochs: 50,
+            batch_size: 2,
+            optimizer: OptimizerConfig::Sgd {
+                lr: 1e30,
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
+                grad_clip_norm: None,
+            },
+            schedule: Schedule::Constant,
+        };
         let err = fit(model, &data, &[0, 1, 2, 3], &cfg, 0, &dev, "boom").map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("training stopped: loss became"), "{err}");
     }

@@ -3,7 +3,9 @@
 
 /// The error a training loop returns on a non-finite loss.
 #[derive(Debug, thiserror::Error)]
-#[error("training stopped: loss became {value} at step {step} ({context}); the last good checkpoint is kept. Try a lower learning rate or gradient clipping")]
+#[error(
+    "training stopped: loss became {value} at step {step} ({context}); the last good checkpoint is kept. Try a lower learning rate or gradient clipping"
+)]
 pub struct NonFiniteLoss {
     pub value: f32,
     pub step: usize,

@@ -4,8 +4,8 @@
 //! PyTorch's is 1e-2). Every value is set explicitly when building.
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
@@ -72,13 +72,22 @@ fn adamw_decay() -> f32 {
 impl OptimizerConfig {
     /// Adam with PyTorch defaults at learning rate `lr`.
     pub fn adam(lr: f64) -> Self {
-        OptimizerConfig::Adam { lr, beta1: beta1(), beta2: beta2(), eps: eps(), weight_decay: 0.0, grad_clip_norm: None }
+        OptimizerConfig::Adam {
+            lr,
+            beta1: beta1(),
+            beta2: beta2(),
+            eps: eps(),
+            weight_decay: 0.0,
+            grad_clip_norm: None,
+        }
     }
 
     /// The base learning rate.
     pub fn lr(&self) -> f64 {
         match self {
-            OptimizerConfig::Adam { lr, .. } | OptimizerConfig::Adamw { lr, .. } | OptimizerConfig::Sgd { lr, .. } => *lr,
+            OptimizerConfig::Adam { lr, .. } | OptimizerConfig::Adamw { lr, .. } | OptimizerConfig::Sgd { lr, .. } => {
+                *lr
+            }
         }
     }
 
@@ -101,7 +110,9 @@ impl OptimizerConfig {
                 .with_grad_clipping(clip(grad_clip_norm))
                 .init(),
             OptimizerConfig::Sgd { momentum, nesterov, weight_decay, grad_clip_norm, .. } => SgdConfig::new()
-                .with_momentum((*momentum > 0.0).then(|| MomentumConfig::new().with_momentum(*momentum).with_dampening(0.0).with_nesterov(*nesterov)))
+                .with_momentum((*momentum > 0.0).then(|| {
+                    MomentumConfig::new().with_momentum(*momentum).with_dampening(0.0).with_nesterov(*nesterov)
+                }))
                 .with_weight_decay((*weight_decay > 0.0).then(|| WeightDecayConfig::new(*weight_decay)))
                 .with_gradient_clipping(clip(grad_clip_norm))
                 .init(),
@@ -124,7 +135,8 @@ mod tests {
     fn first_adam_step_matches_pytorch() {
         let dev = crate::device::default_device().autodiff();
         let mut lin: Linear = LinearConfig::new(2, 1).with_bias(false).init(&dev);
-        lin.weight = lin.weight.clone().map(|_| Tensor::from_data(TensorData::new(vec![1f32, 1.], [2, 1]), &dev).require_grad());
+        lin.weight =
+            lin.weight.clone().map(|_| Tensor::from_data(TensorData::new(vec![1f32, 1.], [2, 1]), &dev).require_grad());
         let x = Tensor::<2>::from_data(TensorData::new(vec![3f32, -2.], [1, 2]), &dev);
         let loss = lin.forward(x).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &lin);
