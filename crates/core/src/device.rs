@@ -21,6 +21,7 @@ pub fn select(name: Option<&str>) -> anyhow::Result<Device> {
         "flex" | "cpu" => Ok(Device::flex()),
         #[cfg(feature = "vulkan")]
         "vulkan" => Ok(Device::vulkan(Default::default())),
+        #[cfg(not(feature = "vulkan"))]
         "vulkan" => crate::user_bail!(
             "device 'vulkan' is not compiled into this build; rebuild with `cargo build --release --features reprolab-core/vulkan`"
         ),

@@ -147,6 +147,28 @@ mod tests {
         let _ = lin.num_params();
     }
 
+    /// Gradient of sum(w * x) is x = [30, -40] (norm 50); clipping the norm
+    /// to 5 scales it to [3, -4], so one SGD step with lr 1 moves w by that.
+    #[test]
+    fn gradient_norm_clipping_rescales_the_gradient() {
+        let dev = crate::device::default_device().autodiff();
+        let mut lin: Linear = LinearConfig::new(2, 1).with_bias(false).init(&dev);
+        lin.weight =
+            lin.weight.clone().map(|_| Tensor::from_data(TensorData::new(vec![0f32, 0.], [2, 1]), &dev).require_grad());
+        let x = Tensor::<2>::from_data(TensorData::new(vec![30f32, -40.], [1, 2]), &dev);
+        let grads = GradientsParams::from_grads(lin.forward(x).sum().backward(), &lin);
+        let cfg = OptimizerConfig::Sgd {
+            lr: 1.0,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            grad_clip_norm: Some(5.0),
+        };
+        let lin = cfg.build().step(1.0, lin, grads);
+        let w: Vec<f32> = lin.weight.val().into_data().try_to_vec().unwrap();
+        assert!((w[0] + 3.0).abs() < 1e-4 && (w[1] - 4.0).abs() < 1e-4, "{w:?}");
+    }
+
     #[test]
     fn toml_config_uses_pytorch_defaults_and_rejects_typos() {
         let c: OptimizerConfig = toml::from_str("kind = \"adam\"\nlr = 0.001").unwrap();
