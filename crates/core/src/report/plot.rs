@@ -5,6 +5,7 @@
 
 use super::FigureContent;
 use anyhow::{Result, anyhow};
+use plotters::coord::ranged1d::AsRangedCoord;
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (720, 440);
@@ -44,6 +45,40 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Draws one SVG chart: white canvas, title, axis areas, then `draw` adds
+/// the mesh and the series; the legend goes at `legend` afterwards. Every
+/// plot goes through here so all figures share one look.
+fn svg_chart<X: AsRangedCoord, Y: AsRangedCoord>(
+    title: &str,
+    x: X,
+    y: Y,
+    legend: SeriesLabelPosition,
+    draw: impl FnOnce(&mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X::CoordDescType, Y::CoordDescType>>) -> Result<()>,
+) -> Result<FigureContent> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x, y)
+            .map_err(err)?;
+        draw(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(legend)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(FigureContent::Svg(svg))
+}
+
 /// One line of a line plot: mean over seeds at each x, with its std band.
 pub struct Series {
     pub name: String,
@@ -62,17 +97,7 @@ pub fn lines_with_bands(title: &str, x_label: &str, y_label: &str, series: &[Ser
             [m - sd, m + sd]
         })
     }));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
+    svg_chart(title, x0..x1, y0..y1, SeriesLabelPosition::UpperRight, |chart| {
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
         for (i, s) in series.iter().enumerate() {
             let c = color(i);
@@ -88,10 +113,8 @@ pub fn lines_with_bands(title: &str, x_label: &str, y_label: &str, series: &[Ser
                 .label(s.name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(FigureContent::Svg(svg))
+        Ok(())
+    })
 }
 
 /// Grouped bars with +-1 std error bars: `groups` along x (e.g. metrics or
@@ -105,17 +128,8 @@ pub struct Bars {
 pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]) -> Result<FigureContent> {
     let (lo, hi) =
         padded_range(bars.iter().flat_map(|b| b.mean.iter().zip(&b.std).flat_map(|(m, s)| [m - s, m + s, 0.0])));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, lo..hi)
-            .map_err(err)?;
+    let x_range = -0.5f64..groups.len() as f64 - 0.5;
+    svg_chart(title, x_range, lo..hi, SeriesLabelPosition::UpperRight, |chart| {
         let names = groups.to_vec();
         chart
             .configure_mesh()
@@ -152,26 +166,15 @@ pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]
                 }))
                 .map_err(err)?;
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(FigureContent::Svg(svg))
+        Ok(())
+    })
 }
 
 /// ROC curves on log-log axes (the view that shows the low-FPR regime
 /// membership-inference papers care about), with the chance diagonal.
 pub fn roc_log_log(title: &str, curves: &[(String, Vec<f64>, Vec<f64>)], floor: f64) -> Result<FigureContent> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((floor..1.0).log_scale(), (floor..1.0).log_scale())
-            .map_err(err)?;
+    let axis = || (floor..1.0).log_scale();
+    svg_chart(title, axis(), axis(), SeriesLabelPosition::LowerRight, |chart| {
         chart
             .configure_mesh()
             .x_desc("false positive rate")
@@ -192,33 +195,15 @@ pub fn roc_log_log(title: &str, curves: &[(String, Vec<f64>, Vec<f64>)], floor: 
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(FigureContent::Svg(svg))
+        Ok(())
+    })
 }
 
 /// Scatter plot of named point sets (e.g. predicted vs true quality).
 pub fn scatter(title: &str, x_label: &str, y_label: &str, sets: &[(String, Vec<(f64, f64)>)]) -> Result<FigureContent> {
     let (x0, x1) = padded_range(sets.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
     let (y0, y1) = padded_range(sets.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
+    svg_chart(title, x0..x1, y0..y1, SeriesLabelPosition::UpperRight, |chart| {
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
         for (i, (name, pts)) in sets.iter().enumerate() {
             let c = color(i);
@@ -228,10 +213,8 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, sets: &[(String, Vec<(
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(FigureContent::Svg(svg))
+        Ok(())
+    })
 }
 
 /// A grid of images as PNG. Each image is `height * width * channels`
