@@ -76,8 +76,10 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
     );
     assert!(html.contains("<svg") && html.contains("data:image/png;base64,"), "plots must be inline");
     assert!(!html.contains("src=\"figures/"), "index.html must not depend on other files");
-    let report = &json["reports"][0];
-    assert_eq!(report["method"], "selfcheck");
+    let reports = json["reports"].as_array().unwrap();
+    let methods: Vec<&str> = reports.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["membership", "selfcheck"], "every registered method runs, papers first");
+    let report = reports.iter().find(|r| r["method"] == "selfcheck").unwrap();
     assert_eq!(report["preset"], "smoke");
     let acc = report["results"]["cells"]["MLP"]["accuracy"]["values"].as_array().unwrap();
     assert_eq!(acc.len(), 2, "smoke preset runs two seeds");

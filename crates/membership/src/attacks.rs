@@ -1,0 +1,211 @@
+//! Attacks on one target model, using the other models as shadows. Each
+//! returns one membership score per example of the pool (higher means
+//! "member"); the ROC against the target's IN mask measures the attack.
+
+use crate::scores;
+use crate::shadow::ModelOutputs;
+
+/// A per-example statistic of one model's logits and the label.
+pub type Statistic = fn(&[f32], usize) -> f64;
+
+/// The metric attacks of Song & Mittal (2021), by name.
+pub const METRICS: [(&str, Statistic); 5] = [
+    ("loss", scores::neg_loss),
+    ("confidence", scores::confidence),
+    ("entropy", |z, _| scores::neg_entropy(z)),
+    ("modified entropy", scores::neg_modified_entropy),
+    ("correctness", scores::correctness),
+];
+
+/// The target's own statistic per example: a global-threshold attack (its
+/// ROC sweeps every threshold).
+pub fn metric(out: &ModelOutputs, target: usize, stat: Statistic) -> Vec<f64> {
+    (0..out.n_examples).map(|j| stat(out.logits(target, j), out.labels[j])).collect()
+}
+
+/// The same statistic with a per-class threshold calibrated on the shadow
+/// models (Song & Mittal): for class c, tau_c maximises the shadows'
+/// TPR - FPR when separating their IN from OUT examples of class c; the
+/// score is `stat - tau_c`, so one threshold at 0 applies all of them.
+pub fn metric_per_class(out: &ModelOutputs, target: usize, stat: Statistic) -> Vec<f64> {
+    let mut taus = vec![0.0; out.n_classes];
+    for (c, tau) in taus.iter_mut().enumerate() {
+        let mut pairs: Vec<(f64, bool)> = Vec::new();
+        for m in (0..out.n_models).filter(|&m| m != target) {
+            for j in (0..out.n_examples).filter(|&j| out.labels[j] == c) {
+                pairs.push((stat(out.logits(m, j), c), out.is_member(m, j)));
+            }
+        }
+        *tau = best_threshold(&mut pairs);
+    }
+    (0..out.n_examples).map(|j| stat(out.logits(target, j), out.labels[j]) - taus[out.labels[j]]).collect()
+}
+
+/// The threshold t maximising TPR - FPR of the rule "member when s >= t".
+fn best_threshold(pairs: &mut [(f64, bool)]) -> f64 {
+    let pos = pairs.iter().filter(|p| p.1).count() as f64;
+    let neg = pairs.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return 0.0;
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut tp, mut fp, mut best, mut best_t) = (0.0, 0.0, f64::NEG_INFINITY, pairs[0].0);
+    for (k, &(s, member)) in pairs.iter().enumerate() {
+        if member {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        let last_of_tie = pairs.get(k + 1).is_none_or(|n| n.0 != s);
+        if last_of_tie && tp / pos - fp / neg > best {
+            best = tp / pos - fp / neg;
+            best_t = s;
+        }
+    }
+    best_t
+}
+
+/// How LiRA estimates the Gaussians' spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variance {
+    /// One standard deviation per example from its shadow values.
+    PerExample,
+    /// One global standard deviation, as LiRA's reference code computes it
+    /// (`np.std` over all IN values; over all OUT values offline), which
+    /// works better with few shadow models.
+    Fixed,
+}
+
+/// Shadow statistics of LiRA's phi for each example.
+struct ShadowPhi {
+    mu_in: Vec<f64>,
+    sd_in: Vec<f64>,
+    mu_out: Vec<f64>,
+    sd_out: Vec<f64>,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn pop_std(v: &[f64]) -> f64 {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+/// Medians and standard deviations of phi over the shadows (all models but
+/// `target`), split by whether each shadow trained on the example. An
+/// example no shadow saw IN (or OUT) takes the pooled median of that side,
+/// which only happens with very few shadow models.
+fn shadow_phi(out: &ModelOutputs, target: usize, variance: Variance) -> ShadowPhi {
+    let n = out.n_examples;
+    let (mut all_in, mut all_out) = (Vec::new(), Vec::new());
+    let mut per: Vec<(Vec<f64>, Vec<f64>)> = Vec::with_capacity(n);
+    for j in 0..n {
+        let (mut ins, mut outs) = (Vec::new(), Vec::new());
+        for m in (0..out.n_models).filter(|&m| m != target) {
+            let phi = scores::lira_phi(out.logits(m, j), out.labels[j]);
+            if out.is_member(m, j) { ins.push(phi) } else { outs.push(phi) }
+        }
+        all_in.extend(&ins);
+        all_out.extend(&outs);
+        per.push((ins, outs));
+    }
+    let (pooled_in, pooled_out) = (median(&mut all_in.clone()), median(&mut all_out.clone()));
+    let (fixed_in, fixed_out) = (pop_std(&all_in), pop_std(&all_out));
+    let mut s = ShadowPhi { mu_in: vec![], sd_in: vec![], mu_out: vec![], sd_out: vec![] };
+    for (mut ins, mut outs) in per {
+        let (sd_in, sd_out) = match variance {
+            Variance::PerExample => (pop_std(&ins), pop_std(&outs)),
+            Variance::Fixed => (fixed_in, fixed_out),
+        };
+        s.sd_in.push(if sd_in.is_finite() { sd_in } else { fixed_in });
+        s.sd_out.push(if sd_out.is_finite() { sd_out } else { fixed_out });
+        s.mu_in.push(if ins.is_empty() { pooled_in } else { median(&mut ins) });
+        s.mu_out.push(if outs.is_empty() { pooled_out } else { median(&mut outs) });
+    }
+    s
+}
+
+/// log N(x; mu, sd), with LiRA's 1e-30 guard on sd.
+pub fn normal_log_pdf(x: f64, mu: f64, sd: f64) -> f64 {
+    let sd = sd + 1e-30;
+    let z = (x - mu) / sd;
+    -0.5 * z * z - sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+}
+
+/// LiRA online (Carlini et al. 2022): the log-likelihood ratio of the
+/// target's phi under the IN and OUT Gaussians fitted on the shadows. With
+/// fixed variance the reference code uses the IN spread for both
+/// Gaussians; so does this.
+pub fn lira_online(out: &ModelOutputs, target: usize, variance: Variance) -> Vec<f64> {
+    let s = shadow_phi(out, target, variance);
+    (0..out.n_examples)
+        .map(|j| {
+            let phi = scores::lira_phi(out.logits(target, j), out.labels[j]);
+            let sd_out = if variance == Variance::Fixed { s.sd_in[j] } else { s.sd_out[j] };
+            normal_log_pdf(phi, s.mu_in[j], s.sd_in[j]) - normal_log_pdf(phi, s.mu_out[j], sd_out)
+        })
+        .collect()
+}
+
+/// LiRA offline: OUT shadows only. The one-sided test of the paper
+/// (Lambda = Pr[Z < phi], Z ~ N(mu_out, sd_out)) ranks examples by the
+/// z-score, which is what this returns.
+pub fn lira_offline(out: &ModelOutputs, target: usize, variance: Variance) -> Vec<f64> {
+    let s = shadow_phi(out, target, variance);
+    (0..out.n_examples)
+        .map(|j| (scores::lira_phi(out.logits(target, j), out.labels[j]) - s.mu_out[j]) / (s.sd_out[j] + 1e-30))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three models, one example of class 0 with 2 classes; logits chosen
+    /// so phi = z0 - z1 is 4 and 2 for the IN shadows and -1 for the OUT one.
+    fn toy() -> ModelOutputs {
+        ModelOutputs {
+            n_models: 4,
+            n_examples: 1,
+            n_classes: 2,
+            logits: vec![3.0, 0.0, 4.0, 0.0, 2.0, 0.0, -1.0, 0.0],
+            members: vec![true, true, true, false],
+            labels: vec![0],
+        }
+    }
+
+    #[test]
+    fn lira_online_matches_a_direct_gaussian_computation() {
+        let o = toy();
+        // target 0 (phi 3): IN shadows {4, 2} -> median 3, std 1; OUT {-1} -> median -1, std 0
+        let s = lira_online(&o, 0, Variance::PerExample)[0];
+        let ln2pi = (2.0 * std::f64::consts::PI).ln();
+        let log_in = -0.5 * 0.0 - 1f64.ln() - 0.5 * ln2pi;
+        let log_out = -0.5 * (4.0 / 1e-30f64).powi(2) - (1e-30f64).ln() - 0.5 * ln2pi;
+        assert!((s - (log_in - log_out)).abs() / s.abs() < 1e-12, "{s}");
+        // fixed variance: std over all IN values {4, 2} = 1 for both Gaussians
+        let f = lira_online(&o, 0, Variance::Fixed)[0];
+        let want = normal_log_pdf(3.0, 3.0, 1.0) - normal_log_pdf(3.0, -1.0, 1.0);
+        assert!((f - want).abs() < 1e-12 && (want - 8.0).abs() < 1e-12, "{f} vs {want}");
+    }
+
+    #[test]
+    fn lira_offline_is_the_z_score_against_out_shadows() {
+        let mut o = toy();
+        // make model 2 OUT as well: OUT phis {2, -1} -> median 0.5, std 1.5
+        o.members[2] = false;
+        let z = lira_offline(&o, 0, Variance::PerExample)[0];
+        assert!((z - (3.0 - 0.5) / 1.5).abs() < 1e-12, "{z}");
+    }
+
+    #[test]
+    fn per_class_threshold_maximises_shadow_separation() {
+        let mut pairs = vec![(0.9, true), (0.8, true), (0.7, false), (0.6, true), (0.1, false)];
+        // best rule: s >= 0.8 -> TPR 2/3, FPR 0 (gap 0.667) beats s >= 0.6 (TPR 1, FPR 1/2)
+        assert_eq!(best_threshold(&mut pairs), 0.8);
+    }
+}

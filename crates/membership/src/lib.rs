@@ -1,0 +1,28 @@
+//! Paper 3: "Membership Inference Attacks on Machine Learning: A Survey"
+//! (Hu, Salcic, Sun, Dobbie, Yu, Zhang; ACM Computing Surveys 2022, arXiv
+//! 2103.07853), built as a membership-inference auditing toolkit.
+//!
+//! A survey proposes no single method. What this crate implements comes from
+//! the survey's taxonomy and the papers it cites, each named where it is
+//! defined:
+//! - [`scores`]: the per-example statistics the metric attacks threshold
+//!   (Song & Mittal 2021: correctness, confidence, entropy, modified
+//!   entropy, loss) and LiRA's logit-scaled confidence (Carlini et al. 2022).
+//! - [`attacks`]: metric attacks and LiRA online/offline, with per-example
+//!   and fixed variance, as in the LiRA reference code.
+//! - [`shadow`]: many models, each trained on a random half of a data pool,
+//!   with every model's logits on every example and its IN/OUT mask.
+//! - [`experiment`]: the spec's laptop-scale claim check. Each model is the
+//!   target in turn and the others are its shadows; scores are pooled over
+//!   targets, so 0.1% FPR has thousands of negatives behind it.
+//!
+//! Ours, not the paper's: the experiment's scale (small MLPs on digits and
+//! breast cancer instead of wide ResNets on CIFAR-10), and the pass rule,
+//! which comes from the spec (papers/03-membership.md).
+
+pub mod attacks;
+pub mod experiment;
+pub mod scores;
+pub mod shadow;
+
+pub use experiment::METHOD;

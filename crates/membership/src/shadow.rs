@@ -1,0 +1,203 @@
+//! Many models, each trained on a random half of a data pool, with every
+//! model's logits on every pool example and which examples it trained on.
+//! This is the raw material of every attack: each model can be the target
+//! and the others its shadows.
+//!
+//! Stored as NPZ (`save_npz` / `load_npz`), so attacks can be rerun
+//! without retraining:
+//! - `logits`:  float32 `[n_models, n_examples, n_classes]`
+//! - `members`: float32 `[n_models, n_examples]`, 1 = trained on the example
+//! - `labels`:  float32 `[n_examples]`, the class of each example
+
+use anyhow::Result;
+use rand::seq::SliceRandom;
+use reprolab_core::data::Dataset;
+use reprolab_core::data::npy::{Array, load_npz, save_npz};
+use reprolab_core::nn::MlpConfig;
+use reprolab_core::rng::{derive_seed, rng};
+use reprolab_core::train::classifier::{FitConfig, fit, predict_logits};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Outputs of `n_models` models on a pool of `n_examples`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOutputs {
+    pub n_models: usize,
+    pub n_examples: usize,
+    pub n_classes: usize,
+    /// Row-major `[model][example][class]`.
+    pub logits: Vec<f32>,
+    /// Row-major `[model][example]`.
+    pub members: Vec<bool>,
+    pub labels: Vec<usize>,
+}
+
+impl ModelOutputs {
+    pub fn logits(&self, model: usize, example: usize) -> &[f32] {
+        let start = (model * self.n_examples + example) * self.n_classes;
+        &self.logits[start..start + self.n_classes]
+    }
+
+    pub fn is_member(&self, model: usize, example: usize) -> bool {
+        self.members[model * self.n_examples + example]
+    }
+
+    /// The IN mask of one model.
+    pub fn members_of(&self, model: usize) -> &[bool] {
+        &self.members[model * self.n_examples..(model + 1) * self.n_examples]
+    }
+
+    /// Accuracy of `model` on the examples it did not train on.
+    pub fn out_accuracy(&self, model: usize) -> f64 {
+        let (mut hit, mut n) = (0usize, 0usize);
+        for j in (0..self.n_examples).filter(|&j| !self.is_member(model, j)) {
+            n += 1;
+            hit += crate::scores::correctness(self.logits(model, j), self.labels[j]) as usize;
+        }
+        hit as f64 / n.max(1) as f64
+    }
+
+    /// Writes the NPZ described in the module docs, atomically.
+    pub fn save_npz(&self, path: &Path) -> Result<()> {
+        let mut arrays = BTreeMap::new();
+        arrays.insert(
+            "logits".into(),
+            Array::new(vec![self.n_models, self.n_examples, self.n_classes], self.logits.clone())?,
+        );
+        arrays.insert(
+            "members".into(),
+            Array::new(
+                vec![self.n_models, self.n_examples],
+                self.members.iter().map(|&m| f32::from(u8::from(m))).collect(),
+            )?,
+        );
+        arrays.insert(
+            "labels".into(),
+            Array::new(vec![self.n_examples], self.labels.iter().map(|&l| l as f32).collect())?,
+        );
+        save_npz(path, &arrays)
+    }
+
+    /// Reads and checks an NPZ written by [`ModelOutputs::save_npz`] (or by
+    /// any tool following the documented format).
+    pub fn load_npz(path: &Path) -> Result<Self> {
+        let shown = path.display();
+        let mut arrays = load_npz(path)?;
+        let mut take = |name: &str| {
+            arrays.remove(name).ok_or_else(|| reprolab_core::user_error(format!("{shown}: missing array '{name}'")))
+        };
+        let (logits, members, labels) = (take("logits")?, take("members")?, take("labels")?);
+        let [m, n, c] = logits.shape[..] else {
+            reprolab_core::user_bail!("{shown}: 'logits' must be [models, examples, classes], got {:?}", logits.shape);
+        };
+        if members.shape != [m, n] || labels.shape != [n] {
+            reprolab_core::user_bail!(
+                "{shown}: shapes disagree: logits {:?}, members {:?}, labels {:?}",
+                logits.shape,
+                members.shape,
+                labels.shape
+            );
+        }
+        if logits.data.iter().any(|v| !v.is_finite()) {
+            reprolab_core::user_bail!("{shown}: 'logits' contains NaN or infinite values");
+        }
+        if members.data.iter().any(|&v| v != 0.0 && v != 1.0) {
+            reprolab_core::user_bail!("{shown}: 'members' must be 0 or 1");
+        }
+        if labels.data.iter().any(|&v| v < 0.0 || v.fract() != 0.0 || v as usize >= c) {
+            reprolab_core::user_bail!("{shown}: 'labels' must be integers in 0..{c}");
+        }
+        Ok(Self {
+            n_models: m,
+            n_examples: n,
+            n_classes: c,
+            logits: logits.data,
+            members: members.data.iter().map(|&v| v == 1.0).collect(),
+            labels: labels.data.iter().map(|&v| v as usize).collect(),
+        })
+    }
+}
+
+/// How to train the model population.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationConfig {
+    /// Number of models; each trains on a fresh random half of the pool.
+    pub n_models: usize,
+    /// Hidden widths of each MLP.
+    pub hidden: Vec<usize>,
+    pub fit: FitConfig,
+}
+
+/// Trains `cfg.n_models` MLPs on random halves of `data` (features
+/// already standardised) and records their logits on the whole pool.
+pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
+    if cfg.n_models < 2 {
+        reprolab_core::user_bail!("membership: needs at least 2 models (a target and a shadow), got {}", cfg.n_models);
+    }
+    let n = data.len();
+    let all: Vec<usize> = (0..n).collect();
+    let device = reprolab_core::device::default_device();
+    let ad = device.clone().autodiff();
+    let mut dims = vec![data.n_features];
+    dims.extend(&cfg.hidden);
+    dims.push(data.n_classes());
+    let mut out = ModelOutputs {
+        n_models: cfg.n_models,
+        n_examples: n,
+        n_classes: data.n_classes(),
+        logits: Vec::with_capacity(cfg.n_models * n * data.n_classes()),
+        members: Vec::with_capacity(cfg.n_models * n),
+        labels: data.labels().to_vec(),
+    };
+    let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
+    for m in 0..cfg.n_models {
+        let model_seed = derive_seed(seed, &format!("model-{m}"));
+        let mut order = all.clone();
+        order.shuffle(&mut rng(derive_seed(model_seed, "half")));
+        let train: Vec<usize> = order[..n / 2].to_vec();
+        let mut member = vec![false; n];
+        train.iter().for_each(|&i| member[i] = true);
+        device.seed(derive_seed(model_seed, "init"));
+        let model = MlpConfig::new(&dims).init(&ad);
+        let (model, _) = fit(model, data, &train, &cfg.fit, model_seed, &ad, &format!("{} model {m}", data.name))?;
+        out.logits.extend(predict_logits(&model, data, &all, &ad));
+        out.members.extend(member);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npz_round_trip_and_validation() {
+        let o = ModelOutputs {
+            n_models: 2,
+            n_examples: 3,
+            n_classes: 2,
+            logits: (0..12).map(|i| i as f32 * 0.5).collect(),
+            members: vec![true, false, true, false, true, false],
+            labels: vec![0, 1, 1],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("outputs.npz");
+        o.save_npz(&p).unwrap();
+        assert_eq!(ModelOutputs::load_npz(&p).unwrap(), o);
+        assert_eq!(o.logits(1, 2), &[5.0, 5.5]);
+        assert_eq!(o.members_of(1), &[false, true, false]);
+
+        let mut arrays = load_npz(&p).unwrap();
+        arrays.insert("labels".into(), Array::new(vec![3], vec![0.0, 1.0, 7.0]).unwrap());
+        save_npz(&p, &arrays).unwrap();
+        let err = ModelOutputs::load_npz(&p).unwrap_err().to_string();
+        assert!(err.contains("outputs.npz: 'labels' must be integers in 0..2"), "{err}");
+        arrays.remove("members");
+        save_npz(&p, &arrays).unwrap();
+        assert!(ModelOutputs::load_npz(&p).unwrap_err().to_string().contains("missing array 'members'"));
+    }
+}

@@ -1,0 +1,48 @@
+//! The membership experiment end to end at the smoke preset: every attack
+//! is scored on both datasets, metrics are finite and in range, the model
+//! outputs are saved and reload, and the verdict uses the written rule.
+
+use membership::METHOD;
+use membership::shadow::ModelOutputs;
+use reprolab_core::registry::{Preset, RunOptions, run_method};
+use reprolab_core::report::Outcome;
+
+#[test]
+fn smoke_experiment_reports_every_attack_with_finite_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions { preset: Some(Preset::Smoke), out_dir: dir.path().into(), ..Default::default() };
+    let report = run_method(&METHOD, &opts).unwrap();
+    let attacks = [
+        "loss",
+        "confidence",
+        "entropy",
+        "modified entropy",
+        "correctness",
+        "loss, per-class threshold",
+        "LiRA offline",
+        "LiRA offline, fixed variance",
+        "LiRA online",
+        "LiRA online, fixed variance",
+    ];
+    for attack in attacks {
+        for ds in ["digits", "breast-cancer"] {
+            for metric in ["AUC", "TPR@0.1%FPR", "TPR@1%FPR"] {
+                let v = report.results.mean(attack, &format!("{ds} {metric}"));
+                assert!((0.0..=1.0).contains(&v), "{attack} {ds} {metric} = {v}");
+            }
+        }
+    }
+    let acc = report.results.mean("models (utility)", "digits test accuracy");
+    assert!(acc > 0.5, "smoke models should still learn digits: {acc}");
+    assert!(report.verdict.rule.contains("10x"));
+    assert!(matches!(report.verdict.outcome, Outcome::Supported | Outcome::NotSupported | Outcome::Inconclusive));
+    assert!(report.verdict.evidence.contains("digits: LiRA TPR@0.1%"), "{}", report.verdict.evidence);
+    assert_eq!(report.figures.len(), 3);
+
+    let saved = ModelOutputs::load_npz(&dir.path().join("membership/digits-seed0-outputs.npz")).unwrap();
+    assert_eq!((saved.n_models, saved.n_examples, saved.n_classes), (6, 1797, 10));
+    // each model trained on exactly half of the pool
+    for m in 0..saved.n_models {
+        assert_eq!(saved.members_of(m).iter().filter(|&&x| x).count(), 1797 / 2);
+    }
+}
