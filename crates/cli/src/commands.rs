@@ -128,3 +128,23 @@ pub fn reproduce(only: &[String], opts: &Options, json: bool) -> Result<ExitCode
     finish(&repro, &out, json)?;
     Ok(if repro.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
+
+/// `reprolab membership audit`.
+pub fn membership_audit(
+    input: &std::path::Path,
+    shadows: &[PathBuf],
+    out: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    for p in std::iter::once(input).chain(shadows.iter().map(PathBuf::as_path)) {
+        registry::existing_path(p)?;
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-audit", now_rfc3339().replace(':', "-"))));
+    let audit = membership::audit::audit(input, shadows, &out)?;
+    if json {
+        emit(&format!("{}\n", serde_json::to_string(&audit)?))?;
+    } else {
+        emit(&format!("{}\nWritten to {}\n", membership::audit::summary_markdown(&audit), out.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -56,6 +56,11 @@ enum Command {
         #[arg(long, value_name = "FILE.toml")]
         config: Option<PathBuf>,
     },
+    /// Paper 3 tools: audit your own model's outputs for membership leakage.
+    Membership {
+        #[command(subcommand)]
+        command: MembershipCommand,
+    },
     /// Run every implemented claim check; write REPORT.md, report.json and index.html.
     Reproduce {
         #[command(flatten)]
@@ -63,6 +68,29 @@ enum Command {
         /// Only these methods (comma-separated names).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MembershipCommand {
+    /// Run every applicable membership-inference attack on a model's per-example outputs.
+    ///
+    /// FILE is CSV (columns id, label, optional member 0/1, and logit_0.. or prob_0..) or NPZ
+    /// (arrays id, label, optional member, logits or probs). Shadow files use the same format
+    /// with member; they enable the calibrated and LiRA attacks.
+    Audit {
+        /// The audited model's outputs.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Outputs of shadow models on the same examples (repeatable).
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        shadows: Vec<PathBuf>,
+        /// Output directory (default: runs/<UTC timestamp>-audit).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print the report as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -126,6 +154,9 @@ fn main() -> ExitCode {
             Command::List { json } => commands::list(json),
             Command::Run { method, common, seeds, config } => {
                 commands::run(&method, &common.to_options(seeds, config)?, common.json)
+            }
+            Command::Membership { command: MembershipCommand::Audit { input, shadows, out, json } } => {
+                commands::membership_audit(&input, &shadows, out, json)
             }
             Command::Reproduce { common, only } => {
                 commands::reproduce(&only, &common.to_options(None, None)?, common.json)

@@ -164,3 +164,121 @@ fn bad_arguments_exit_2_via_clap() {
     assert_eq!(out.status.code(), Some(2));
     reprolab().arg("--help").assert().success().stdout(predicate::str::contains("reproduce"));
 }
+
+/// 12 examples, 3 classes; sklearn: roc_auc_score(member, log p_y) = 0.75,
+/// max(tpr - fpr) = 0.6667; the correctness attack has AUC 0.5.
+const AUDIT_CSV: &str = "id,label,member,logit_0,logit_1,logit_2
+0,0,1,2.0,0.1,-1.0
+1,1,0,0.3,1.2,0.1
+2,2,1,-0.5,0.2,1.9
+3,0,0,1.1,1.0,0.2
+4,1,1,0.0,2.5,0.3
+5,2,1,0.2,0.1,0.4
+6,0,0,3.0,-1.0,0.0
+7,2,0,0.5,0.4,0.6
+8,0,1,1.5,0.2,0.1
+9,1,0,-1.0,0.5,0.4
+10,2,1,0.1,0.1,2.2
+11,1,0,0.9,1.1,1.0
+";
+
+#[test]
+fn membership_audit_matches_sklearn_and_names_skipped_attacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("model.csv");
+    std::fs::write(&input, AUDIT_CSV).unwrap();
+    let out = dir.path().join("audit");
+    let stdout = reprolab()
+        .args(["membership", "audit", "--json", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    let close = |a: &serde_json::Value, b: f64| assert!((a.as_f64().unwrap() - b).abs() < 1e-9, "{a} vs {b}");
+    close(&v["attacks"]["loss"]["auc"], 0.75);
+    close(&v["attacks"]["loss"]["advantage"], 0.6666666666666667);
+    close(&v["attacks"]["loss"]["balanced_accuracy"], (1.0 + 0.6666666666666667) / 2.0);
+    close(&v["attacks"]["confidence"]["auc"], 0.75);
+    close(&v["attacks"]["entropy"]["auc"], 0.75);
+    close(&v["attacks"]["correctness"]["auc"], 0.5);
+    for key in ["loss", "confidence", "entropy", "modified_entropy", "correctness"] {
+        for m in ["auc", "balanced_accuracy", "advantage", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01"] {
+            assert!(v["attacks"][key][m].is_number(), "{key}.{m}");
+        }
+    }
+    assert!(v["skipped"]["lira_online"].as_str().unwrap().contains("--shadows"));
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["attacks"], v["attacks"]);
+    assert!(out.join("roc.svg").exists() && out.join("summary.md").exists() && out.join("scores.csv").exists());
+}
+
+#[test]
+fn membership_audit_with_shadows_runs_lira() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("model.csv");
+    std::fs::write(&input, AUDIT_CSV).unwrap();
+    // two shadows with complementary membership, rows in another order
+    let mut shadows = Vec::new();
+    for k in 0..2 {
+        let mut text = String::from("id,label,member,logit_0,logit_1,logit_2\n");
+        for line in AUDIT_CSV.lines().skip(1).collect::<Vec<_>>().into_iter().rev() {
+            let f: Vec<&str> = line.split(',').collect();
+            let member = (f[0].parse::<usize>().unwrap() + k) % 2;
+            text += &format!("{},{},{member},{},{},{}\n", f[0], f[1], f[3], f[4], f[5]);
+        }
+        let p = dir.path().join(format!("shadow{k}.csv"));
+        std::fs::write(&p, text).unwrap();
+        shadows.push(p);
+    }
+    let stdout = reprolab()
+        .args(["membership", "audit", "--json", "--input"])
+        .arg(&input)
+        .arg("--shadows")
+        .args(&shadows)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(v["n_shadows"], 2);
+    for key in ["loss_per_class", "lira_offline", "lira_online", "lira_online_fixed_variance"] {
+        let auc = v["attacks"][key]["auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{key}: {auc}");
+    }
+    assert!(v["skipped"].get("lira_online").is_none());
+}
+
+#[test]
+fn membership_audit_rejects_malformed_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,label,member,prob_0,prob_1\n1,0,1,0.9,0.3\n2,1,0,0.5,0.5\n").unwrap();
+    fails_with(
+        &["membership", "audit", "--input", bad.to_str().unwrap()],
+        "bad.csv: line 2: probabilities sum to 1.200000",
+    );
+    fails_with(
+        &["membership", "audit", "--input", "/nonexistent/outputs.csv"],
+        "/nonexistent/outputs.csv: no such file",
+    );
+    let one_class = dir.path().join("one.csv");
+    std::fs::write(&one_class, "id,label,member,logit_0,logit_1\n1,0,1,0,1\n2,1,1,1,0\n").unwrap();
+    fails_with(&["membership", "audit", "--input", one_class.to_str().unwrap()], "single class");
+    let no_member_shadow = dir.path().join("shadow.csv");
+    std::fs::write(&no_member_shadow, "id,label,logit_0,logit_1\n1,0,0,1\n2,1,1,0\n").unwrap();
+    let ok = dir.path().join("ok.csv");
+    std::fs::write(&ok, "id,label,member,logit_0,logit_1\n1,0,1,0,1\n2,1,0,1,0\n").unwrap();
+    fails_with(
+        &["membership", "audit", "--input", ok.to_str().unwrap(), "--shadows", no_member_shadow.to_str().unwrap()],
+        "shadow.csv: a shadow file needs a 'member' column",
+    );
+}

@@ -8,6 +8,9 @@ use crate::shadow::ModelOutputs;
 /// A per-example statistic of one model's logits and the label.
 pub type Statistic = fn(&[f32], usize) -> f64;
 
+/// Membership scores per example, by attack name, in report order.
+pub type NamedScores = Vec<(String, Vec<f64>)>;
+
 /// The metric attacks of Song & Mittal (2021), by name.
 pub const METRICS: [(&str, Statistic); 5] = [
     ("loss", scores::neg_loss),

@@ -2,7 +2,7 @@
 //! measured at low FPR, the likelihood-ratio attack (LiRA) exposes far more
 //! members than the classic loss-threshold attack.
 
-use crate::attacks::{self, METRICS, Variance};
+use crate::attacks::{self, METRICS, NamedScores, Variance};
 use crate::shadow::{ModelOutputs, PopulationConfig, train_population};
 use anyhow::Result;
 use reprolab_core::data::{Dataset, embedded, scale::Standardiser};
@@ -44,8 +44,8 @@ const LOSS: &str = "loss";
 const LIRA: &str = "LiRA online, fixed variance";
 
 /// Every attack's membership scores for one target model.
-fn attack_scores(out: &ModelOutputs, target: usize) -> Vec<(String, Vec<f64>)> {
-    let mut all: Vec<(String, Vec<f64>)> =
+fn attack_scores(out: &ModelOutputs, target: usize) -> NamedScores {
+    let mut all: NamedScores =
         METRICS.iter().map(|(name, stat)| (name.to_string(), attacks::metric(out, target, *stat))).collect();
     all.push(("loss, per-class threshold".into(), attacks::metric_per_class(out, target, METRICS[0].1)));
     all.push(("LiRA offline".into(), attacks::lira_offline(out, target, Variance::PerExample)));

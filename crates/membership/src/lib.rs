@@ -21,6 +21,7 @@
 //! which comes from the spec (papers/03-membership.md).
 
 pub mod attacks;
+pub mod audit;
 pub mod experiment;
 pub mod scores;
 pub mod shadow;
