@@ -22,6 +22,7 @@
 
 pub mod attacks;
 pub mod audit;
+pub mod defences;
 pub mod experiment;
 pub mod scores;
 pub mod shadow;

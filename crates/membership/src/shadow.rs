@@ -127,6 +127,9 @@ pub struct PopulationConfig {
     pub n_models: usize,
     /// Hidden widths of each MLP.
     pub hidden: Vec<usize>,
+    /// Dropout after each hidden layer (0 = none).
+    #[serde(default)]
+    pub dropout: f64,
     pub fit: FitConfig,
 }
 
@@ -160,7 +163,7 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         let mut member = vec![false; n];
         train.iter().for_each(|&i| member[i] = true);
         device.seed(derive_seed(model_seed, "init"));
-        let model = MlpConfig::new(&dims).init(&ad);
+        let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
         let (model, _) = fit(model, data, &train, &cfg.fit, model_seed, &ad, &format!("{} model {m}", data.name))?;
         out.logits.extend(predict_logits(&model, data, &all, &ad));
         out.members.extend(member);

@@ -37,7 +37,30 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert!(report.verdict.rule.contains("10x"));
     assert!(matches!(report.verdict.outcome, Outcome::Supported | Outcome::NotSupported | Outcome::Inconclusive));
     assert!(report.verdict.evidence.contains("digits: LiRA TPR@0.1%"), "{}", report.verdict.evidence);
-    assert_eq!(report.figures.len(), 3);
+    assert_eq!(report.figures.len(), 4);
+    let defences = &report.tables[0].results;
+    assert_eq!(
+        defences.arms,
+        [
+            "no defence",
+            "L2 0.01",
+            "dropout 0.5",
+            "label smoothing 0.1",
+            "early stopping (patience 2)",
+            "top-1 probability only",
+            "label only"
+        ]
+    );
+    for arm in &defences.arms {
+        for metric in ["test accuracy", "LiRA AUC", "LiRA TPR@0.1%FPR", "loss AUC"] {
+            let v = defences.mean(arm, metric);
+            assert!((0.0..=1.0).contains(&v), "{arm} {metric} = {v}");
+        }
+    }
+    // masking the outputs keeps the arg-max: no accuracy cost
+    assert_eq!(defences.mean("label only", "accuracy cost"), 0.0);
+    assert_eq!(defences.mean("top-1 probability only", "accuracy cost"), 0.0);
+    assert!(report.verdict.evidence.contains("defences") || report.verdict.evidence.contains("not lowered"));
 
     let saved = ModelOutputs::load_npz(&dir.path().join("membership/digits-seed0-outputs.npz")).unwrap();
     assert_eq!((saved.n_models, saved.n_examples, saved.n_classes), (6, 1797, 10));

@@ -1,7 +1,7 @@
 //! A multilayer perceptron.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -26,18 +26,28 @@ impl Activation {
     }
 }
 
-/// `dims = [input, hidden..., output]`; the activation follows every layer
-/// but the last (the output is linear: logits, Q-values, means).
+/// `dims = [input, hidden..., output]`; the activation (then dropout, if
+/// any) follows every layer but the last (the output is linear: logits,
+/// Q-values, means).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MlpConfig {
     pub dims: Vec<usize>,
     #[serde(default)]
     pub activation: Activation,
+    /// Dropout probability after each hidden activation (0 = none). Active
+    /// only while training on an autodiff device; `.valid()` turns it off.
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 impl MlpConfig {
     pub fn new(dims: &[usize]) -> Self {
-        Self { dims: dims.to_vec(), activation: Activation::Relu }
+        Self { dims: dims.to_vec(), activation: Activation::Relu, dropout: 0.0 }
+    }
+
+    pub fn with_dropout(mut self, dropout: f64) -> Self {
+        self.dropout = dropout;
+        self
     }
 
     pub fn with_activation(mut self, activation: Activation) -> Self {
@@ -51,7 +61,8 @@ impl MlpConfig {
     pub fn init(&self, device: &Device) -> Mlp {
         assert!(self.dims.len() >= 2, "an MLP needs at least input and output sizes");
         let layers = self.dims.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        Mlp { layers, activation: self.activation }
+        let dropout = (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init());
+        Mlp { layers, activation: self.activation, dropout }
     }
 }
 
@@ -61,6 +72,7 @@ pub struct Mlp {
     pub layers: Vec<Linear>,
     #[module(skip)]
     pub activation: Activation,
+    pub dropout: Option<Dropout>,
 }
 
 impl Mlp {
@@ -71,6 +83,9 @@ impl Mlp {
             x = layer.forward(x);
             if i < last {
                 x = self.activation.apply(x);
+                if let Some(dropout) = &self.dropout {
+                    x = dropout.forward(x);
+                }
             }
         }
         x

@@ -2,7 +2,7 @@
 //! URIs), so a report can be mailed or archived as a single file.
 
 use super::markdown::num;
-use super::{FigureContent, Report, Reproduction};
+use super::{FigureContent, Report, Reproduction, Results};
 use base64::Engine;
 use std::fmt::Write;
 
@@ -90,24 +90,11 @@ fn render_one(r: &Report) -> String {
         escape(&r.verdict.rule),
         escape(&r.verdict.evidence)
     );
-    let res = &r.results;
-    s.push_str("<table><tr><th>arm</th>");
-    for m in &res.metrics {
-        let _ = write!(s, "<th>{}</th>", escape(m));
+    s.push_str(&results_html(&r.results));
+    for t in &r.tables {
+        let _ = write!(s, "<h3>{}</h3>", escape(&t.title));
+        s.push_str(&results_html(&t.results));
     }
-    s.push_str("</tr>");
-    for arm in &res.arms {
-        let _ = write!(s, "<tr><td>{}</td>", escape(arm));
-        for m in &res.metrics {
-            let cell = res.cell(arm, m).map_or("—".into(), |c| {
-                let vals: Vec<String> = c.values.iter().map(|v| num(*v)).collect();
-                format!("<span title=\"per seed: {}\">{} ± {}</span>", vals.join(", "), num(c.mean), num(c.std))
-            });
-            let _ = write!(s, "<td>{cell}</td>");
-        }
-        s.push_str("</tr>");
-    }
-    s.push_str("</table><p>Mean ± sample std over seeds (hover a cell for per-seed values).</p>");
     if !r.notes.is_empty() {
         s.push_str("<ul>");
         for n in &r.notes {
@@ -127,6 +114,28 @@ fn render_one(r: &Report) -> String {
         let _ = write!(s, "<figure>{body}<figcaption>{}</figcaption></figure>", escape(&fig.caption));
     }
     s.push_str("</section>");
+    s
+}
+
+/// One results table; hovering a cell shows its per-seed values.
+fn results_html(res: &Results) -> String {
+    let mut s = String::from("<table><tr><th>arm</th>");
+    for m in &res.metrics {
+        let _ = write!(s, "<th>{}</th>", escape(m));
+    }
+    s.push_str("</tr>");
+    for arm in &res.arms {
+        let _ = write!(s, "<tr><td>{}</td>", escape(arm));
+        for m in &res.metrics {
+            let cell = res.cell(arm, m).map_or("—".into(), |c| {
+                let vals: Vec<String> = c.values.iter().map(|v| num(*v)).collect();
+                format!("<span title=\"per seed: {}\">{} ± {}</span>", vals.join(", "), num(c.mean), num(c.std))
+            });
+            let _ = write!(s, "<td>{cell}</td>");
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</table><p>Mean ± sample std over seeds (hover a cell for per-seed values).</p>");
     s
 }
 

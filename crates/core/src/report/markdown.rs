@@ -1,6 +1,6 @@
 //! Markdown rendering of reports (REPORT.md) and the terminal summary.
 
-use super::{Figure, FigureContent, Report, Reproduction};
+use super::{Figure, FigureContent, Report, Reproduction, Results};
 use std::fmt::Write;
 
 /// Where a figure is written, relative to the report directory.
@@ -74,19 +74,10 @@ pub fn render_one(r: &Report) -> String {
     let _ = writeln!(s, "Preset `{}`, seeds {}, wall time {:.1} s.\n", r.preset, seeds.join(", "), r.wall_time_s);
     let _ =
         writeln!(s, "**Verdict: {}.** Rule: {} Evidence: {}\n", r.verdict.outcome, r.verdict.rule, r.verdict.evidence);
-    let res = &r.results;
-    let _ = writeln!(s, "| arm | {} |\n|---|{}", res.metrics.join(" | "), "---|".repeat(res.metrics.len()));
-    for arm in &res.arms {
-        let cells: Vec<String> =
-            res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), |c| mean_std(c.mean, c.std))).collect();
-        let _ = writeln!(s, "| {arm} | {} |", cells.join(" | "));
-    }
-    let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
-    for arm in &res.arms {
-        for m in &res.metrics {
-            let vals: Vec<String> = res.values(arm, m).iter().map(|v| num(*v)).collect();
-            let _ = writeln!(s, "- {arm} / {m}: {}", vals.join(", "));
-        }
+    s.push_str(&results_markdown(&r.results));
+    for t in &r.tables {
+        let _ = writeln!(s, "\n### {}\n", t.title);
+        s.push_str(&results_markdown(&t.results));
     }
     if !r.notes.is_empty() {
         let _ = writeln!(s, "\nNotes:\n");
@@ -96,6 +87,27 @@ pub fn render_one(r: &Report) -> String {
     }
     for fig in &r.figures {
         let _ = writeln!(s, "\n![{}]({})\n\n*{}*", fig.name, figure_path(&r.method, fig), fig.caption);
+    }
+    s
+}
+
+/// One results table (arms x metrics, mean ± std) and its per-seed values.
+pub fn results_markdown(res: &Results) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "| arm | {} |\n|---|{}", res.metrics.join(" | "), "---|".repeat(res.metrics.len()));
+    for arm in &res.arms {
+        let cells: Vec<String> =
+            res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), |c| mean_std(c.mean, c.std))).collect();
+        let _ = writeln!(s, "| {arm} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
+    for arm in &res.arms {
+        for m in &res.metrics {
+            if res.cell(arm, m).is_some() {
+                let vals: Vec<String> = res.values(arm, m).iter().map(|v| num(*v)).collect();
+                let _ = writeln!(s, "- {arm} / {m}: {}", vals.join(", "));
+            }
+        }
     }
     s
 }

@@ -165,6 +165,16 @@ pub struct Report {
     pub figures: Vec<Figure>,
     /// Setup details and caveats worth a reader's attention.
     pub notes: Vec<String>,
+    /// Further tables (sub-experiments, ablations), each with a title.
+    #[serde(default)]
+    pub tables: Vec<Table>,
+}
+
+/// A titled table of per-seed results, rendered after the main one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub title: String,
+    pub results: Results,
 }
 
 impl Report {
@@ -190,7 +200,14 @@ impl Report {
             wall_time_s: 0.0,
             figures: Vec::new(),
             notes: Vec::new(),
+            tables: Vec::new(),
         }
+    }
+
+    /// Adds a titled table after the main one.
+    pub fn table(mut self, title: &str, results: Results) -> Self {
+        self.tables.push(Table { title: title.into(), results });
+        self
     }
 
     pub fn figure(mut self, name: &str, caption: &str, content: FigureContent) -> Self {

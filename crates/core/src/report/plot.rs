@@ -79,6 +79,21 @@ fn svg_chart<X: AsRangedCoord, Y: AsRangedCoord>(
     Ok(FigureContent::Svg(svg))
 }
 
+/// The corner whose quarter of the plot holds the fewest points, so the
+/// legend hides as little data as possible (matplotlib's "best").
+fn emptiest_corner(points: &[(f64, f64)], (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+    let (xm, ym) = (x0 + (x1 - x0) * 0.6, y0 + (y1 - y0) * 0.6);
+    let (xl, yl) = (x0 + (x1 - x0) * 0.4, y0 + (y1 - y0) * 0.4);
+    let count = |f: &dyn Fn(f64, f64) -> bool| points.iter().filter(|&&(x, y)| f(x, y)).count();
+    let corners = [
+        (SeriesLabelPosition::UpperRight, count(&|x, y| x >= xm && y >= ym)),
+        (SeriesLabelPosition::UpperLeft, count(&|x, y| x <= xl && y >= ym)),
+        (SeriesLabelPosition::LowerRight, count(&|x, y| x >= xm && y <= yl)),
+        (SeriesLabelPosition::LowerLeft, count(&|x, y| x <= xl && y <= yl)),
+    ];
+    corners.into_iter().min_by_key(|c| c.1).map_or(SeriesLabelPosition::UpperRight, |c| c.0)
+}
+
 /// One line of a line plot: mean over seeds at each x, with its std band.
 pub struct Series {
     pub name: String,
@@ -97,7 +112,9 @@ pub fn lines_with_bands(title: &str, x_label: &str, y_label: &str, series: &[Ser
             [m - sd, m + sd]
         })
     }));
-    svg_chart(title, x0..x1, y0..y1, SeriesLabelPosition::UpperRight, |chart| {
+    let points: Vec<(f64, f64)> = series.iter().flat_map(|s| s.x.iter().copied().zip(s.mean.iter().copied())).collect();
+    let legend = emptiest_corner(&points, (x0, x1), (y0, y1));
+    svg_chart(title, x0..x1, y0..y1, legend, |chart| {
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
         for (i, s) in series.iter().enumerate() {
             let c = color(i);
@@ -203,7 +220,9 @@ pub fn roc_log_log(title: &str, curves: &[(String, Vec<f64>, Vec<f64>)], floor: 
 pub fn scatter(title: &str, x_label: &str, y_label: &str, sets: &[(String, Vec<(f64, f64)>)]) -> Result<FigureContent> {
     let (x0, x1) = padded_range(sets.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
     let (y0, y1) = padded_range(sets.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
-    svg_chart(title, x0..x1, y0..y1, SeriesLabelPosition::UpperRight, |chart| {
+    let points: Vec<(f64, f64)> = sets.iter().flat_map(|s| s.1.iter().copied()).collect();
+    let legend = emptiest_corner(&points, (x0, x1), (y0, y1));
+    svg_chart(title, x0..x1, y0..y1, legend, |chart| {
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
         for (i, (name, pts)) in sets.iter().enumerate() {
             let c = color(i);
@@ -298,6 +317,15 @@ mod tests {
         assert!(r.contains("attack"));
         let sc = svg(scatter("MOS", "true", "pred", &[("test".into(), vec![(1.0, 1.1), (2.0, 1.9)])]).unwrap());
         assert!(sc.contains("<circle"));
+    }
+
+    #[test]
+    fn legend_goes_to_the_emptiest_corner() {
+        let pts = [(0.9, 0.9), (0.95, 0.95), (0.1, 0.9), (0.9, 0.1)];
+        assert_eq!(emptiest_corner(&pts, (0.0, 1.0), (0.0, 1.0)), SeriesLabelPosition::LowerLeft);
+        let falling: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 10.0 - i as f64)).collect();
+        let c = emptiest_corner(&falling, (0.0, 10.0), (0.0, 10.0));
+        assert!(matches!(c, SeriesLabelPosition::UpperRight | SeriesLabelPosition::LowerLeft), "{c:?}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! models (membership inference shadows). It seeds its batches, follows
 //! the schedule, guards against non-finite losses and shows progress.
 
-use super::{OptimizerConfig, Schedule, check_finite};
+use super::early_stop::Decision;
+use super::{EarlyStopping, Goal, OptimizerConfig, Schedule, check_finite};
 use crate::data::Dataset;
 use crate::data::batch::{sequential_batches, shuffled_batches};
 use crate::nn::Mlp;
@@ -29,17 +30,41 @@ impl Classifier for Mlp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FitConfig {
+    /// Maximum number of epochs.
     pub epochs: usize,
     pub batch_size: usize,
     pub optimizer: OptimizerConfig,
     #[serde(default)]
     pub schedule: Schedule,
+    /// Label smoothing of the cross-entropy, PyTorch's `label_smoothing`
+    /// (the target is `(1 - a) onehot + a / C`); 0 = none.
+    #[serde(default)]
+    pub label_smoothing: f32,
+    /// Stop when the loss on a held-out share of the training rows has not
+    /// improved for `patience` epochs, and keep the best epoch's model.
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopConfig>,
 }
 
-/// Mean training loss per epoch.
+/// Validation-based early stopping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopConfig {
+    /// Share of the training rows held out for validation.
+    pub validation_fraction: f64,
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+}
+
+/// What happened during fitting.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FitHistory {
+    /// Mean training loss per epoch.
     pub epoch_loss: Vec<f64>,
+    /// Validation loss per epoch (early stopping only).
+    pub validation_loss: Vec<f64>,
+    /// The epoch (1-based) whose model was kept, when early stopping chose one.
+    pub best_epoch: Option<usize>,
 }
 
 /// One optimisation step on the rows `idx`; returns the loss. The
@@ -51,9 +76,39 @@ pub fn train_step<M: Classifier>(
     x: Tensor<2>,
     y: Tensor<1, burn::tensor::Int>,
 ) -> (M, Tensor<1>) {
-    let loss = CrossEntropyLossConfig::new().init(&x.device()).forward(model.logits(x), y);
+    train_step_smoothed(model, optim, lr, x, y, 0.0)
+}
+
+/// [`train_step`] with label smoothing `smoothing` (0 = none).
+pub fn train_step_smoothed<M: Classifier>(
+    model: M,
+    optim: &mut burn::optim::ModuleOptimizer,
+    lr: f64,
+    x: Tensor<2>,
+    y: Tensor<1, burn::tensor::Int>,
+    smoothing: f32,
+) -> (M, Tensor<1>) {
+    let loss_fn =
+        CrossEntropyLossConfig::new().with_smoothing((smoothing > 0.0).then_some(smoothing)).init(&x.device());
+    let loss = loss_fn.forward(model.logits(x), y);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(lr, model, grads), loss)
+}
+
+/// Mean cross-entropy (no smoothing, no gradients) of rows `idx`.
+fn mean_loss<M: Classifier>(model: &M, data: &Dataset, idx: &[usize], device: &Device) -> f64 {
+    let logits = predict_logits(model, data, idx, device);
+    let c = data.n_classes();
+    let total: f64 = idx
+        .iter()
+        .zip(logits.chunks(c))
+        .map(|(&i, z)| {
+            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let lse = max + z.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+            lse - z[data.labels()[i]] as f64
+        })
+        .sum();
+    total / idx.len() as f64
 }
 
 /// Trains `model` on `data` rows `idx`; `device` must be an autodiff device.
@@ -69,6 +124,19 @@ pub fn fit<M: Classifier>(
     if idx.is_empty() {
         crate::user_bail!("{}: no training rows", data.name);
     }
+    let (train, validation) = match &cfg.early_stopping {
+        Some(es) => {
+            let split = crate::data::split::random_split(
+                idx.len(),
+                es.validation_fraction,
+                crate::rng::derive_seed(seed, "validation"),
+            )?;
+            (split.train.iter().map(|&k| idx[k]).collect(), split.test.iter().map(|&k| idx[k]).collect())
+        }
+        None => (idx.to_vec(), Vec::new()),
+    };
+    let mut stopper = cfg.early_stopping.as_ref().map(|es| EarlyStopping::new(Goal::Minimise, es.patience, 0.0));
+    let mut best: Option<M> = None;
     let mut optim = cfg.optimizer.build();
     let mut rng = crate::rng::rng(crate::rng::derive_seed(seed, "batches"));
     let mut history = FitHistory::default();
@@ -76,12 +144,12 @@ pub fn fit<M: Classifier>(
     let mut step = 0;
     for epoch in 0..cfg.epochs {
         let (mut total, mut count) = (0.0, 0usize);
-        for batch in shuffled_batches(idx.len(), cfg.batch_size, false, &mut rng) {
-            let rows: Vec<usize> = batch.iter().map(|&b| idx[b]).collect();
+        for batch in shuffled_batches(train.len(), cfg.batch_size, false, &mut rng) {
+            let rows: Vec<usize> = batch.iter().map(|&b| train[b]).collect();
             let x = data.features_tensor(&rows, device);
             let y = data.labels_tensor(&rows, device);
             let lr = cfg.schedule.lr_at(cfg.optimizer.lr(), step);
-            let (next, loss) = train_step(model, &mut optim, lr, x, y);
+            let (next, loss) = train_step_smoothed(model, &mut optim, lr, x, y, cfg.label_smoothing);
             model = next;
             let loss: f32 = loss.into_scalar();
             check_finite(loss, step, &format!("{label}, epoch {epoch}"))?;
@@ -91,9 +159,21 @@ pub fn fit<M: Classifier>(
         }
         history.epoch_loss.push(total / count as f64);
         bar.inc(1);
+        if let Some(stopper) = stopper.as_mut() {
+            let val = mean_loss(&model, data, &validation, device);
+            history.validation_loss.push(val);
+            match stopper.update(val) {
+                Decision::Improved => {
+                    best = Some(model.clone());
+                    history.best_epoch = Some(epoch + 1);
+                }
+                Decision::Stop => break,
+                Decision::Continue => {}
+            }
+        }
     }
     bar.finish_and_clear();
-    Ok((model, history))
+    Ok((best.unwrap_or(model), history))
 }
 
 /// Row-major logits `[idx.len(), n_classes]` of rows `idx`, without gradients.
@@ -144,11 +224,74 @@ mod tests {
             batch_size: 16,
             optimizer: OptimizerConfig::adam(0.05),
             schedule: Schedule::Constant,
+            label_smoothing: 0.0,
+            early_stopping: None,
         };
         let (model, hist) = fit(model, &data, &idx, &cfg, 0, &ad, "test").unwrap();
         assert!(hist.epoch_loss.last().unwrap() < &(hist.epoch_loss[0] * 0.5), "{:?}", hist.epoch_loss);
         let pred = argmax_rows(&predict_logits(&model, &data, &idx, &ad), 2);
         assert_eq!(crate::metrics::accuracy(data.labels(), &pred).unwrap(), 1.0);
+    }
+
+    /// PyTorch: F.cross_entropy(z, y, label_smoothing=a) =
+    /// -(1 - a) log p_y - (a / C) sum_i log p_i.
+    #[test]
+    fn label_smoothing_matches_pytorchs_definition() {
+        let dev = crate::device::default_device().autodiff();
+        let model = MlpConfig::new(&[2, 3]).init(&dev);
+        let x = Tensor::<2>::from_data(burn::tensor::TensorData::new(vec![0.5f32, -1.0], [1, 2]), &dev);
+        let y = Tensor::<1, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(vec![2i64], [1]), &dev);
+        let z: Vec<f32> = model.forward(x.clone()).into_data().try_to_vec().unwrap();
+        let lse = z.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln();
+        let logp: Vec<f64> = z.iter().map(|&v| v as f64 - lse).collect();
+        let a = 0.1;
+        let want = -(1.0 - a) * logp[2] - a / 3.0 * logp.iter().sum::<f64>();
+        let mut opt = OptimizerConfig::adam(0.0).build();
+        let (_, loss) = train_step_smoothed(model, &mut opt, 0.0, x, y, a as f32);
+        let got: f32 = loss.into_scalar();
+        assert!((got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+    }
+
+    #[test]
+    fn early_stopping_stops_on_noise_and_keeps_the_best_epoch() {
+        let dev = crate::device::default_device().autodiff();
+        // labels independent of the features: validation loss cannot keep improving
+        let xs: Vec<f32> = (0..120).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
+        let ys: Vec<usize> = (0..120).map(|i| (i * 7 / 3) % 2).collect();
+        let data = Dataset::classification("noise", xs, 1, ys, vec!["a".into(), "b".into()]).unwrap();
+        let idx: Vec<usize> = (0..120).collect();
+        let cfg = FitConfig {
+            epochs: 200,
+            batch_size: 16,
+            optimizer: OptimizerConfig::adam(0.05),
+            schedule: Schedule::Constant,
+            label_smoothing: 0.0,
+            early_stopping: Some(EarlyStopConfig { validation_fraction: 0.25, patience: 3 }),
+        };
+        let model = MlpConfig::new(&[1, 32, 2]).init(&dev);
+        let (_, hist) = fit(model, &data, &idx, &cfg, 0, &dev, "es").unwrap();
+        let ran = hist.epoch_loss.len();
+        assert!(ran < 200, "never stopped");
+        assert_eq!(hist.validation_loss.len(), ran);
+        let best = hist.best_epoch.unwrap();
+        assert_eq!(ran, best + 3, "stops exactly `patience` epochs after the best");
+        let min = hist.validation_loss.iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(hist.validation_loss[best - 1], min);
+    }
+
+    #[test]
+    fn dropout_is_random_in_training_and_off_in_evaluation() {
+        let dev = crate::device::default_device().autodiff();
+        let model = MlpConfig::new(&[4, 64, 2]).with_dropout(0.5).init(&dev);
+        let x = Tensor::<2>::ones([1, 4], &dev);
+        let a: Vec<f32> = model.forward(x.clone()).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = model.forward(x.clone()).into_data().try_to_vec().unwrap();
+        assert_ne!(a, b, "dropout should change training-mode outputs");
+        let eval = model.valid();
+        let plain = Tensor::<2>::ones([1, 4], &crate::device::default_device());
+        let c: Vec<f32> = eval.forward(plain.clone()).into_data().try_to_vec().unwrap();
+        let d: Vec<f32> = eval.forward(plain).into_data().try_to_vec().unwrap();
+        assert_eq!(c, d);
     }
 
     #[test]
@@ -172,6 +315,8 @@ mod tests {
                 grad_clip_norm: None,
             },
             schedule: Schedule::Constant,
+            label_smoothing: 0.0,
+            early_stopping: None,
         };
         let err = fit(model, &data, &[0, 1], &cfg, 0, &dev, "boom").map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("training stopped: loss became"), "{err}");
