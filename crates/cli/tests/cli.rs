@@ -250,7 +250,15 @@ fn membership_audit_with_shadows_runs_lira() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(v["n_shadows"], 2);
-    for key in ["loss_per_class", "lira_offline", "lira_online", "lira_online_fixed_variance"] {
+    for key in [
+        "loss_per_class",
+        "lira_offline",
+        "lira_online",
+        "lira_online_fixed_variance",
+        "rmia",
+        "shadow_classifier_top3",
+        "shadow_classifier_per_class",
+    ] {
         let auc = v["attacks"][key]["auc"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&auc), "{key}: {auc}");
     }

@@ -164,6 +164,109 @@ pub fn lira_offline(out: &ModelOutputs, target: usize, variance: Variance) -> Ve
         .collect()
 }
 
+/// RMIA (Zarifzadeh et al. 2024), online: with `p(x|m)` model m's
+/// probability of x's label, and `p(x)` its mean over the reference models
+/// (all shadows), the likelihood ratio of x against a population sample z is
+/// `LR(x, z) = [p(x|target) / p(x)] / [p(z|target) / p(z)]`. The score is the
+/// share of `population` examples z with `LR(x, z) >= gamma` (the paper's
+/// default gamma = 1). `population` stands for data the attacker holds (here
+/// pool examples, whose target membership the attacker does not know).
+pub fn rmia(out: &ModelOutputs, target: usize, population: &[usize], gamma: f64) -> Vec<f64> {
+    let ratio = |j: usize| {
+        let label = out.labels[j];
+        let p_target = scores::confidence(out.logits(target, j), label);
+        let refs: Vec<f64> =
+            (0..out.n_models).filter(|&m| m != target).map(|m| scores::confidence(out.logits(m, j), label)).collect();
+        p_target / (refs.iter().sum::<f64>() / refs.len() as f64).max(1e-300)
+    };
+    let mut rz: Vec<f64> = population.iter().map(|&z| ratio(z)).collect();
+    rz.sort_by(f64::total_cmp);
+    (0..out.n_examples)
+        .map(|j| {
+            // LR(x, z) >= gamma  <=>  ratio(z) <= ratio(x) / gamma
+            let bound = ratio(j) / gamma;
+            rz.partition_point(|&r| r <= bound) as f64 / rz.len().max(1) as f64
+        })
+        .collect()
+}
+
+/// Features the shadow attack classifier sees for one model's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttackFeatures {
+    /// The three largest probabilities, sorted (ML-Leaks, Salem et al. 2019):
+    /// one class-agnostic attack model.
+    Top3Sorted,
+    /// The full probability vector, one attack model per class (Shokri et al. 2017).
+    FullVectorPerClass,
+}
+
+fn attack_features(logits: &[f32], kind: AttackFeatures) -> Vec<f32> {
+    let mut p: Vec<f32> = scores::softmax(logits).into_iter().map(|v| v as f32).collect();
+    if kind == AttackFeatures::Top3Sorted {
+        p.sort_by(|a, b| b.total_cmp(a));
+        p.resize(3, 0.0);
+    }
+    p
+}
+
+/// The shadow-model attack (Shokri et al. 2017): an attack classifier
+/// learns IN vs OUT from the shadows' outputs, then scores the target's
+/// outputs with its probability of "member". `fit_cfg` trains the attack
+/// MLP (`hidden` units, one hidden layer).
+pub fn shadow_classifier(
+    out: &ModelOutputs,
+    target: usize,
+    kind: AttackFeatures,
+    hidden: usize,
+    fit_cfg: &reprolab_core::train::classifier::FitConfig,
+    seed: u64,
+) -> anyhow::Result<Vec<f64>> {
+    use reprolab_core::data::Dataset;
+    use reprolab_core::nn::MlpConfig;
+    use reprolab_core::train::classifier::{fit, predict_logits};
+    let groups: Vec<Option<usize>> = match kind {
+        AttackFeatures::Top3Sorted => vec![None],
+        AttackFeatures::FullVectorPerClass => (0..out.n_classes).map(Some).collect(),
+    };
+    let device = reprolab_core::device::default_device();
+    let ad = device.clone().autodiff();
+    let mut scores = vec![0.0; out.n_examples];
+    for group in groups {
+        let in_group = |j: usize| group.is_none_or(|c| out.labels[j] == c);
+        let (mut feats, mut labels) = (Vec::new(), Vec::new());
+        for m in (0..out.n_models).filter(|&m| m != target) {
+            for j in (0..out.n_examples).filter(|&j| in_group(j)) {
+                feats.extend(attack_features(out.logits(m, j), kind));
+                labels.push(usize::from(out.is_member(m, j)));
+            }
+        }
+        let targets: Vec<usize> = (0..out.n_examples).filter(|&j| in_group(j)).collect();
+        if labels.is_empty() || targets.is_empty() {
+            continue;
+        }
+        let d = feats.len() / labels.len();
+        let train = Dataset::classification("shadow outputs", feats, d, labels, vec!["out".into(), "in".into()])?;
+        let rows: Vec<usize> = (0..train.len()).collect();
+        device.seed(reprolab_core::rng::derive_seed(seed, "attack-model"));
+        let model = MlpConfig::new(&[d, hidden, 2]).init(&ad);
+        let (model, _) = fit(model, &train, &rows, fit_cfg, seed, &ad, "attack model")?;
+        let tfeats: Vec<f32> = targets.iter().flat_map(|&j| attack_features(out.logits(target, j), kind)).collect();
+        let test = Dataset::classification(
+            "target outputs",
+            tfeats,
+            d,
+            vec![0; targets.len()],
+            vec!["out".into(), "in".into()],
+        )?;
+        let logits = predict_logits(&model, &test, &(0..targets.len()).collect::<Vec<_>>(), &ad);
+        for (k, &j) in targets.iter().enumerate() {
+            // P(member) = sigmoid(z_in - z_out)
+            scores[j] = 1.0 / (1.0 + (-(logits[2 * k + 1] - logits[2 * k]) as f64).exp());
+        }
+    }
+    Ok(scores)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +306,46 @@ mod tests {
         o.members[2] = false;
         let z = lira_offline(&o, 0, Variance::PerExample)[0];
         assert!((z - (3.0 - 0.5) / 1.5).abs() < 1e-12, "{z}");
+    }
+
+    /// Two classes; ratio(x) = p_target(x) / mean_ref p(x). Hand values:
+    /// example 0: p_t = 0.8, refs 0.4 -> 2; example 1: p_t = 0.3, refs 0.6 -> 0.5;
+    /// example 2: p_t = 0.5, refs 0.5 -> 1. Population = all three.
+    #[test]
+    fn rmia_counts_population_samples_it_dominates() {
+        let logit = |p: f32| [0.0f32, (1.0 / p - 1.0).ln()]; // softmax(.)[0] = p
+        let mut logits = Vec::new();
+        for p in [0.8, 0.3, 0.5] {
+            logits.extend(logit(p)); // target (model 0)
+        }
+        for p in [0.4, 0.6, 0.5] {
+            logits.extend(logit(p)); // the one reference model
+        }
+        let o = ModelOutputs {
+            n_models: 2,
+            n_examples: 3,
+            n_classes: 2,
+            logits,
+            members: vec![true, false, true, false, true, false],
+            labels: vec![0, 0, 0],
+        };
+        let s = rmia(&o, 0, &[0, 1, 2], 1.0);
+        // ratios 2, 0.5, 1: example 0 dominates all 3, example 1 only itself, example 2 itself and example 1
+        let want = [1.0, 1.0 / 3.0, 2.0 / 3.0];
+        for (a, b) in s.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn attack_features_are_sorted_top3_or_the_full_vector() {
+        let z = [0.0f32, 2.0, 1.0, -1.0];
+        let top3 = attack_features(&z, AttackFeatures::Top3Sorted);
+        assert_eq!(top3.len(), 3);
+        assert!(top3[0] >= top3[1] && top3[1] >= top3[2]);
+        let full = attack_features(&z, AttackFeatures::FullVectorPerClass);
+        assert_eq!(full.len(), 4);
+        assert!((full.iter().sum::<f32>() - 1.0).abs() < 1e-6 && full[1] == top3[0]);
     }
 
     #[test]

@@ -290,6 +290,19 @@ fn stack(target: &ModelFile, shadows: &[(PathBuf, ModelFile)]) -> Result<ModelOu
     Ok(out)
 }
 
+/// Training of the shadow attack classifiers in an audit (the experiment's
+/// quick-preset values).
+fn attack_model_fit() -> reprolab_core::train::classifier::FitConfig {
+    reprolab_core::train::classifier::FitConfig {
+        epochs: 3,
+        batch_size: 256,
+        optimizer: reprolab_core::train::OptimizerConfig::adam(1e-3),
+        schedule: Default::default(),
+        label_smoothing: 0.0,
+        early_stopping: None,
+    }
+}
+
 /// Every applicable attack's scores on the audited model, and the skipped ones.
 fn run_attacks(out: &ModelOutputs) -> (NamedScores, BTreeMap<String, String>) {
     let mut scores: NamedScores =
@@ -315,7 +328,25 @@ fn run_attacks(out: &ModelOutputs) -> (NamedScores, BTreeMap<String, String>) {
             }
         }
     }
-    skipped.insert("rmia".into(), "not implemented yet in reprolab".into());
+    if out.n_models < 2 {
+        for a in ["rmia", "shadow_classifier_top3", "shadow_classifier_per_class"] {
+            skipped.insert(a.into(), "needs shadow model outputs (--shadows)".into());
+        }
+    } else {
+        let population: Vec<usize> = (0..out.n_examples).collect();
+        scores.push(("rmia".into(), attacks::rmia(out, 0, &population, 1.0)));
+        for (name, kind) in [
+            ("shadow_classifier_top3", attacks::AttackFeatures::Top3Sorted),
+            ("shadow_classifier_per_class", attacks::AttackFeatures::FullVectorPerClass),
+        ] {
+            match attacks::shadow_classifier(out, 0, kind, 64, &attack_model_fit(), 0) {
+                Ok(s) => scores.push((name.into(), s)),
+                Err(e) => {
+                    skipped.insert(name.into(), format!("attack model failed: {e}"));
+                }
+            }
+        }
+    }
     (scores, skipped)
 }
 

@@ -8,17 +8,27 @@
 //! - [`scores`]: the per-example statistics the metric attacks threshold
 //!   (Song & Mittal 2021: correctness, confidence, entropy, modified
 //!   entropy, loss) and LiRA's logit-scaled confidence (Carlini et al. 2022).
-//! - [`attacks`]: metric attacks and LiRA online/offline, with per-example
-//!   and fixed variance, as in the LiRA reference code.
+//! - [`attacks`]: metric attacks (global and per-class thresholds), the
+//!   shadow-model attack classifier (Shokri et al. 2017; the top-3 global
+//!   variant of Salem et al. 2019), LiRA online/offline with per-example
+//!   and fixed variance as in the LiRA reference code, and RMIA (Zarifzadeh
+//!   et al. 2024).
 //! - [`shadow`]: many models, each trained on a random half of a data pool,
 //!   with every model's logits on every example and its IN/OUT mask.
+//! - [`defences`]: L2, dropout, label smoothing, early stopping and
+//!   confidence masking, each measured on its own matched population.
 //! - [`experiment`]: the spec's laptop-scale claim check. Each model is the
 //!   target in turn and the others are its shadows; scores are pooled over
 //!   targets, so 0.1% FPR has thousands of negatives behind it.
+//! - [`audit`]: the attacks run on a user's own model outputs.
 //!
 //! Ours, not the paper's: the experiment's scale (small MLPs on digits and
-//! breast cancer instead of wide ResNets on CIFAR-10), and the pass rule,
-//! which comes from the spec (papers/03-membership.md).
+//! breast cancer instead of wide ResNets on CIFAR-10), the pass rule (from
+//! the spec, papers/03-membership.md), and the choice of which LiRA variant
+//! the rule reads (online, fixed variance: the pilot's and the anchor's
+//! strongest at low FPR). Not yet implemented: the label-only boundary
+//! attack, a generative-model attack, and the distillation and DP-SGD
+//! defences.
 
 pub mod attacks;
 pub mod audit;

@@ -23,6 +23,9 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
         "LiRA offline, fixed variance",
         "LiRA online",
         "LiRA online, fixed variance",
+        "RMIA",
+        "shadow classifier (top-3, global)",
+        "shadow classifier (per class)",
     ];
     for attack in attacks {
         for ds in ["digits", "breast-cancer"] {
