@@ -164,6 +164,15 @@ pub fn lira_offline(out: &ModelOutputs, target: usize, variance: Variance) -> Ve
         .collect()
 }
 
+/// The label-only boundary attack (Choquette-Choo et al. 2021): the share
+/// of noisy copies of each example that the target still labels correctly,
+/// measured while training the population (`None` when it was not). The
+/// attacker needs only labels. The `correctness` metric is the other
+/// label-only attack, the gap attack.
+pub fn boundary(out: &ModelOutputs, target: usize) -> Option<Vec<f64>> {
+    (0..out.n_examples).map(|j| out.robustness(target, j).map(f64::from)).collect()
+}
+
 /// RMIA (Zarifzadeh et al. 2024), online: with `p(x|m)` model m's
 /// probability of x's label, and `p(x)` its mean over the reference models
 /// (all shadows), the likelihood ratio of x against a population sample z is
@@ -281,6 +290,7 @@ mod tests {
             logits: vec![3.0, 0.0, 4.0, 0.0, 2.0, 0.0, -1.0, 0.0],
             members: vec![true, true, true, false],
             labels: vec![0],
+            robustness: vec![],
         }
     }
 
@@ -328,6 +338,7 @@ mod tests {
             logits,
             members: vec![true, false, true, false, true, false],
             labels: vec![0, 0, 0],
+            robustness: vec![],
         };
         let s = rmia(&o, 0, &[0, 1, 2], 1.0);
         // ratios 2, 0.5, 1: example 0 dominates all 3, example 1 only itself, example 2 itself and example 1
@@ -346,6 +357,14 @@ mod tests {
         let full = attack_features(&z, AttackFeatures::FullVectorPerClass);
         assert_eq!(full.len(), 4);
         assert!((full.iter().sum::<f32>() - 1.0).abs() < 1e-6 && full[1] == top3[0]);
+    }
+
+    #[test]
+    fn boundary_scores_are_the_targets_robustness() {
+        let mut o = toy();
+        assert!(boundary(&o, 0).is_none());
+        o.robustness = vec![0.9, 0.5, 0.7, 0.1];
+        assert_eq!(boundary(&o, 2), Some(vec![0.7f32 as f64]));
     }
 
     #[test]

@@ -263,6 +263,7 @@ fn stack(target: &ModelFile, shadows: &[(PathBuf, ModelFile)]) -> Result<ModelOu
         logits: target.logits.clone(),
         members: target.members.clone().unwrap_or_else(|| vec![false; n]),
         labels: target.labels.clone(),
+        robustness: Vec::new(),
     };
     for (path, s) in shadows {
         let shown = path.display();

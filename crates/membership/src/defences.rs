@@ -146,6 +146,7 @@ mod tests {
             logits: vec![0.0, 2.0, 1.0],
             members: vec![true],
             labels: vec![0],
+            robustness: vec![],
         };
         let p = crate::scores::softmax(&out.logits);
         let top1 = mask_outputs(&out, true);

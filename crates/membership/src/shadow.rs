@@ -31,6 +31,10 @@ pub struct ModelOutputs {
     /// Row-major `[model][example]`.
     pub members: Vec<bool>,
     pub labels: Vec<usize>,
+    /// Row-major `[model][example]`: the share of noisy copies of the
+    /// example the model still labels correctly (empty when not measured).
+    /// The label-only boundary attack's statistic.
+    pub robustness: Vec<f32>,
 }
 
 impl ModelOutputs {
@@ -46,6 +50,11 @@ impl ModelOutputs {
     /// The IN mask of one model.
     pub fn members_of(&self, model: usize) -> &[bool] {
         &self.members[model * self.n_examples..(model + 1) * self.n_examples]
+    }
+
+    /// Noise robustness of `example` under `model`, if measured.
+    pub fn robustness(&self, model: usize, example: usize) -> Option<f32> {
+        self.robustness.get(model * self.n_examples + example).copied()
     }
 
     /// Accuracy of `model` on the examples it did not train on.
@@ -76,6 +85,12 @@ impl ModelOutputs {
             "labels".into(),
             Array::new(vec![self.n_examples], self.labels.iter().map(|&l| l as f32).collect())?,
         );
+        if !self.robustness.is_empty() {
+            arrays.insert(
+                "robustness".into(),
+                Array::new(vec![self.n_models, self.n_examples], self.robustness.clone())?,
+            );
+        }
         save_npz(path, &arrays)
     }
 
@@ -115,6 +130,11 @@ impl ModelOutputs {
             logits: logits.data,
             members: members.data.iter().map(|&v| v == 1.0).collect(),
             labels: labels.data.iter().map(|&v| v as usize).collect(),
+            robustness: match arrays.remove("robustness") {
+                Some(r) if r.shape == [m, n] => r.data,
+                Some(r) => reprolab_core::user_bail!("{shown}: 'robustness' must be [{m}, {n}], got {:?}", r.shape),
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -131,6 +151,49 @@ pub struct PopulationConfig {
     #[serde(default)]
     pub dropout: f64,
     pub fit: FitConfig,
+    /// Label-only boundary attack: query each model on noisy copies of
+    /// every example (absent: not measured).
+    #[serde(default)]
+    pub boundary: Option<BoundaryConfig>,
+}
+
+/// How the label-only attacker probes the decision boundary.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundaryConfig {
+    /// Noisy copies per example.
+    pub queries: usize,
+    /// Standard deviation of the Gaussian noise, in standardised feature units.
+    pub noise_std: f32,
+}
+
+/// Share of `cfg.queries` noisy copies of each example that `model` labels
+/// correctly (Choquette-Choo et al. 2021: members sit further from the
+/// decision boundary, so their label survives more noise).
+fn noise_robustness<M: reprolab_core::train::classifier::Classifier>(
+    model: &M,
+    data: &Dataset,
+    cfg: &BoundaryConfig,
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> Vec<f32> {
+    use burn::tensor::{Distribution, Tensor};
+    let model = model.valid();
+    let plain = device.clone().without_autodiff();
+    plain.seed(seed);
+    let n = data.len();
+    let mut correct = vec![0u32; n];
+    let all: Vec<usize> = (0..n).collect();
+    let clean = data.features_tensor(&all, &plain);
+    for _ in 0..cfg.queries {
+        let noise = Tensor::<2>::random(clean.dims(), Distribution::Normal(0.0, cfg.noise_std as f64), &plain);
+        let logits: Vec<f32> = model.logits(clean.clone() + noise).into_data().try_to_vec().expect("f32 logits");
+        let pred = reprolab_core::train::classifier::argmax_rows(&logits, data.n_classes());
+        for (j, &p) in pred.iter().enumerate() {
+            correct[j] += u32::from(p == data.labels()[j]);
+        }
+    }
+    correct.into_iter().map(|c| c as f32 / cfg.queries.max(1) as f32).collect()
 }
 
 /// Trains `cfg.n_models` MLPs on random halves of `data` (features
@@ -153,6 +216,7 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         logits: Vec::with_capacity(cfg.n_models * n * data.n_classes()),
         members: Vec::with_capacity(cfg.n_models * n),
         labels: data.labels().to_vec(),
+        robustness: Vec::new(),
     };
     let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
     for m in 0..cfg.n_models {
@@ -166,6 +230,9 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
         let (model, _) = fit(model, data, &train, &cfg.fit, model_seed, &ad, &format!("{} model {m}", data.name))?;
         out.logits.extend(predict_logits(&model, data, &all, &ad));
+        if let Some(boundary) = &cfg.boundary {
+            out.robustness.extend(noise_robustness(&model, data, boundary, derive_seed(model_seed, "noise"), &ad));
+        }
         out.members.extend(member);
         bar.inc(1);
     }
@@ -186,6 +253,7 @@ mod tests {
             logits: (0..12).map(|i| i as f32 * 0.5).collect(),
             members: vec![true, false, true, false, true, false],
             labels: vec![0, 1, 1],
+            robustness: vec![1.0, 0.5, 0.0, 0.25, 1.0, 0.75],
         };
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("outputs.npz");

@@ -23,6 +23,7 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
         "LiRA offline, fixed variance",
         "LiRA online",
         "LiRA online, fixed variance",
+        "label-only boundary (noise robustness)",
         "RMIA",
         "shadow classifier (top-3, global)",
         "shadow classifier (per class)",
@@ -66,6 +67,8 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert!(report.verdict.evidence.contains("defences") || report.verdict.evidence.contains("not lowered"));
 
     let saved = ModelOutputs::load_npz(&dir.path().join("membership/digits-seed0-outputs.npz")).unwrap();
+    assert_eq!(saved.robustness.len(), 6 * 1797, "boundary queries are stored with the logits");
+    assert!(saved.robustness.iter().all(|r| (0.0..=1.0).contains(r)));
     assert_eq!((saved.n_models, saved.n_examples, saved.n_classes), (6, 1797, 10));
     // each model trained on exactly half of the pool
     for m in 0..saved.n_models {
