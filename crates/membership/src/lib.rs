@@ -33,6 +33,7 @@
 pub mod attacks;
 pub mod audit;
 pub mod defences;
+pub mod dp;
 pub mod experiment;
 pub mod scores;
 pub mod shadow;
