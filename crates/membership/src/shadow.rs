@@ -155,6 +155,9 @@ pub struct PopulationConfig {
     /// every example (absent: not measured).
     #[serde(default)]
     pub boundary: Option<BoundaryConfig>,
+    /// Train with DP-SGD instead of `fit` (the DP-SGD defence).
+    #[serde(default)]
+    pub dp_sgd: Option<crate::dp::DpConfig>,
 }
 
 /// How the label-only attacker probes the decision boundary.
@@ -228,7 +231,10 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         train.iter().for_each(|&i| member[i] = true);
         device.seed(derive_seed(model_seed, "init"));
         let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
-        let (model, _) = fit(model, data, &train, &cfg.fit, model_seed, &ad, &format!("{} model {m}", data.name))?;
+        let model = match &cfg.dp_sgd {
+            Some(dp) => crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0,
+            None => fit(model, data, &train, &cfg.fit, model_seed, &ad, &format!("{} model {m}", data.name))?.0,
+        };
         out.logits.extend(predict_logits(&model, data, &all, &ad));
         if let Some(boundary) = &cfg.boundary {
             out.robustness.extend(noise_robustness(&model, data, boundary, derive_seed(model_seed, "noise"), &ad));
