@@ -7,6 +7,7 @@
 //! Usage: mlp-step [--steps N] [--warmup N]
 
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use reprolab_bench::{arg, print_summary};
 use reprolab_core::nn::MlpConfig;
 use reprolab_core::train::OptimizerConfig;
 use reprolab_core::train::classifier::train_step;
@@ -14,14 +15,6 @@ use std::time::Instant;
 
 const DIMS: [usize; 4] = [64, 256, 256, 10];
 const BATCH: usize = 256;
-
-fn arg(name: &str, default: usize) -> anyhow::Result<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == name) {
-        Some(i) => Ok(args.get(i + 1).ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?.parse()?),
-        None => Ok(default),
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     let steps = arg("--steps", 300)?;
@@ -46,24 +39,14 @@ fn main() -> anyhow::Result<()> {
             times_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
-    times_ms.sort_by(f64::total_cmp);
-    let q = |p: f64| times_ms[((times_ms.len() - 1) as f64 * p).round() as usize];
-    let median = q(0.5);
     // forward MACs per example; a training step is ~3 forward passes, 2 FLOPs per MAC
     let macs: usize = DIMS.windows(2).map(|w| w[0] * w[1]).sum();
     let flops = 6.0 * macs as f64 * BATCH as f64;
-    let out = serde_json::json!({
-        "implementation": "reprolab (burn 0.22, flex CPU backend)",
-        "workload": "mlp-step 64-256-256-10, Adam, batch 256",
-        "steps": steps,
-        "median_ms": median,
-        "p10_ms": q(0.1),
-        "p90_ms": q(0.9),
-        "steps_per_s": 1e3 / median,
-        "gflop_per_step": flops / 1e9,
-        "gflops": flops / (median * 1e6),
-        "final_loss": last_loss,
-    });
-    println!("{out}");
+    print_summary(
+        "mlp-step 64-256-256-10, Adam, batch 256",
+        times_ms,
+        flops,
+        serde_json::json!({ "final_loss": last_loss }),
+    );
     Ok(())
 }

@@ -10,6 +10,7 @@
 
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
+use reprolab_bench::{arg, print_summary};
 use reprolab_core::nn::MlpConfig;
 use reprolab_core::train::OptimizerConfig;
 use reprolab_core::train::classifier::train_step;
@@ -19,14 +20,6 @@ const DIMS: [usize; 4] = [64, 256, 256, 10];
 const POOL: usize = 1797;
 const MODELS: usize = 16;
 const BATCH: usize = 128;
-
-fn arg(name: &str, default: usize) -> anyhow::Result<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == name) {
-        Some(i) => Ok(args.get(i + 1).ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?.parse()?),
-        None => Ok(default),
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     // --steps counts timed repetitions of the whole 16-model epoch.
@@ -62,25 +55,10 @@ fn main() -> anyhow::Result<()> {
             times_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
-    times_ms.sort_by(f64::total_cmp);
-    let q = |p: f64| times_ms[((times_ms.len() - 1) as f64 * p).round() as usize];
-    let median = q(0.5);
     let macs: usize = DIMS.windows(2).map(|w| w[0] * w[1]).sum();
     let flops = 6.0 * macs as f64 * (MODELS * (POOL / 2)) as f64;
-    println!(
-        "{}",
-        serde_json::json!({
-            "implementation": "reprolab (burn 0.22, flex CPU backend)",
-            "workload": format!("shadow-epoch: {MODELS} MLPs 64-256-256-10, 1 epoch on {} rows each, batch {BATCH}", POOL / 2),
-            "steps": reps,
-            "median_ms": median,
-            "p10_ms": q(0.1),
-            "p90_ms": q(0.9),
-            "steps_per_s": 1e3 / median,
-            "optimizer_steps": steps_per_rep,
-            "gflop_per_step": flops / 1e9,
-            "gflops": flops / (median * 1e6),
-        })
-    );
+    let workload =
+        format!("shadow-epoch: {MODELS} MLPs 64-256-256-10, 1 epoch on {} rows each, batch {BATCH}", POOL / 2);
+    print_summary(&workload, times_ms, flops, serde_json::json!({ "optimizer_steps": steps_per_rep }));
     Ok(())
 }

@@ -11,6 +11,12 @@ fn reprolab() -> Command {
     cmd
 }
 
+/// Runs `cmd`, expects success, and parses stdout as one JSON object.
+fn stdout_json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("stdout is one JSON object")
+}
+
 /// Runs and checks the user-error contract: exit 2, one stderr line
 /// containing `needle`, nothing on stdout.
 fn fails_with(args: &[&str], needle: &str) {
@@ -46,8 +52,7 @@ fn list_shows_the_ten_papers_and_their_status() {
 
 #[test]
 fn list_json_is_one_json_object() {
-    let out = reprolab().args(["list", "--json"]).assert().success().get_output().stdout.clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v = stdout_json(reprolab().args(["list", "--json"]));
     let papers = v["papers"].as_array().unwrap();
     assert_eq!(papers.len(), 10);
     assert!(papers.iter().all(|p| p["implemented"].is_boolean() && p["method"].is_string()));
@@ -96,17 +101,13 @@ fn run_json_prints_only_one_json_object() {
     let cfg = dir.path().join("fast.toml");
     std::fs::write(&cfg, "[fit]\nepochs = 1\nbatch_size = 128\n[fit.optimizer]\nkind = \"adam\"\nlr = 0.001\n")
         .unwrap();
-    let out = reprolab()
-        .args(["run", "selfcheck", "--preset", "smoke", "--seeds", "1", "--json", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v = stdout_json(
+        reprolab()
+            .args(["run", "selfcheck", "--preset", "smoke", "--seeds", "1", "--json", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(dir.path().join("o")),
+    );
     assert_eq!(v["reports"][0]["seeds"], serde_json::json!([0]));
     assert!(v["reports"][0]["notes"][1].as_str().unwrap().contains("1 epochs"));
 }
@@ -188,17 +189,8 @@ fn membership_audit_matches_sklearn_and_names_skipped_attacks() {
     let input = dir.path().join("model.csv");
     std::fs::write(&input, AUDIT_CSV).unwrap();
     let out = dir.path().join("audit");
-    let stdout = reprolab()
-        .args(["membership", "audit", "--json", "--input"])
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    let v =
+        stdout_json(reprolab().args(["membership", "audit", "--json", "--input"]).arg(&input).arg("--out").arg(&out));
     let close = |a: &serde_json::Value, b: f64| assert!((a.as_f64().unwrap() - b).abs() < 1e-9, "{a} vs {b}");
     close(&v["attacks"]["loss"]["auc"], 0.75);
     close(&v["attacks"]["loss"]["advantage"], 0.6666666666666667);
@@ -236,19 +228,15 @@ fn membership_audit_with_shadows_runs_lira() {
         std::fs::write(&p, text).unwrap();
         shadows.push(p);
     }
-    let stdout = reprolab()
-        .args(["membership", "audit", "--json", "--input"])
-        .arg(&input)
-        .arg("--shadows")
-        .args(&shadows)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    let v = stdout_json(
+        reprolab()
+            .args(["membership", "audit", "--json", "--input"])
+            .arg(&input)
+            .arg("--shadows")
+            .args(&shadows)
+            .arg("--out")
+            .arg(dir.path().join("o")),
+    );
     assert_eq!(v["n_shadows"], 2);
     for key in [
         "loss_per_class",

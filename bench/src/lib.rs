@@ -1,0 +1,35 @@
+//! What every benchmark binary shares: its two flags and the JSON line it
+//! prints, so `bench/report.py` reads every workload the same way.
+
+/// The value of `--name N`, or `default`.
+pub fn arg(name: &str, default: usize) -> anyhow::Result<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == name) {
+        Some(i) => Ok(args.get(i + 1).ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?.parse()?),
+        None => Ok(default),
+    }
+}
+
+/// Prints the timing summary of one workload as one JSON object: median
+/// and 10th/90th percentiles of `times_ms` (one entry per timed unit of
+/// work), throughput and GFLOP/s for `flop_per_unit`, plus `extra` fields.
+pub fn print_summary(workload: &str, mut times_ms: Vec<f64>, flop_per_unit: f64, extra: serde_json::Value) {
+    times_ms.sort_by(f64::total_cmp);
+    let q = |p: f64| times_ms[((times_ms.len() - 1) as f64 * p).round() as usize];
+    let median = q(0.5);
+    let mut out = serde_json::json!({
+        "implementation": "reprolab (burn 0.22, flex CPU backend)",
+        "workload": workload,
+        "steps": times_ms.len(),
+        "median_ms": median,
+        "p10_ms": q(0.1),
+        "p90_ms": q(0.9),
+        "steps_per_s": 1e3 / median,
+        "gflop_per_step": flop_per_unit / 1e9,
+        "gflops": flop_per_unit / (median * 1e6),
+    });
+    if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    println!("{out}");
+}
