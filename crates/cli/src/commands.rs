@@ -39,10 +39,11 @@ fn out_dir(opts: &Options, started: &str) -> PathBuf {
 pub fn list(json: bool) -> Result<ExitCode> {
     let implemented = methods::all();
     let is_impl = |name: &str| implemented.iter().any(|m| m.name == name);
+    let is_complete = |name: &str| implemented.iter().any(|m| m.name == name && m.complete);
     if json {
         let papers: Vec<serde_json::Value> = PAPERS
             .iter()
-            .map(|p| serde_json::json!({"number": p.number, "method": p.method, "title": p.title, "reference": p.reference, "implemented": is_impl(p.method)}))
+            .map(|p| serde_json::json!({"number": p.number, "method": p.method, "title": p.title, "reference": p.reference, "implemented": is_impl(p.method), "complete": is_complete(p.method)}))
             .collect();
         let others: Vec<serde_json::Value> = implemented
             .iter()
@@ -54,7 +55,11 @@ pub fn list(json: bool) -> Result<ExitCode> {
     }
     let mut table = format!("{:>2}  {:<17} {:<12} paper\n", "#", "method", "status");
     for p in &PAPERS {
-        let status = if is_impl(p.method) { "implemented" } else { "planned" };
+        let status = match (is_impl(p.method), is_complete(p.method)) {
+            (true, true) => "implemented",
+            (true, false) => "in progress",
+            _ => "planned",
+        };
         table += &format!("{:>2}  {:<17} {:<12} {} ({})\n", p.number, p.method, status, p.title, p.reference);
     }
     for m in implemented.iter().filter(|m| !PAPERS.iter().any(|p| p.method == m.name)) {

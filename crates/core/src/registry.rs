@@ -135,6 +135,9 @@ pub struct Method {
     pub presets: &'static [(Preset, &'static str)],
     /// Runs the experiment.
     pub run: fn(&RunContext) -> Result<Report>,
+    /// False while parts of the paper's spec are still missing (`list`
+    /// then says "in progress"; the crate docs say what is missing).
+    pub complete: bool,
 }
 
 /// What a method's `run` gets: the preset, the seeds, the merged config and
@@ -314,6 +317,7 @@ mod tests {
         claim: "c",
         presets: &[(Preset::Smoke, "seeds = 2\nlr = 0.1\nsteps = 5\n")],
         run,
+        complete: true,
     };
 
     #[test]

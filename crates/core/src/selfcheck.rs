@@ -33,6 +33,7 @@ pub const METHOD: Method = Method {
         (Preset::Paper, include_str!("../../../configs/selfcheck/paper.toml")),
     ],
     run,
+    complete: true,
 };
 
 /// Every hyper-parameter of the check.

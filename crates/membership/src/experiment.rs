@@ -29,6 +29,7 @@ pub const METHOD: Method = Method {
         (Preset::Paper, include_str!("../../../configs/membership/paper.toml")),
     ],
     run,
+    complete: false,
 };
 
 /// Every knob of the experiment.
