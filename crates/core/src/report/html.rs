@@ -1,7 +1,7 @@
 //! index.html: one self-contained page (plots inline as SVG or PNG data
 //! URIs), so a report can be mailed or archived as a single file.
 
-use super::markdown::num;
+use super::markdown::{cell_text, num};
 use super::{FigureContent, Report, Reproduction, Results};
 use base64::Engine;
 use std::fmt::Write;
@@ -129,7 +129,7 @@ fn results_html(res: &Results) -> String {
         for m in &res.metrics {
             let cell = res.cell(arm, m).map_or("—".into(), |c| {
                 let vals: Vec<String> = c.values.iter().map(|v| num(*v)).collect();
-                format!("<span title=\"per seed: {}\">{} ± {}</span>", vals.join(", "), num(c.mean), num(c.std))
+                format!("<span title=\"per seed: {}\">{}</span>", vals.join(", "), cell_text(c))
             });
             let _ = write!(s, "<td>{cell}</td>");
         }

@@ -26,8 +26,9 @@ pub fn num(x: f64) -> String {
     }
 }
 
-fn mean_std(mean: f64, std: f64) -> String {
-    format!("{} ± {}", num(mean), num(std))
+/// "mean ± std" over seeds; a single seed has no spread to show.
+pub fn cell_text(c: &super::Cell) -> String {
+    if c.values.len() < 2 { num(c.mean) } else { format!("{} ± {}", num(c.mean), num(c.std)) }
 }
 
 /// The one-line summary row of a report: method, verdict, evidence, time.
@@ -96,8 +97,7 @@ pub fn results_markdown(res: &Results) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "| arm | {} |\n|---|{}", res.metrics.join(" | "), "---|".repeat(res.metrics.len()));
     for arm in &res.arms {
-        let cells: Vec<String> =
-            res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), |c| mean_std(c.mean, c.std))).collect();
+        let cells: Vec<String> = res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), cell_text)).collect();
         let _ = writeln!(s, "| {arm} | {} |", cells.join(" | "));
     }
     let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
