@@ -199,6 +199,17 @@ fn noise_robustness<M: reprolab_core::train::classifier::Classifier>(
     correct.into_iter().map(|c| c as f32 / cfg.queries.max(1) as f32).collect()
 }
 
+/// Model `model_seed`'s training half of a pool of `n`: the row indices
+/// and the IN mask (every population draws its halves this way).
+pub fn random_half(n: usize, model_seed: u64) -> (Vec<usize>, Vec<bool>) {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng(derive_seed(model_seed, "half")));
+    let train: Vec<usize> = order[..n / 2].to_vec();
+    let mut member = vec![false; n];
+    train.iter().for_each(|&i| member[i] = true);
+    (train, member)
+}
+
 /// Trains `cfg.n_models` MLPs on random halves of `data` (features
 /// already standardised) and records their logits on the whole pool.
 pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
@@ -224,11 +235,7 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
     let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
     for m in 0..cfg.n_models {
         let model_seed = derive_seed(seed, &format!("model-{m}"));
-        let mut order = all.clone();
-        order.shuffle(&mut rng(derive_seed(model_seed, "half")));
-        let train: Vec<usize> = order[..n / 2].to_vec();
-        let mut member = vec![false; n];
-        train.iter().for_each(|&i| member[i] = true);
+        let (train, member) = random_half(n, model_seed);
         device.seed(derive_seed(model_seed, "init"));
         let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
         let model = match &cfg.dp_sgd {

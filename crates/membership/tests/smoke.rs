@@ -60,6 +60,13 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert_eq!(defences.mean("label only", "accuracy cost"), 0.0);
     assert_eq!(defences.mean("top-1 probability only", "accuracy cost"), 0.0);
     assert!(report.verdict.evidence.contains("defences") || report.verdict.evidence.contains("not lowered"));
+    let generative = &report.tables[1].results;
+    assert_eq!(generative.arms, ["reconstruction error", "reconstruction error, calibrated on shadows"]);
+    for arm in &generative.arms {
+        for metric in ["AUC", "TPR@0.1%FPR", "TPR@1%FPR"] {
+            assert!((0.0..=1.0).contains(&generative.mean(arm, metric)), "{arm} {metric}");
+        }
+    }
 
     let saved = ModelOutputs::load_npz(&dir.path().join("membership/digits-seed0-outputs.npz")).unwrap();
     assert_eq!(saved.robustness.len(), 6 * 1797, "boundary queries are stored with the logits");
