@@ -7,6 +7,7 @@ use crate::defences::{DefenceConfig, run_defences};
 use crate::generative::{GenerativeConfig, train_autoencoders};
 use crate::shadow::{ModelOutputs, PopulationConfig, train_population};
 use anyhow::Result;
+use reprolab_core::data::csv::{LabelKind, load_csv};
 use reprolab_core::data::{Dataset, embedded, scale::Standardiser};
 use reprolab_core::metrics::{Roc, roc_curve};
 use reprolab_core::registry::{Method, Preset, RunContext};
@@ -37,7 +38,8 @@ pub const METHOD: Method = Method {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Embedded datasets to attack (`digits`, `breast-cancer`).
+    /// Pools to attack: embedded (`digits`, `breast-cancer`) or
+    /// `csv:PATH:LABEL_COLUMN`.
     pub datasets: Vec<String>,
     pub population: PopulationConfig,
     pub attack_model: AttackModelConfig,
@@ -107,8 +109,19 @@ fn pooled_rocs(out: &ModelOutputs, am: &AttackModelConfig, seed: u64) -> Result<
         .collect()
 }
 
+/// A data pool by name: an embedded dataset (`digits`, `breast-cancer`) or
+/// `csv:PATH:LABEL_COLUMN` for any CSV with numeric features and a class
+/// column. Features are standardised over the pool.
 fn standardised(name: &str) -> Result<Dataset> {
-    let mut data = embedded::by_name(name)?;
+    let mut data = match name.strip_prefix("csv:") {
+        Some(spec) => {
+            let Some((path, label)) = spec.rsplit_once(':') else {
+                reprolab_core::user_bail!("dataset '{name}': write csv:PATH:LABEL_COLUMN");
+            };
+            load_csv(std::path::Path::new(path), label, LabelKind::Classes)?
+        }
+        None => embedded::by_name(name)?,
+    };
     // The pool's statistics are public knowledge to the attacker; every
     // model sees the same preprocessing.
     Standardiser::fit(&data.features, data.n_features).transform(&mut data.features);
@@ -130,8 +143,12 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
     let mut notes = Vec::new();
     let mut checks = Vec::new();
     let mut min_negatives = usize::MAX;
-    for name in &cfg.datasets {
-        let data = standardised(name)?;
+    let mut names = Vec::new();
+    for spec in &cfg.datasets {
+        let data = standardised(spec)?;
+        // Reports and files use the dataset's own name (a CSV's file stem).
+        let name = &data.name;
+        names.push(name.clone());
         for &seed in &ctx.seeds {
             let out = train_population(&data, &cfg.population, derive_seed(seed, name))?;
             out.save_npz(&ctx.out_dir.join(format!("{name}-seed{seed}-outputs.npz")))?;
@@ -273,7 +290,7 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         .filter(|a| ["loss", "modified entropy", "LiRA offline, fixed variance", LIRA].contains(&a.as_str()))
         .map(|a| Bars {
             name: a.clone(),
-            mean: cfg.datasets.iter().map(|d| results.mean(a, &format!("{d} TPR@0.1%FPR"))).collect(),
+            mean: names.iter().map(|d| results.mean(a, &format!("{d} TPR@0.1%FPR"))).collect(),
             std: cfg
                 .datasets
                 .iter()
@@ -281,7 +298,7 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
                 .collect(),
         })
         .collect();
-    let bar_chart = grouped_bars("TPR at 0.1% FPR by attack", "TPR @ 0.1% FPR", &cfg.datasets, &bars)?;
+    let bar_chart = grouped_bars("TPR at 0.1% FPR by attack", "TPR @ 0.1% FPR", &names, &bars)?;
 
     let defence_title = format!(
         "Defences on {} ({} models per population, each the target in turn; LiRA online with fixed variance)",

@@ -77,3 +77,33 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
         assert_eq!(saved.members_of(m).iter().filter(|&&x| x).count(), 1797 / 2);
     }
 }
+
+#[test]
+fn any_csv_with_a_label_column_can_be_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("pool.csv");
+    let mut text = String::from("a,b,c,outcome\n");
+    for i in 0..120 {
+        let y = i % 2;
+        let (a, b, c) = ((i * 7 % 11) as f32 / 11.0 + y as f32, (i * 3 % 5) as f32, (i % 13) as f32 / 13.0);
+        text += &format!("{a},{b},{c},{}\n", if y == 1 { "yes" } else { "no" });
+    }
+    std::fs::write(&csv, text).unwrap();
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(&cfg, format!("datasets = [\"csv:{}:outcome\"]\n", csv.display())).unwrap();
+    let opts = RunOptions {
+        preset: Some(Preset::Smoke),
+        config_file: Some(cfg.clone()),
+        out_dir: dir.path().into(),
+        ..Default::default()
+    };
+    let report = run_method(&METHOD, &opts).unwrap();
+    // reported under the file's stem, and the model outputs saved under it too
+    let auc = report.results.mean("LiRA online", "pool AUC");
+    assert!(dir.path().join("membership/pool-seed0-outputs.npz").exists());
+    assert!((0.0..=1.0).contains(&auc), "{auc}");
+
+    std::fs::write(&cfg, "datasets = [\"csv:nolabel\"]\n").unwrap();
+    let err = run_method(&METHOD, &opts).unwrap_err();
+    assert!(err.to_string().contains("write csv:PATH:LABEL_COLUMN"), "{err}");
+}
