@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 pub const PAPER: &str = "Hu, Salcic, Sun, Dobbie, Yu, Zhang. Membership Inference Attacks on Machine Learning: A Survey. ACM CSUR 54(11s), 2022, arXiv 2103.07853";
 pub const CLAIM: &str = "Evaluated at low false-positive rates, the likelihood-ratio attack (LiRA) identifies far more training members than the loss-threshold attack.";
-const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed variance) TPR at 0.1% FPR is at least 10x the global loss attack's and above 0, with at least 1,000 pooled non-member scores behind it (otherwise inconclusive), and every implemented defence lowers LiRA TPR@0.1% below the no-defence population of the same size (its accuracy cost is reported).";
+const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed variance) TPR at 0.1% FPR is at least 10x the global loss attack's and above 0, with at least 1,000 pooled non-member scores behind it (otherwise inconclusive), and every implemented defence lowers LiRA TPR@0.1% below the no-defence population of the same size it is paired with (its accuracy cost is reported).";
 
 /// The registry entry.
 pub const METHOD: Method = Method {
@@ -204,13 +204,21 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
 
     // Defences: one population per defence on one dataset, same seeds.
     let mut defence_results = Results::default();
+    // (defence, the no-defence population it is judged against)
+    let mut baselines: Vec<(String, String)> = Vec::new();
     let defence_data = standardised(&cfg.defences.dataset)?;
     for &seed in &ctx.seeds {
         let measured = run_defences(&defence_data, &cfg.population, &cfg.defences, derive_seed(seed, "defences"))?;
-        let reference_accuracy = measured[0].test_accuracy;
         for m in &measured {
+            let base = m.compared_to.as_deref().unwrap_or(&m.name);
+            let base_accuracy = measured.iter().find(|b| b.name == base).map_or(f64::NAN, |b| b.test_accuracy);
+            if let Some(b) = &m.compared_to
+                && !baselines.iter().any(|(a, _)| a == &m.name)
+            {
+                baselines.push((m.name.clone(), b.clone()));
+            }
             defence_results.record(&m.name, "test accuracy", m.test_accuracy);
-            defence_results.record(&m.name, "accuracy cost", reference_accuracy - m.test_accuracy);
+            defence_results.record(&m.name, "accuracy cost", base_accuracy - m.test_accuracy);
             defence_results.record(&m.name, "LiRA AUC", m.lira_auc);
             defence_results.record(&m.name, "LiRA TPR@0.1%FPR", m.lira_tpr_at_0_001);
             defence_results.record(&m.name, "loss AUC", m.loss_auc);
@@ -238,12 +246,12 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         }
     }
 
-    let reference_tpr = defence_results.mean("no defence", "LiRA TPR@0.1%FPR");
-    let not_lowered: Vec<String> = defence_results
-        .arms
+    let not_lowered: Vec<String> = baselines
         .iter()
-        .filter(|a| *a != "no defence" && defence_results.mean(a, "LiRA TPR@0.1%FPR") >= reference_tpr)
-        .cloned()
+        .filter(|(arm, base)| {
+            defence_results.mean(arm, "LiRA TPR@0.1%FPR") >= defence_results.mean(base, "LiRA TPR@0.1%FPR")
+        })
+        .map(|(arm, _)| arm.clone())
         .collect();
 
     let mut evidence = checks
@@ -255,9 +263,9 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         .collect::<Vec<_>>()
         .join("; ");
     evidence += &if not_lowered.is_empty() {
-        format!("; all {} defences lowered LiRA TPR@0.1% below {:.4}", defence_results.arms.len() - 1, reference_tpr)
+        format!("; all {} defences lowered LiRA TPR@0.1% below their no-defence population", baselines.len())
     } else {
-        format!("; not lowered below {:.4} by: {}", reference_tpr, not_lowered.join(", "))
+        format!("; LiRA TPR@0.1% not lowered by: {}", not_lowered.join(", "))
     };
     let attacks_pass = checks.iter().all(|(_, lira, loss)| *lira > 0.0 && *lira >= 10.0 * loss);
     let verdict = if min_negatives < 1000 {

@@ -35,6 +35,7 @@
 pub mod attacks;
 pub mod audit;
 pub mod defences;
+pub mod distill;
 pub mod dp;
 pub mod experiment;
 pub mod generative;

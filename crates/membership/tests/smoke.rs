@@ -43,13 +43,14 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert!(report.verdict.evidence.contains("digits: LiRA TPR@0.1%"), "{}", report.verdict.evidence);
     assert_eq!(report.figures.len(), 4);
     let defences = &report.tables[0].results;
-    assert_eq!(defences.arms.len(), 8, "{:?}", defences.arms);
+    assert_eq!(defences.arms.len(), 10, "{:?}", defences.arms);
     assert_eq!(
         defences.arms[..5],
         ["no defence", "L2 0.01", "dropout 0.5", "label smoothing 0.1", "early stopping (patience 2)"]
     );
     assert!(defences.arms[5].starts_with("DP-SGD (sigma 1, C 1, epsilon "), "{}", defences.arms[5]);
-    assert_eq!(defences.arms[6..], ["top-1 probability only", "label only"]);
+    assert_eq!(defences.arms[6..9], ["top-1 probability only", "label only", "no defence (distillation pool)"]);
+    assert!(defences.arms[9].starts_with("knowledge distillation ("), "{}", defences.arms[9]);
     for arm in &defences.arms {
         for metric in ["test accuracy", "LiRA AUC", "LiRA TPR@0.1%FPR", "loss AUC"] {
             let v = defences.mean(arm, metric);
