@@ -334,5 +334,7 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
             cfg.population.fit.batch_size,
             cfg.population.fit.optimizer
         ))
-        .note("Not yet implemented from the spec: the knowledge-distillation defence."))
+        .note(
+            "Not yet implemented from the spec: a small CNN as target model, and training the population in parallel.",
+        ))
 }

@@ -15,8 +15,9 @@
 //!   et al. 2024).
 //! - [`shadow`]: many models, each trained on a random half of a data pool,
 //!   with every model's logits on every example and its IN/OUT mask.
-//! - [`defences`]: L2, dropout, label smoothing, early stopping and
-//!   confidence masking, each measured on its own matched population.
+//! - [`defences`]: L2, dropout, label smoothing, early stopping, DP-SGD,
+//!   confidence masking and knowledge distillation ([`distill`]), each
+//!   measured on its own matched population.
 //! - [`experiment`]: the spec's laptop-scale claim check. Each model is the
 //!   target in turn and the others are its shadows; scores are pooled over
 //!   targets, so 0.1% FPR has thousands of negatives behind it.
@@ -29,8 +30,8 @@
 //! breast cancer instead of wide ResNets on CIFAR-10), the pass rule (from
 //! the spec, papers/03-membership.md), and the choice of which LiRA variant
 //! the rule reads (online, fixed variance: the pilot's and the anchor's
-//! strongest at low FPR). Not yet implemented: the knowledge-distillation
-//! defence.
+//! strongest at low FPR). Not yet implemented: a small CNN as target model,
+//! and training the population in parallel.
 
 pub mod attacks;
 pub mod audit;
