@@ -128,6 +128,7 @@ mod tests {
         let (pool, reference) =
             (data.subset(&(0..400).collect::<Vec<_>>()), data.subset(&(400..700).collect::<Vec<_>>()));
         let base = PopulationConfig {
+            architecture: Default::default(),
             n_models: 1,
             hidden: vec![64],
             dropout: 0.0,

@@ -13,9 +13,9 @@ use anyhow::Result;
 use rand::seq::SliceRandom;
 use reprolab_core::data::Dataset;
 use reprolab_core::data::npy::{Array, load_npz, save_npz};
-use reprolab_core::nn::MlpConfig;
+use reprolab_core::nn::{ConvNetConfig, MlpConfig};
 use reprolab_core::rng::{derive_seed, rng};
-use reprolab_core::train::classifier::{FitConfig, fit, predict_logits};
+use reprolab_core::train::classifier::{Classifier, FitConfig, fit, predict_logits};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -145,6 +145,9 @@ impl ModelOutputs {
 pub struct PopulationConfig {
     /// Number of models; each trains on a fresh random half of the pool.
     pub n_models: usize,
+    /// Which model to train (default: an MLP with `hidden` widths).
+    #[serde(default)]
+    pub architecture: Architecture,
     /// Hidden widths of each MLP.
     pub hidden: Vec<usize>,
     /// Dropout after each hidden layer (0 = none).
@@ -160,6 +163,18 @@ pub struct PopulationConfig {
     pub dp_sgd: Option<crate::dp::DpConfig>,
 }
 
+/// The population's model.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Architecture {
+    /// An MLP with the population's `hidden` widths.
+    #[default]
+    Mlp,
+    /// A small ConvNet on `side` x `side` single-channel images (8x8 digits):
+    /// conv blocks of `widths` channels, each halving the side, then a linear head.
+    Cnn { side: usize, widths: Vec<usize> },
+}
+
 /// How the label-only attacker probes the decision boundary.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,7 +188,7 @@ pub struct BoundaryConfig {
 /// Share of `cfg.queries` noisy copies of each example that `model` labels
 /// correctly (Choquette-Choo et al. 2021: members sit further from the
 /// decision boundary, so their label survives more noise).
-fn noise_robustness<M: reprolab_core::train::classifier::Classifier>(
+fn noise_robustness<M: Classifier>(
     model: &M,
     data: &Dataset,
     cfg: &BoundaryConfig,
@@ -210,14 +225,39 @@ pub fn random_half(n: usize, model_seed: u64) -> (Vec<usize>, Vec<bool>) {
     (train, member)
 }
 
-/// Trains `cfg.n_models` MLPs on random halves of `data` (features
+/// Logits on every pool example and, when configured, noise robustness.
+fn outputs_of<M: Classifier>(
+    model: &M,
+    data: &Dataset,
+    cfg: &PopulationConfig,
+    noise_seed: u64,
+    ad: &burn::tensor::Device,
+) -> (Vec<f32>, Vec<f32>) {
+    let all: Vec<usize> = (0..data.len()).collect();
+    let logits = predict_logits(model, data, &all, ad);
+    let robustness = cfg.boundary.as_ref().map_or_else(Vec::new, |b| noise_robustness(model, data, b, noise_seed, ad));
+    (logits, robustness)
+}
+
+/// Trains `cfg.n_models` models on random halves of `data` (features
 /// already standardised) and records their logits on the whole pool.
 pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
     if cfg.n_models < 2 {
         reprolab_core::user_bail!("membership: needs at least 2 models (a target and a shadow), got {}", cfg.n_models);
     }
+    if let Architecture::Cnn { side, .. } = &cfg.architecture {
+        if cfg.dp_sgd.is_some() {
+            reprolab_core::user_bail!("membership: DP-SGD's per-example clipping supports the MLP architecture only");
+        }
+        if data.n_features != side * side {
+            reprolab_core::user_bail!(
+                "membership: the CNN expects {side}x{side} single-channel images, {} has {} features",
+                data.name,
+                data.n_features
+            );
+        }
+    }
     let n = data.len();
-    let all: Vec<usize> = (0..n).collect();
     let device = reprolab_core::device::default_device();
     let ad = device.clone().autodiff();
     let mut dims = vec![data.n_features];
@@ -237,15 +277,26 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         let model_seed = derive_seed(seed, &format!("model-{m}"));
         let (train, member) = random_half(n, model_seed);
         device.seed(derive_seed(model_seed, "init"));
-        let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
-        let model = match &cfg.dp_sgd {
-            Some(dp) => crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0,
-            None => fit(model, data, &train, &cfg.fit, model_seed, &ad, &format!("{} model {m}", data.name))?.0,
+        let label = format!("{} model {m}", data.name);
+        let noise_seed = derive_seed(model_seed, "noise");
+        let (logits, robustness) = match &cfg.architecture {
+            Architecture::Mlp => {
+                let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
+                let model = match &cfg.dp_sgd {
+                    Some(dp) => crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0,
+                    None => fit(model, data, &train, &cfg.fit, model_seed, &ad, &label)?.0,
+                };
+                outputs_of(&model, data, cfg, noise_seed, &ad)
+            }
+            Architecture::Cnn { side, widths } => {
+                let config =
+                    ConvNetConfig { channels: 1, side: *side, widths: widths.clone(), n_classes: data.n_classes() };
+                let model = fit(config.init(&ad), data, &train, &cfg.fit, model_seed, &ad, &label)?.0;
+                outputs_of(&model, data, cfg, noise_seed, &ad)
+            }
         };
-        out.logits.extend(predict_logits(&model, data, &all, &ad));
-        if let Some(boundary) = &cfg.boundary {
-            out.robustness.extend(noise_robustness(&model, data, boundary, derive_seed(model_seed, "noise"), &ad));
-        }
+        out.logits.extend(logits);
+        out.robustness.extend(robustness);
         out.members.extend(member);
         bar.inc(1);
     }

@@ -61,6 +61,9 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert_eq!(defences.mean("label only", "accuracy cost"), 0.0);
     assert_eq!(defences.mean("top-1 probability only", "accuracy cost"), 0.0);
     assert!(report.verdict.evidence.contains("defences") || report.verdict.evidence.contains("not lowered"));
+    let cnn = &report.tables[2].results;
+    assert_eq!(cnn.arms, ["CNN [16, 32] on digits"]);
+    assert!(cnn.mean("CNN [16, 32] on digits", "test accuracy") > 0.3, "the smoke CNN should learn something");
     let generative = &report.tables[1].results;
     assert_eq!(generative.arms, ["reconstruction error", "reconstruction error, calibrated on shadows"]);
     for arm in &generative.arms {

@@ -65,10 +65,71 @@ impl ConvBlock {
     }
 }
 
+/// A small ConvNet for square images given as flat feature rows
+/// (`channels * side * side` values, channel-major): conv blocks that halve
+/// the side, then a linear head. For 8x8 digits with widths [16, 32]:
+/// 1x8x8 -> 16x4x4 -> 32x2x2 -> 10 logits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvNetConfig {
+    pub channels: usize,
+    pub side: usize,
+    pub widths: Vec<usize>,
+    pub n_classes: usize,
+}
+
+impl ConvNetConfig {
+    pub fn init(&self, device: &Device) -> ConvNet {
+        let mut blocks = Vec::new();
+        let mut c = self.channels;
+        for &w in &self.widths {
+            blocks.push(ConvBlockConfig::new(c, w).init(device));
+            c = w;
+        }
+        let side = self.side >> self.widths.len();
+        assert!(side >= 1, "too many pooling blocks for a {0}x{0} image", self.side);
+        ConvNet {
+            blocks,
+            head: burn::nn::LinearConfig::new(c * side * side, self.n_classes).init(device),
+            channels: self.channels,
+            side: self.side,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct ConvNet {
+    pub blocks: Vec<ConvBlock>,
+    pub head: burn::nn::Linear,
+    pub channels: usize,
+    pub side: usize,
+}
+
+impl ConvNet {
+    /// `[batch, channels * side * side] -> [batch, n_classes]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [b, _] = x.dims();
+        let mut h = x.reshape([b, self.channels, self.side, self.side]);
+        for block in &self.blocks {
+            h = block.forward(h);
+        }
+        let [b, c, hh, ww] = h.dims();
+        self.head.forward(h.reshape([b, c * hh * ww]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::Distribution;
+
+    #[test]
+    fn convnet_maps_flat_8x8_images_to_logits() {
+        let dev = crate::device::default_device();
+        let net = ConvNetConfig { channels: 1, side: 8, widths: vec![4, 8], n_classes: 10 }.init(&dev);
+        let x = Tensor::<2>::random([3, 64], Distribution::Normal(0.0, 1.0), &dev);
+        assert_eq!(net.forward(x).dims(), [3, 10]);
+        assert_eq!(net.head.weight.dims(), [8 * 2 * 2, 10]);
+    }
 
     #[test]
     fn halves_the_spatial_size() {

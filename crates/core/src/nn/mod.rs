@@ -16,7 +16,7 @@ pub mod mlp;
 pub mod transformer;
 
 pub use attention::{Attention, AttentionConfig, AttentionOutput};
-pub use conv::{ConvBlock, ConvBlockConfig, Norm};
+pub use conv::{ConvBlock, ConvBlockConfig, ConvNet, ConvNetConfig, Norm};
 pub use gcn::{GraphConv, NormalisedAdjacency};
 pub use mlp::{Activation, Mlp, MlpConfig};
 pub use transformer::{EncoderBlock, EncoderBlockConfig};

@@ -26,6 +26,12 @@ impl Classifier for Mlp {
     }
 }
 
+impl Classifier for crate::nn::ConvNet {
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward(x)
+    }
+}
+
 /// How to fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
