@@ -7,7 +7,7 @@
 //! part of the evaluated pool. Students never train on an evaluated
 //! non-member, which would flatter the defence.
 
-use crate::shadow::{ModelOutputs, PopulationConfig, random_half};
+use crate::shadow::{ModelOutputs, PopulationConfig, mlp_dims, random_half};
 use anyhow::Result;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::{log_softmax, softmax};
@@ -75,20 +75,10 @@ pub fn distilled_population(
     let n = pool.len();
     let device = reprolab_core::device::default_device();
     let ad = device.clone().autodiff();
-    let mut dims = vec![pool.n_features];
-    dims.extend(&base.hidden);
-    dims.push(pool.n_classes());
+    let dims = mlp_dims(pool, &base.hidden);
     let all: Vec<usize> = (0..n).collect();
     let reference_rows: Vec<usize> = (0..reference.len()).collect();
-    let mut out = ModelOutputs {
-        n_models: base.n_models,
-        n_examples: n,
-        n_classes: pool.n_classes(),
-        logits: Vec::new(),
-        members: Vec::new(),
-        labels: pool.labels().to_vec(),
-        robustness: Vec::new(),
-    };
+    let mut out = ModelOutputs::empty(base.n_models, pool);
     let bar = reprolab_core::progress::bar(base.n_models as u64, "distilled students");
     for m in 0..base.n_models {
         let model_seed = derive_seed(seed, &format!("model-{m}"));

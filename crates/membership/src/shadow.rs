@@ -52,6 +52,21 @@ impl ModelOutputs {
         &self.members[model * self.n_examples..(model + 1) * self.n_examples]
     }
 
+    /// A population of `n_models` on `data` with no outputs yet; models are
+    /// appended in order (logits, members, robustness).
+    pub fn empty(n_models: usize, data: &Dataset) -> Self {
+        let (n, c) = (data.len(), data.n_classes());
+        Self {
+            n_models,
+            n_examples: n,
+            n_classes: c,
+            logits: Vec::with_capacity(n_models * n * c),
+            members: Vec::with_capacity(n_models * n),
+            labels: data.labels().to_vec(),
+            robustness: Vec::new(),
+        }
+    }
+
     /// Noise robustness of `example` under `model`, if measured.
     pub fn robustness(&self, model: usize, example: usize) -> Option<f32> {
         self.robustness.get(model * self.n_examples + example).copied()
@@ -214,6 +229,14 @@ fn noise_robustness<M: Classifier>(
     correct.into_iter().map(|c| c as f32 / cfg.queries.max(1) as f32).collect()
 }
 
+/// `[features, hidden..., classes]`: the layer sizes of an MLP classifier on `data`.
+pub fn mlp_dims(data: &Dataset, hidden: &[usize]) -> Vec<usize> {
+    let mut dims = vec![data.n_features];
+    dims.extend(hidden);
+    dims.push(data.n_classes());
+    dims
+}
+
 /// Model `model_seed`'s training half of a pool of `n`: the row indices
 /// and the IN mask (every population draws its halves this way).
 pub fn random_half(n: usize, model_seed: u64) -> (Vec<usize>, Vec<bool>) {
@@ -260,18 +283,8 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
     let n = data.len();
     let device = reprolab_core::device::default_device();
     let ad = device.clone().autodiff();
-    let mut dims = vec![data.n_features];
-    dims.extend(&cfg.hidden);
-    dims.push(data.n_classes());
-    let mut out = ModelOutputs {
-        n_models: cfg.n_models,
-        n_examples: n,
-        n_classes: data.n_classes(),
-        logits: Vec::with_capacity(cfg.n_models * n * data.n_classes()),
-        members: Vec::with_capacity(cfg.n_models * n),
-        labels: data.labels().to_vec(),
-        robustness: Vec::new(),
-    };
+    let dims = mlp_dims(data, &cfg.hidden);
+    let mut out = ModelOutputs::empty(cfg.n_models, data);
     let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
     for m in 0..cfg.n_models {
         let model_seed = derive_seed(seed, &format!("model-{m}"));
