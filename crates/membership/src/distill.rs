@@ -9,15 +9,14 @@
 
 use crate::shadow::{ModelOutputs, PopulationConfig, mlp_dims, random_half};
 use anyhow::Result;
-use burn::optim::GradientsParams;
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Tensor, TensorData};
 use reprolab_core::data::Dataset;
 use reprolab_core::data::batch::shuffled_batches;
 use reprolab_core::nn::{Mlp, MlpConfig};
 use reprolab_core::rng::{derive_seed, rng};
-use reprolab_core::train::check_finite;
 use reprolab_core::train::classifier::{fit, predict_logits};
+use reprolab_core::train::train_epoch;
 use serde::Deserialize;
 
 /// The defence's settings.
@@ -46,18 +45,22 @@ fn fit_soft(
     let mut r = rng(derive_seed(seed, "student-batches"));
     let mut step = 0;
     for epoch in 0..base.fit.epochs {
-        for batch in shuffled_batches(reference.len(), base.fit.batch_size, false, &mut r) {
-            let x = reference.features_tensor(&batch, &device);
-            let targets: Vec<f32> = batch.iter().flat_map(|&i| soft[i * c..(i + 1) * c].iter().copied()).collect();
-            let targets = Tensor::<2>::from_data(TensorData::new(targets, [batch.len(), c]), &device);
-            let log_p = log_softmax(student.forward(x).div_scalar(t), 1);
-            let loss = (targets * log_p).sum_dim(1).mean().neg();
-            let value: f32 = loss.clone().into_scalar();
-            check_finite(value, step, &format!("student, epoch {epoch}"))?;
-            let grads = GradientsParams::from_grads(loss.backward(), &student);
-            student = optim.step(base.fit.optimizer.lr(), student, grads);
-            step += 1;
-        }
+        let batches = shuffled_batches(reference.len(), base.fit.batch_size, false, &mut r);
+        (student, _) = train_epoch(
+            student,
+            &mut optim,
+            batches,
+            &mut step,
+            |_| base.fit.optimizer.lr(),
+            &format!("student, epoch {epoch}"),
+            |model, batch| {
+                let x = reference.features_tensor(batch, &device);
+                let targets: Vec<f32> = batch.iter().flat_map(|&i| soft[i * c..(i + 1) * c].iter().copied()).collect();
+                let targets = Tensor::<2>::from_data(TensorData::new(targets, [batch.len(), c]), &device);
+                let log_p = log_softmax(model.forward(x).div_scalar(t), 1);
+                (targets * log_p).sum_dim(1).mean().neg()
+            },
+        )?;
     }
     Ok(student)
 }

@@ -8,13 +8,12 @@
 
 use crate::shadow::random_half;
 use anyhow::Result;
-use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use reprolab_core::data::Dataset;
 use reprolab_core::data::batch::shuffled_batches;
 use reprolab_core::nn::{Mlp, MlpConfig};
 use reprolab_core::rng::{derive_seed, rng};
-use reprolab_core::train::{OptimizerConfig, check_finite};
+use reprolab_core::train::{OptimizerConfig, train_epoch};
 use serde::Deserialize;
 
 /// The autoencoder population.
@@ -53,16 +52,22 @@ fn train_autoencoder(data: &Dataset, rows: &[usize], cfg: &GenerativeConfig, see
     let mut r = rng(derive_seed(seed, "batches"));
     let mut step = 0;
     for epoch in 0..cfg.epochs {
-        for batch in shuffled_batches(rows.len(), cfg.batch_size, false, &mut r) {
-            let idx: Vec<usize> = batch.iter().map(|&b| rows[b]).collect();
-            let x = data.features_tensor(&idx, &ad);
-            let loss = (model.forward(x.clone()) - x).square().mean();
-            let value: f32 = loss.clone().into_scalar();
-            check_finite(value, step, &format!("autoencoder, epoch {epoch}"))?;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.optimizer.lr(), model, grads);
-            step += 1;
-        }
+        let batches = shuffled_batches(rows.len(), cfg.batch_size, false, &mut r)
+            .into_iter()
+            .map(|b| b.iter().map(|&k| rows[k]).collect())
+            .collect();
+        (model, _) = train_epoch(
+            model,
+            &mut optim,
+            batches,
+            &mut step,
+            |_| cfg.optimizer.lr(),
+            &format!("autoencoder, epoch {epoch}"),
+            |m, idx| {
+                let x = data.features_tensor(idx, &ad);
+                (m.forward(x.clone()) - x).square().mean()
+            },
+        )?;
     }
     Ok(model)
 }

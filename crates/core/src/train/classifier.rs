@@ -4,7 +4,7 @@
 //! the schedule, guards against non-finite losses and shows progress.
 
 use super::early_stop::Decision;
-use super::{EarlyStopping, Goal, OptimizerConfig, Schedule, check_finite};
+use super::{EarlyStopping, Goal, OptimizerConfig, Schedule, train_epoch};
 use crate::data::Dataset;
 use crate::data::batch::{sequential_batches, shuffled_batches};
 use crate::nn::Mlp;
@@ -148,22 +148,25 @@ pub fn fit<M: Classifier>(
     let mut history = FitHistory::default();
     let bar = crate::progress::bar(cfg.epochs as u64, label);
     let mut step = 0;
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing))
+        .init(device);
     for epoch in 0..cfg.epochs {
-        let (mut total, mut count) = (0.0, 0usize);
-        for batch in shuffled_batches(train.len(), cfg.batch_size, false, &mut rng) {
-            let rows: Vec<usize> = batch.iter().map(|&b| train[b]).collect();
-            let x = data.features_tensor(&rows, device);
-            let y = data.labels_tensor(&rows, device);
-            let lr = cfg.schedule.lr_at(cfg.optimizer.lr(), step);
-            let (next, loss) = train_step_smoothed(model, &mut optim, lr, x, y, cfg.label_smoothing);
-            model = next;
-            let loss: f32 = loss.into_scalar();
-            check_finite(loss, step, &format!("{label}, epoch {epoch}"))?;
-            total += f64::from(loss) * rows.len() as f64;
-            count += rows.len();
-            step += 1;
-        }
-        history.epoch_loss.push(total / count as f64);
+        let batches = shuffled_batches(train.len(), cfg.batch_size, false, &mut rng)
+            .into_iter()
+            .map(|b| b.iter().map(|&k| train[k]).collect())
+            .collect();
+        let (next, mean) = train_epoch(
+            model,
+            &mut optim,
+            batches,
+            &mut step,
+            |s| cfg.schedule.lr_at(cfg.optimizer.lr(), s),
+            &format!("{label}, epoch {epoch}"),
+            |m, rows| loss_fn.forward(m.logits(data.features_tensor(rows, device)), data.labels_tensor(rows, device)),
+        )?;
+        model = next;
+        history.epoch_loss.push(mean);
         bar.inc(1);
         if let Some(stopper) = stopper.as_mut() {
             let val = mean_loss(&model, data, &validation, device);

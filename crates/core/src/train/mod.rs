@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod classifier;
 pub mod early_stop;
+pub mod epoch;
 pub mod guard;
 pub mod optim;
 pub mod polyak;
@@ -13,6 +14,7 @@ pub mod schedule;
 
 pub use checkpoint::Checkpoint;
 pub use early_stop::{EarlyStopping, Goal};
+pub use epoch::train_epoch;
 pub use guard::{NonFiniteLoss, check_finite};
 pub use optim::OptimizerConfig;
 pub use polyak::polyak_update;
