@@ -1,6 +1,11 @@
 //! What every benchmark binary shares: its two flags and the JSON line it
 //! prints, so `bench/report.py` reads every workload the same way.
 
+/// The allocator the `reprolab` binary uses too (see crates/cli/src/main.rs),
+/// so the benchmarks time what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The value of `--name N`, or `default`.
 pub fn arg(name: &str, default: usize) -> anyhow::Result<usize> {
     let args: Vec<String> = std::env::args().collect();

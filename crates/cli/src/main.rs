@@ -8,6 +8,11 @@
 mod commands;
 mod methods;
 
+/// mimalloc keeps freed tensor buffers for reuse; glibc's malloc returns
+/// every buffer above 128 KiB to the OS and faults it in again next step.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -102,14 +102,14 @@ fn pop_std(v: &[f64]) -> f64 {
 /// `target`), split by whether each shadow trained on the example. An
 /// example no shadow saw IN (or OUT) takes the pooled median of that side,
 /// which only happens with very few shadow models.
-fn shadow_phi(out: &ModelOutputs, target: usize, variance: Variance) -> ShadowPhi {
+fn shadow_phi(out: &ModelOutputs, target: usize, variance: Variance, phi: impl Fn(usize, usize) -> f64) -> ShadowPhi {
     let n = out.n_examples;
     let (mut all_in, mut all_out) = (Vec::new(), Vec::new());
     let mut per: Vec<(Vec<f64>, Vec<f64>)> = Vec::with_capacity(n);
     for j in 0..n {
         let (mut ins, mut outs) = (Vec::new(), Vec::new());
         for m in (0..out.n_models).filter(|&m| m != target) {
-            let phi = scores::lira_phi(out.logits(m, j), out.labels[j]);
+            let phi = phi(m, j);
             if out.is_member(m, j) { ins.push(phi) } else { outs.push(phi) }
         }
         all_in.extend(&ins);
@@ -144,12 +144,36 @@ pub fn normal_log_pdf(x: f64, mu: f64, sd: f64) -> f64 {
 /// fixed variance the reference code uses the IN spread for both
 /// Gaussians; so does this.
 pub fn lira_online(out: &ModelOutputs, target: usize, variance: Variance) -> Vec<f64> {
-    let s = shadow_phi(out, target, variance);
+    online_ratio(out, target, variance, |m, j| scores::lira_phi(out.logits(m, j), out.labels[j]))
+}
+
+/// LiRA online with query augmentations: the log-likelihood ratio computed
+/// separately for the clean query and each noisy copy (each with its own
+/// IN/OUT Gaussians), then averaged, as the reference code averages over
+/// augmentations. `None` when the population has no query copies.
+pub fn lira_online_queries(out: &ModelOutputs, target: usize, variance: Variance) -> Option<Vec<f64>> {
+    if out.n_queries == 0 {
+        return None;
+    }
+    let mut total = lira_online(out, target, variance);
+    for q in 0..out.n_queries {
+        let ratio =
+            online_ratio(out, target, variance, |m, j| scores::lira_phi(out.query_logits(m, q, j), out.labels[j]));
+        total.iter_mut().zip(ratio).for_each(|(t, r)| *t += r);
+    }
+    let queries = (out.n_queries + 1) as f64;
+    Some(total.into_iter().map(|t| t / queries).collect())
+}
+
+/// Per example, log N(phi_target; IN) - log N(phi_target; OUT) with the
+/// Gaussians fitted on the shadows' `phi(model, example)`.
+fn online_ratio(out: &ModelOutputs, target: usize, variance: Variance, phi: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+    let s = shadow_phi(out, target, variance, &phi);
     (0..out.n_examples)
         .map(|j| {
-            let phi = scores::lira_phi(out.logits(target, j), out.labels[j]);
+            let x = phi(target, j);
             let sd_out = if variance == Variance::Fixed { s.sd_in[j] } else { s.sd_out[j] };
-            normal_log_pdf(phi, s.mu_in[j], s.sd_in[j]) - normal_log_pdf(phi, s.mu_out[j], sd_out)
+            normal_log_pdf(x, s.mu_in[j], s.sd_in[j]) - normal_log_pdf(x, s.mu_out[j], sd_out)
         })
         .collect()
 }
@@ -158,10 +182,9 @@ pub fn lira_online(out: &ModelOutputs, target: usize, variance: Variance) -> Vec
 /// (Lambda = Pr[Z < phi], Z ~ N(mu_out, sd_out)) ranks examples by the
 /// z-score, which is what this returns.
 pub fn lira_offline(out: &ModelOutputs, target: usize, variance: Variance) -> Vec<f64> {
-    let s = shadow_phi(out, target, variance);
-    (0..out.n_examples)
-        .map(|j| (scores::lira_phi(out.logits(target, j), out.labels[j]) - s.mu_out[j]) / (s.sd_out[j] + 1e-30))
-        .collect()
+    let phi = |m: usize, j: usize| scores::lira_phi(out.logits(m, j), out.labels[j]);
+    let s = shadow_phi(out, target, variance, phi);
+    (0..out.n_examples).map(|j| (phi(target, j) - s.mu_out[j]) / (s.sd_out[j] + 1e-30)).collect()
 }
 
 /// The label-only boundary attack (Choquette-Choo et al. 2021): the share
@@ -291,6 +314,8 @@ mod tests {
             members: vec![true, true, true, false],
             labels: vec![0],
             robustness: vec![],
+            n_queries: 0,
+            query_logits: vec![],
         }
     }
 
@@ -307,6 +332,18 @@ mod tests {
         let f = lira_online(&o, 0, Variance::Fixed)[0];
         let want = normal_log_pdf(3.0, 3.0, 1.0) - normal_log_pdf(3.0, -1.0, 1.0);
         assert!((f - want).abs() < 1e-12 && (want - 8.0).abs() < 1e-12, "{f} vs {want}");
+    }
+
+    #[test]
+    fn lira_with_queries_averages_the_per_query_ratios() {
+        let mut o = toy();
+        assert!(lira_online_queries(&o, 0, Variance::Fixed).is_none());
+        // One noisy copy with phi 1 (target), IN shadows {2, 0}, OUT {-1}:
+        // fixed std 1, ratio log N(1; 1, 1) - log N(1; -1, 1) = 2. Clean: 8.
+        o.n_queries = 1;
+        o.query_logits = vec![1.0, 0.0, 2.0, 0.0, 0.0, 0.0, -1.0, 0.0];
+        let s = lira_online_queries(&o, 0, Variance::Fixed).unwrap()[0];
+        assert!((s - (8.0 + 2.0) / 2.0).abs() < 1e-12, "{s}");
     }
 
     #[test]
@@ -339,6 +376,8 @@ mod tests {
             members: vec![true, false, true, false, true, false],
             labels: vec![0, 0, 0],
             robustness: vec![],
+            n_queries: 0,
+            query_logits: vec![],
         };
         let s = rmia(&o, 0, &[0, 1, 2], 1.0);
         // ratios 2, 0.5, 1: example 0 dominates all 3, example 1 only itself, example 2 itself and example 1

@@ -264,6 +264,8 @@ fn stack(target: &ModelFile, shadows: &[(PathBuf, ModelFile)]) -> Result<ModelOu
         members: target.members.clone().unwrap_or_else(|| vec![false; n]),
         labels: target.labels.clone(),
         robustness: Vec::new(),
+        n_queries: 0,
+        query_logits: Vec::new(),
     };
     for (path, s) in shadows {
         let shown = path.display();

@@ -64,7 +64,8 @@ pub struct Measured {
 /// become 1e-30 so every attack can still take logs).
 fn mask_outputs(out: &ModelOutputs, keep_probability: bool) -> ModelOutputs {
     let mut masked = out.clone();
-    for row in masked.logits.chunks_mut(out.n_classes) {
+    let rows = masked.logits.chunks_mut(out.n_classes).chain(masked.query_logits.chunks_mut(out.n_classes));
+    for row in rows {
         let p = crate::scores::softmax(row);
         let top = p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b });
         for (i, z) in row.iter_mut().enumerate() {
@@ -194,6 +195,8 @@ mod tests {
             members: vec![true],
             labels: vec![0],
             robustness: vec![],
+            n_queries: 0,
+            query_logits: vec![],
         };
         let p = crate::scores::softmax(&out.logits);
         let top1 = mask_outputs(&out, true);

@@ -135,6 +135,7 @@ mod tests {
             },
             boundary: None,
             dp_sgd: None,
+            lira_queries: None,
         };
         let cfg = DistillationConfig { reference_size: 300, temperature: 1.0 };
         let students = distilled_population(&pool, &reference, &base, &cfg, 7).unwrap();

@@ -11,10 +11,12 @@
 //! - [`attacks`]: metric attacks (global and per-class thresholds), the
 //!   shadow-model attack classifier (Shokri et al. 2017; the top-3 global
 //!   variant of Salem et al. 2019), LiRA online/offline with per-example
-//!   and fixed variance as in the LiRA reference code, and RMIA (Zarifzadeh
-//!   et al. 2024).
+//!   and fixed variance as in the LiRA reference code, optionally averaged
+//!   over query augmentations, and RMIA (Zarifzadeh et al. 2024).
 //! - [`shadow`]: many models, each trained on a random half of a data pool,
-//!   with every model's logits on every example and its IN/OUT mask.
+//!   with every model's logits on every example and its IN/OUT mask. MLP
+//!   populations train as one stacked model (core's `MlpStack` and
+//!   `fit_stack`), with each model's own half, initial weights and batches.
 //! - [`defences`]: L2, dropout, label smoothing, early stopping, DP-SGD,
 //!   confidence masking and knowledge distillation ([`distill`]), each
 //!   measured on its own matched population.
@@ -30,8 +32,9 @@
 //! breast cancer instead of wide ResNets on CIFAR-10), the pass rule (from
 //! the spec, papers/03-membership.md), and the choice of which LiRA variant
 //! the rule reads (online, fixed variance: the pilot's and the anchor's
-//! strongest at low FPR). Not yet implemented: a small CNN as target model,
-//! and training the population in parallel.
+//! strongest at low FPR), the query augmentations (Gaussian noise copies:
+//! our pools are tabular, where LiRA's image flips and shifts do not apply),
+//! and the upper-bound balanced accuracy at the best threshold.
 
 pub mod attacks;
 pub mod audit;

@@ -8,6 +8,11 @@
 //! - `logits`:  float32 `[n_models, n_examples, n_classes]`
 //! - `members`: float32 `[n_models, n_examples]`, 1 = trained on the example
 //! - `labels`:  float32 `[n_examples]`, the class of each example
+//! - `robustness` (optional): float32 `[n_models, n_examples]`, the share
+//!   of noisy copies of each example the model labels correctly
+//! - `query_logits` (optional): float32 `[n_models, n_queries, n_examples,
+//!   n_classes]`, logits on the population's fixed noisy copies of the pool
+//!   (LiRA's query augmentations)
 
 use anyhow::Result;
 use rand::seq::SliceRandom;
@@ -16,6 +21,7 @@ use reprolab_core::data::npy::{Array, load_npz, save_npz};
 use reprolab_core::nn::{ConvNetConfig, MlpConfig};
 use reprolab_core::rng::{derive_seed, rng};
 use reprolab_core::train::classifier::{Classifier, FitConfig, fit, predict_logits};
+use reprolab_core::train::fit_stack;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,12 +41,23 @@ pub struct ModelOutputs {
     /// example the model still labels correctly (empty when not measured).
     /// The label-only boundary attack's statistic.
     pub robustness: Vec<f32>,
+    /// Number of query augmentations (0 = none).
+    pub n_queries: usize,
+    /// Row-major `[model][query][example][class]`: logits on fixed noisy
+    /// copies of the pool, the same copies for every model.
+    pub query_logits: Vec<f32>,
 }
 
 impl ModelOutputs {
     pub fn logits(&self, model: usize, example: usize) -> &[f32] {
         let start = (model * self.n_examples + example) * self.n_classes;
         &self.logits[start..start + self.n_classes]
+    }
+
+    /// Logits of `model` on query augmentation `query` of `example`.
+    pub fn query_logits(&self, model: usize, query: usize, example: usize) -> &[f32] {
+        let start = ((model * self.n_queries + query) * self.n_examples + example) * self.n_classes;
+        &self.query_logits[start..start + self.n_classes]
     }
 
     pub fn is_member(&self, model: usize, example: usize) -> bool {
@@ -64,6 +81,8 @@ impl ModelOutputs {
             members: Vec::with_capacity(n_models * n),
             labels: data.labels().to_vec(),
             robustness: Vec::new(),
+            n_queries: 0,
+            query_logits: Vec::new(),
         }
     }
 
@@ -106,6 +125,15 @@ impl ModelOutputs {
                 Array::new(vec![self.n_models, self.n_examples], self.robustness.clone())?,
             );
         }
+        if self.n_queries > 0 {
+            arrays.insert(
+                "query_logits".into(),
+                Array::new(
+                    vec![self.n_models, self.n_queries, self.n_examples, self.n_classes],
+                    self.query_logits.clone(),
+                )?,
+            );
+        }
         save_npz(path, &arrays)
     }
 
@@ -138,6 +166,18 @@ impl ModelOutputs {
         if labels.data.iter().any(|&v| v < 0.0 || v.fract() != 0.0 || v as usize >= c) {
             reprolab_core::user_bail!("{shown}: 'labels' must be integers in 0..{c}");
         }
+        let (n_queries, query_logits) = match arrays.remove("query_logits") {
+            Some(q) if q.shape.len() == 4 && q.shape[0] == m && q.shape[2..] == [n, c] => {
+                if q.data.iter().any(|v| !v.is_finite()) {
+                    reprolab_core::user_bail!("{shown}: 'query_logits' contains NaN or infinite values");
+                }
+                (q.shape[1], q.data)
+            }
+            Some(q) => {
+                reprolab_core::user_bail!("{shown}: 'query_logits' must be [{m}, queries, {n}, {c}], got {:?}", q.shape)
+            }
+            None => (0, Vec::new()),
+        };
         Ok(Self {
             n_models: m,
             n_examples: n,
@@ -150,6 +190,8 @@ impl ModelOutputs {
                 Some(r) => reprolab_core::user_bail!("{shown}: 'robustness' must be [{m}, {n}], got {:?}", r.shape),
                 None => Vec::new(),
             },
+            n_queries,
+            query_logits,
         })
     }
 }
@@ -176,6 +218,43 @@ pub struct PopulationConfig {
     /// Train with DP-SGD instead of `fit` (the DP-SGD defence).
     #[serde(default)]
     pub dp_sgd: Option<crate::dp::DpConfig>,
+    /// LiRA's query augmentations: query every model on the same fixed
+    /// noisy copies of the pool (absent: none).
+    #[serde(default)]
+    pub lira_queries: Option<QueryConfig>,
+}
+
+/// Query augmentations for LiRA (Carlini et al. 2022, Sec. VI-B: query
+/// several augmentations and average the per-augmentation likelihood
+/// ratios). The paper's image models use flips and shifts they were trained
+/// with; our pools are tabular, so the augmentation is Gaussian noise in
+/// standardised feature units, one fixed draw per copy shared by all models.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Noisy copies (the clean example is always queried too).
+    pub copies: usize,
+    pub noise_std: f32,
+}
+
+/// The population's query copies of `data`: `cfg.copies` datasets, each
+/// the pool plus one seeded Gaussian draw.
+fn query_copies(data: &Dataset, cfg: Option<&QueryConfig>, seed: u64) -> Vec<Dataset> {
+    let Some(cfg) = cfg else { return Vec::new() };
+    let plain = reprolab_core::device::default_device();
+    (0..cfg.copies)
+        .map(|q| {
+            plain.seed(derive_seed(seed, &format!("lira-query-{q}")));
+            let noise = burn::tensor::Tensor::<1>::random(
+                [data.features.len()],
+                burn::tensor::Distribution::Normal(0.0, f64::from(cfg.noise_std)),
+                &plain,
+            );
+            let noise: Vec<f32> = noise.into_data().try_to_vec().expect("f32 noise");
+            let features = data.features.iter().zip(noise).map(|(x, e)| x + e).collect();
+            Dataset { features, ..data.clone() }
+        })
+        .collect()
 }
 
 /// The population's model.
@@ -248,18 +327,30 @@ pub fn random_half(n: usize, model_seed: u64) -> (Vec<usize>, Vec<bool>) {
     (train, member)
 }
 
-/// Logits on every pool example and, when configured, noise robustness.
-fn outputs_of<M: Classifier>(
+/// Appends one trained model to `out`: its IN mask, logits on every pool
+/// example, logits on the query copies and, when configured, its noise
+/// robustness.
+#[allow(clippy::too_many_arguments)]
+fn record<M: Classifier>(
+    out: &mut ModelOutputs,
     model: &M,
+    member: Vec<bool>,
     data: &Dataset,
+    queries: &[Dataset],
     cfg: &PopulationConfig,
     noise_seed: u64,
     ad: &burn::tensor::Device,
-) -> (Vec<f32>, Vec<f32>) {
+) {
     let all: Vec<usize> = (0..data.len()).collect();
-    let logits = predict_logits(model, data, &all, ad);
-    let robustness = cfg.boundary.as_ref().map_or_else(Vec::new, |b| noise_robustness(model, data, b, noise_seed, ad));
-    (logits, robustness)
+    out.logits.extend(predict_logits(model, data, &all, ad));
+    out.n_queries = queries.len();
+    for query in queries {
+        out.query_logits.extend(predict_logits(model, query, &all, ad));
+    }
+    if let Some(b) = &cfg.boundary {
+        out.robustness.extend(noise_robustness(model, data, b, noise_seed, ad));
+    }
+    out.members.extend(member);
 }
 
 /// Trains `cfg.n_models` models on random halves of `data` (features
@@ -280,10 +371,14 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
             );
         }
     }
+    if matches!(cfg.architecture, Architecture::Mlp) && cfg.dp_sgd.is_none() {
+        return train_mlp_stack(data, cfg, seed);
+    }
     let n = data.len();
     let device = reprolab_core::device::default_device();
     let ad = device.clone().autodiff();
     let dims = mlp_dims(data, &cfg.hidden);
+    let queries = query_copies(data, cfg.lira_queries.as_ref(), seed);
     let mut out = ModelOutputs::empty(cfg.n_models, data);
     let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
     for m in 0..cfg.n_models {
@@ -292,28 +387,51 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         device.seed(derive_seed(model_seed, "init"));
         let label = format!("{} model {m}", data.name);
         let noise_seed = derive_seed(model_seed, "noise");
-        let (logits, robustness) = match &cfg.architecture {
+        match &cfg.architecture {
             Architecture::Mlp => {
+                // DP-SGD clips per example, so its models train one at a time.
                 let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
-                let model = match &cfg.dp_sgd {
-                    Some(dp) => crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0,
-                    None => fit(model, data, &train, &cfg.fit, model_seed, &ad, &label)?.0,
-                };
-                outputs_of(&model, data, cfg, noise_seed, &ad)
+                let dp = cfg.dp_sgd.as_ref().expect("MLPs without DP-SGD train as a stack");
+                let model = crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0;
+                record(&mut out, &model, member, data, &queries, cfg, noise_seed, &ad);
             }
             Architecture::Cnn { side, widths } => {
                 let config =
                     ConvNetConfig { channels: 1, side: *side, widths: widths.clone(), n_classes: data.n_classes() };
                 let model = fit(config.init(&ad), data, &train, &cfg.fit, model_seed, &ad, &label)?.0;
-                outputs_of(&model, data, cfg, noise_seed, &ad)
+                record(&mut out, &model, member, data, &queries, cfg, noise_seed, &ad);
             }
-        };
-        out.logits.extend(logits);
-        out.robustness.extend(robustness);
-        out.members.extend(member);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    Ok(out)
+}
+
+/// The MLP population without DP-SGD, trained as one stack of models (see
+/// [`reprolab_core::train::fit_stack`]): each model keeps its own seed,
+/// half, initial weights and batch order, as when trained alone.
+fn train_mlp_stack(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
+    let device = reprolab_core::device::default_device();
+    let ad = device.clone().autodiff();
+    let dims = mlp_dims(data, &cfg.hidden);
+    let seeds: Vec<u64> = (0..cfg.n_models).map(|m| derive_seed(seed, &format!("model-{m}"))).collect();
+    let (halves, members): (Vec<Vec<usize>>, Vec<Vec<bool>>) =
+        seeds.iter().map(|&s| random_half(data.len(), s)).unzip();
+    let models = seeds
+        .iter()
+        .map(|&s| {
+            device.seed(derive_seed(s, "init"));
+            MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad)
+        })
+        .collect();
+    let label = format!("{} models x{}", data.name, cfg.n_models);
+    let (models, _) = fit_stack(models, data, &halves, &cfg.fit, &seeds, &ad, &label)?;
+    let queries = query_copies(data, cfg.lira_queries.as_ref(), seed);
+    let mut out = ModelOutputs::empty(cfg.n_models, data);
+    for ((model, member), s) in models.iter().zip(members).zip(&seeds) {
+        record(&mut out, model, member, data, &queries, cfg, derive_seed(*s, "noise"), &ad);
+    }
     Ok(out)
 }
 
@@ -331,6 +449,8 @@ mod tests {
             members: vec![true, false, true, false, true, false],
             labels: vec![0, 1, 1],
             robustness: vec![1.0, 0.5, 0.0, 0.25, 1.0, 0.75],
+            n_queries: 1,
+            query_logits: (0..12).map(|i| i as f32 * -0.25).collect(),
         };
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("outputs.npz");
@@ -338,6 +458,7 @@ mod tests {
         assert_eq!(ModelOutputs::load_npz(&p).unwrap(), o);
         assert_eq!(o.logits(1, 2), &[5.0, 5.5]);
         assert_eq!(o.members_of(1), &[false, true, false]);
+        assert_eq!(o.query_logits(1, 0, 1), &[-2.0, -2.25]);
 
         let mut arrays = load_npz(&p).unwrap();
         arrays.insert("labels".into(), Array::new(vec![3], vec![0.0, 1.0, 7.0]).unwrap());

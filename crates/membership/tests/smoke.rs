@@ -23,6 +23,7 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
         "LiRA offline, fixed variance",
         "LiRA online",
         "LiRA online, fixed variance",
+        "LiRA online, fixed variance, 2 noisy queries",
         "label-only boundary (noise robustness)",
         "RMIA",
         "shadow classifier (top-3, global)",
@@ -34,6 +35,8 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
                 let v = report.results.mean(attack, &format!("{ds} {metric}"));
                 assert!((0.0..=1.0).contains(&v), "{attack} {ds} {metric} = {v}");
             }
+            let balanced = report.results.mean(attack, &format!("{ds} balanced accuracy"));
+            assert!((0.5..=1.0).contains(&balanced), "{attack} {ds} balanced accuracy = {balanced}");
         }
     }
     let acc = report.results.mean("models (utility)", "digits test accuracy");
@@ -76,6 +79,7 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert_eq!(saved.robustness.len(), 6 * 1797, "boundary queries are stored with the logits");
     assert!(saved.robustness.iter().all(|r| (0.0..=1.0).contains(r)));
     assert_eq!((saved.n_models, saved.n_examples, saved.n_classes), (6, 1797, 10));
+    assert_eq!((saved.n_queries, saved.query_logits.len()), (2, 6 * 2 * 1797 * 10), "query logits are stored");
     // each model trained on exactly half of the pool
     for m in 0..saved.n_models {
         assert_eq!(saved.members_of(m).iter().filter(|&&x| x).count(), 1797 / 2);

@@ -60,7 +60,16 @@ impl MlpConfig {
     /// burn's default too.
     pub fn init(&self, device: &Device) -> Mlp {
         assert!(self.dims.len() >= 2, "an MLP needs at least input and output sizes");
-        let layers = self.dims.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+        let layers: Vec<Linear> = self.dims.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+        // burn initialises parameters lazily, drawing from the device RNG on
+        // first use; draw now, so the weights depend only on the RNG state at
+        // `init` (several models seeded then stacked must not share a stream).
+        for layer in &layers {
+            let _ = layer.weight.val();
+            if let Some(bias) = &layer.bias {
+                let _ = bias.val();
+            }
+        }
         let dropout = (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init());
         Mlp { layers, activation: self.activation, dropout }
     }

@@ -103,7 +103,12 @@ pub fn train_step_smoothed<M: Classifier>(
 
 /// Mean cross-entropy (no smoothing, no gradients) of rows `idx`.
 fn mean_loss<M: Classifier>(model: &M, data: &Dataset, idx: &[usize], device: &Device) -> f64 {
-    let logits = predict_logits(model, data, idx, device);
+    mean_cross_entropy(&predict_logits(model, data, idx, device), data, idx)
+}
+
+/// Mean cross-entropy of row-major `logits` (one row per entry of `idx`)
+/// against the labels of rows `idx`, in f64.
+pub(crate) fn mean_cross_entropy(logits: &[f32], data: &Dataset, idx: &[usize]) -> f64 {
     let c = data.n_classes();
     let total: f64 = idx
         .iter()
@@ -130,17 +135,7 @@ pub fn fit<M: Classifier>(
     if idx.is_empty() {
         crate::user_bail!("{}: no training rows", data.name);
     }
-    let (train, validation) = match &cfg.early_stopping {
-        Some(es) => {
-            let split = crate::data::split::random_split(
-                idx.len(),
-                es.validation_fraction,
-                crate::rng::derive_seed(seed, "validation"),
-            )?;
-            (split.train.iter().map(|&k| idx[k]).collect(), split.test.iter().map(|&k| idx[k]).collect())
-        }
-        None => (idx.to_vec(), Vec::new()),
-    };
+    let (train, validation) = validation_split(idx, cfg, seed)?;
     let mut stopper = cfg.early_stopping.as_ref().map(|es| EarlyStopping::new(Goal::Minimise, es.patience, 0.0));
     let mut best: Option<M> = None;
     let mut optim = cfg.optimizer.build();
@@ -183,6 +178,22 @@ pub fn fit<M: Classifier>(
     }
     bar.finish_and_clear();
     Ok((best.unwrap_or(model), history))
+}
+
+/// Rows `idx` split into (training, validation) rows: the validation share
+/// is held out, with a split seeded by `seed`, only when `cfg` early-stops.
+pub(crate) fn validation_split(idx: &[usize], cfg: &FitConfig, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    Ok(match &cfg.early_stopping {
+        Some(es) => {
+            let split = crate::data::split::random_split(
+                idx.len(),
+                es.validation_fraction,
+                crate::rng::derive_seed(seed, "validation"),
+            )?;
+            (split.train.iter().map(|&k| idx[k]).collect(), split.test.iter().map(|&k| idx[k]).collect())
+        }
+        None => (idx.to_vec(), Vec::new()),
+    })
 }
 
 /// Row-major logits `[idx.len(), n_classes]` of rows `idx`, without gradients.

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod optim;
 pub mod polyak;
 pub mod schedule;
+pub mod stack;
 
 pub use checkpoint::Checkpoint;
 pub use early_stop::{EarlyStopping, Goal};
@@ -19,3 +20,4 @@ pub use guard::{NonFiniteLoss, check_finite};
 pub use optim::OptimizerConfig;
 pub use polyak::polyak_update;
 pub use schedule::Schedule;
+pub use stack::fit_stack;

@@ -91,6 +91,15 @@ impl OptimizerConfig {
         }
     }
 
+    /// The gradient-norm clipping threshold, if any.
+    pub fn grad_clip_norm(&self) -> Option<f32> {
+        match self {
+            OptimizerConfig::Adam { grad_clip_norm, .. }
+            | OptimizerConfig::Adamw { grad_clip_norm, .. }
+            | OptimizerConfig::Sgd { grad_clip_norm, .. } => *grad_clip_norm,
+        }
+    }
+
     /// The burn optimiser.
     pub fn build(&self) -> ModuleOptimizer {
         let clip = |c: &Option<f32>| c.map(GradientClippingConfig::Norm);
