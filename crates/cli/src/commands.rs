@@ -153,3 +153,43 @@ pub fn membership_audit(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `reprolab drums eval`.
+pub fn drums_eval(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let summary = drums::eval::evaluate(paths)?;
+    if json {
+        emit(&format!("{}\n", serde_json::to_string(&summary)?))?;
+    } else {
+        emit(&drums::eval::summary_markdown(&summary))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprolab drums encode`.
+pub fn drums_encode(input: &std::path::Path, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    registry::existing_path(input)?;
+    let text = drums::codec::encode_file(input)?.to_text();
+    match out {
+        Some(path) => {
+            reprolab_core::report::write_atomic(path, |w| {
+                use std::io::Write;
+                Ok(w.write_all(text.as_bytes())?)
+            })?;
+            eprintln!("Written to {}", path.display());
+        }
+        None => emit(&text)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprolab drums decode`.
+pub fn drums_decode(input: &std::path::Path, out: &std::path::Path, bpm: Option<f64>) -> Result<ExitCode> {
+    registry::existing_path(input)?;
+    let shown = input.display().to_string();
+    let text = std::fs::read_to_string(input)
+        .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot read as UTF-8 text ({e})")))?;
+    let groove = drums::codec::Groove::parse(&text, &shown)?;
+    let bpm = drums::codec::write_midi(&groove, out, bpm, &shown)?;
+    emit(&format!("Written {} ({} lines at {bpm} bpm)\n", out.display(), groove.lines.len()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -66,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: MembershipCommand,
     },
+    /// Paper 8 tools: the groove text codec and the structural evaluation.
+    Drums {
+        #[command(subcommand)]
+        command: DrumsCommand,
+    },
     /// Run every implemented claim check; write REPORT.md, report.json and index.html.
     Reproduce {
         #[command(flatten)]
@@ -96,6 +101,40 @@ enum MembershipCommand {
         /// Print the report as one JSON object on stdout.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DrumsCommand {
+    /// Structural metrics of text grooves (the paper's table): mean measure stability, gap between
+    /// the 2-means centres and spread within clusters.
+    Eval {
+        /// Groove text files, or folders of .txt grooves.
+        #[arg(required = true, value_name = "DIR_OR_FILES")]
+        paths: Vec<PathBuf>,
+        /// Print one JSON object {"grooves", "mean_stability", "centre_gap", "spread"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encode a drum MIDI file as the paper's text (16 measures of 16th-note lines).
+    Encode {
+        /// A drum MIDI file in an x/4 time signature.
+        #[arg(value_name = "FILE.mid")]
+        input: PathBuf,
+        /// Write the text here (default: stdout).
+        #[arg(long, value_name = "FILE.txt")]
+        out: Option<PathBuf>,
+    },
+    /// Decode a text groove into a playable MIDI file (General MIDI drums, channel 10).
+    Decode {
+        /// A groove in the paper's text format (SEP / END lines are allowed).
+        #[arg(value_name = "FILE.txt")]
+        input: PathBuf,
+        #[arg(long, value_name = "FILE.mid")]
+        out: PathBuf,
+        /// Tempo (default: from a Groove MIDI Dataset file name, else 120).
+        #[arg(long)]
+        bpm: Option<f64>,
     },
 }
 
@@ -163,6 +202,11 @@ fn main() -> ExitCode {
             Command::Membership { command: MembershipCommand::Audit { input, shadows, out, json } } => {
                 commands::membership_audit(&input, &shadows, out, json)
             }
+            Command::Drums { command } => match command {
+                DrumsCommand::Eval { paths, json } => commands::drums_eval(&paths, json),
+                DrumsCommand::Encode { input, out } => commands::drums_encode(&input, out.as_deref()),
+                DrumsCommand::Decode { input, out, bpm } => commands::drums_decode(&input, &out, bpm),
+            },
             Command::Reproduce { common, only } => {
                 commands::reproduce(&only, &common.to_options(None, None)?, common.json)
             }

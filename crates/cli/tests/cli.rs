@@ -282,3 +282,49 @@ fn membership_audit_rejects_malformed_input_with_exit_2() {
         "shadow.csv: a shadow file needs a 'member' column",
     );
 }
+
+/// A 48-line groove: measures A, B, A, where B adds one hit.
+fn write_groove(dir: &Path, name: &str) -> std::path::PathBuf {
+    let a = "------\n".repeat(16);
+    let b = "o-----\n".to_string() + &"------\n".repeat(15);
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{a}{b}{a}")).unwrap();
+    path
+}
+
+#[test]
+fn drums_eval_json_and_midi_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let groove = write_groove(dir.path(), "g_120_beat_4-4.txt");
+    let v = stdout_json(reprolab().args(["drums", "eval", "--json"]).arg(dir.path()));
+    assert_eq!(v["grooves"], 1);
+    assert_eq!(v["mean_stability"], 1.0);
+    assert_eq!((v["centre_gap"].as_f64(), v["spread"].as_f64()), (Some(0.0), Some(0.0)));
+
+    let mid = dir.path().join("g.mid");
+    reprolab()
+        .args(["drums", "decode"])
+        .arg(&groove)
+        .arg("--out")
+        .arg(&mid)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("48 lines at 120 bpm"));
+    let text = reprolab().args(["drums", "encode"]).arg(&mid).assert().success().get_output().stdout.clone();
+    // 16 measures of 4/4: the decoded 3 measures, then 13 empty ones.
+    let original = std::fs::read_to_string(&groove).unwrap();
+    assert_eq!(String::from_utf8(text).unwrap(), original + &"------\n".repeat(256 - 48));
+}
+
+#[test]
+fn drums_commands_reject_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "oo--o-\nnot a line\n").unwrap();
+    fails_with(&["drums", "decode", bad.to_str().unwrap(), "--out", "x.mid"], "bad.txt: line 2 is not six");
+    fails_with(&["drums", "encode", bad.to_str().unwrap()], "bad.txt: not a MIDI file");
+    fails_with(&["drums", "eval", "/nonexistent/grooves"], "/nonexistent/grooves: no such file or folder");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails_with(&["drums", "eval", empty.to_str().unwrap()], "no .txt grooves in this folder");
+}

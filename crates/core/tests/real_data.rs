@@ -4,17 +4,8 @@
 use reprolab_core::data::csv::{LabelKind, load_csv};
 use std::path::PathBuf;
 
-/// REPROLAB_DATA, with a relative path (CI's `../shared/data`) taken from
-/// the workspace root, since cargo runs tests from the crate directory.
 fn data_dir() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("REPROLAB_DATA").map(PathBuf::from) else {
-        eprintln!("REPROLAB_DATA is not set: skipping the real-data test");
-        return None;
-    };
-    if dir.is_absolute() {
-        return Some(dir);
-    }
-    Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir))
+    reprolab_core::data::test_data_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

@@ -24,6 +24,21 @@ pub enum Targets {
     Values(Vec<f32>),
 }
 
+/// The real-data directory for tests: `REPROLAB_DATA`, a relative path
+/// (CI's `../shared/data`) taken from the workspace root, which is
+/// `crate_dir/../..` for a crate under `crates/`. `None`, with a note on
+/// stderr, when it is not set, so real-data tests skip on a bare checkout.
+pub fn test_data_dir(crate_dir: &str) -> Option<std::path::PathBuf> {
+    let Some(dir) = std::env::var_os("REPROLAB_DATA").map(std::path::PathBuf::from) else {
+        eprintln!("REPROLAB_DATA is not set: skipping the real-data test");
+        return None;
+    };
+    if dir.is_absolute() {
+        return Some(dir);
+    }
+    Some(std::path::Path::new(crate_dir).join("../..").join(dir))
+}
+
 /// An in-memory tabular dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {

@@ -1,0 +1,275 @@
+//! The groove text encoding of the paper's official code (spec
+//! papers/08-drums.md, "Exact details of the official encoder"): one line
+//! per 16th note, six instrument columns, 'o' for a hit and '-' for a rest.
+//! [`encode_midi`] reproduces `data_text/` byte for byte (golden test);
+//! [`lm_example`] builds the language-model prompt/completion of the
+//! `gpt3_*.jsonl` files; [`decode_midi`] writes a playable drum track.
+
+use anyhow::{Context, Result};
+use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+use reprolab_core::user_bail;
+
+/// General MIDI drum notes of the six columns, in line order: crash,
+/// ride, snare, kick, closed hi-hat, tom.
+pub const COLUMNS: [u8; 6] = [49, 51, 38, 36, 42, 50];
+
+/// Lines per measure (16th notes in 4/4).
+pub const MEASURE: usize = 16;
+
+/// The column a drum note is merged into, if kept. Articulations merge
+/// into their instrument (rim shots into the snare, bell into the ride,
+/// splash and china into the crash, open hi-hat into the hi-hat, every tom
+/// into one); the pedal hi-hat (44) and the rest are dropped, as in the
+/// official encoder.
+pub fn column_of(note: u8) -> Option<usize> {
+    match note {
+        49 | 55 | 57 | 52 => Some(0),
+        51 | 53 | 59 => Some(1),
+        38 | 40 | 37 => Some(2),
+        36 => Some(3),
+        42 | 46 | 22 | 26 => Some(4),
+        50 | 48 | 47 | 45 | 43 | 58 => Some(5),
+        _ => None,
+    }
+}
+
+/// A groove: one row of six hits per 16th note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Groove {
+    pub lines: Vec<[bool; 6]>,
+}
+
+impl Groove {
+    /// The text form: each line `o`/`-` x 6 followed by a newline.
+    pub fn to_text(&self) -> String {
+        self.lines.iter().map(|l| format!("{}\n", line_text(l))).collect()
+    }
+
+    /// Parses pattern lines (`o`/`-`, six per line); blank lines, `SEP`
+    /// and a final `END` are skipped. Anything else is an error naming
+    /// `source` and the line, so malformed model output is counted, never
+    /// silently dropped.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let mut lines = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let l = raw.trim_end_matches('\r');
+            if l.is_empty() || l == "SEP" || l == "END" {
+                continue;
+            }
+            match parse_line(l) {
+                Some(row) => lines.push(row),
+                None => user_bail!("{source}: line {} is not six 'o'/'-' characters: {l:?}", i + 1),
+            }
+        }
+        if lines.is_empty() {
+            user_bail!("{source}: no pattern lines");
+        }
+        Ok(Self { lines })
+    }
+
+    /// Measures of [`MEASURE`] lines (the last may be shorter).
+    pub fn measures(&self) -> impl Iterator<Item = &[[bool; 6]]> {
+        self.lines.chunks(MEASURE)
+    }
+}
+
+/// One line as text.
+pub fn line_text(row: &[bool; 6]) -> String {
+    row.iter().map(|&hit| if hit { 'o' } else { '-' }).collect()
+}
+
+/// A six-character `o`/`-` line, or `None`.
+pub fn parse_line(l: &str) -> Option<[bool; 6]> {
+    let b = l.as_bytes();
+    if b.len() != 6 || !b.iter().all(|&c| c == b'o' || c == b'-') {
+        return None;
+    }
+    let mut row = [false; 6];
+    for (r, &c) in row.iter_mut().zip(b) {
+        *r = c == b'o';
+    }
+    Some(row)
+}
+
+/// Encodes a drum MIDI file as the official code does: the first track's
+/// note-ons (velocity > 0) at cumulative ticks, the last time signature of
+/// that track (4/4 when it has none), 16 measures of 16th notes. A tick
+/// maps to sixteenth 0 when below tpb/8, else to the k >= 1 whose window
+/// [k*(tpb/4) - tpb/8, k*(tpb/4) + tpb/8) holds it (each quotient
+/// truncated separately); the first note outside every window ends the
+/// encoding. Files whose time signature is not x/4 are refused, as the
+/// official code skips them.
+pub fn encode_midi(bytes: &[u8], source: &str) -> Result<Groove> {
+    let smf = Smf::parse(bytes).map_err(|e| reprolab_core::user_error(format!("{source}: not a MIDI file ({e})")))?;
+    let Timing::Metrical(tpb) = smf.header.timing else {
+        user_bail!("{source}: SMPTE timing is not supported (the encoder needs ticks per beat)");
+    };
+    let tpb = u64::from(tpb.as_int());
+    let Some(track) = smf.tracks.first() else { user_bail!("{source}: the file has no tracks") };
+    let (mut tick, mut numerator, mut denominator) = (0u64, 4u64, 4u64);
+    let mut notes = Vec::new();
+    for event in track {
+        tick += u64::from(event.delta.as_int());
+        match event.kind {
+            TrackEventKind::Midi { message: MidiMessage::NoteOn { key, vel }, .. } if vel.as_int() > 0 => {
+                notes.push((tick, key.as_int()));
+            }
+            TrackEventKind::Meta(MetaMessage::TimeSignature(num, denom_pow2, _, _)) => {
+                numerator = u64::from(num);
+                denominator = 1u64 << denom_pow2.min(16);
+            }
+            _ => {}
+        }
+    }
+    if denominator != 4 {
+        user_bail!("{source}: time signature {numerator}/{denominator} is not x/4 (the encoding covers x/4 only)");
+    }
+    if notes.is_empty() {
+        user_bail!("{source}: no drum hits (note-on events) in the first track");
+    }
+    let length = (MEASURE as u64 * numerator) as usize * 4;
+    let (quarter, eighth) = (tpb / 4, tpb / 8);
+    let mut lines = vec![[false; 6]; length];
+    for (t, note) in notes {
+        let k = if t < eighth { 0 } else { (t + eighth) / quarter.max(1) };
+        let inside = k == 0 && t < eighth || k >= 1 && k * quarter - eighth <= t && t < k * quarter + eighth;
+        if !inside || k as usize >= length {
+            break;
+        }
+        if let Some(c) = column_of(note) {
+            lines[k as usize][c] = true;
+        }
+    }
+    Ok(Groove { lines })
+}
+
+/// Reads and encodes a MIDI file.
+pub fn encode_file(path: &std::path::Path) -> Result<Groove> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    encode_midi(&bytes, &path.display().to_string())
+}
+
+/// The language-model example of a groove, as in `gpt3_*.jsonl`: leading
+/// empty measures (first four lines all rests) are stripped; grooves left
+/// with 128 lines or fewer are dropped (`None`); the prompt is the first
+/// two measures, each followed by a `SEP` line; the completion is the rest
+/// with `SEP` after every measure but the last, then `END`.
+pub fn lm_example(groove: &Groove) -> Option<(String, String)> {
+    let empty = |m: &[[bool; 6]]| m.iter().take(4).all(|row| row.iter().all(|&h| !h));
+    let mut start = 0;
+    while start < groove.lines.len() && empty(&groove.lines[start..(start + MEASURE).min(groove.lines.len())]) {
+        start += MEASURE;
+    }
+    let lines: Vec<String> = groove.lines[start.min(groove.lines.len())..].iter().map(line_text).collect();
+    if lines.len() <= 128 {
+        return None;
+    }
+    let with_seps = |chunk: &[String]| -> Vec<String> {
+        chunk.chunks(MEASURE).map(|m| format!("{}\nSEP", m.join("\n"))).collect::<Vec<_>>()
+    };
+    let prompt: String = with_seps(&lines[..2 * MEASURE]).iter().map(|m| format!("{m}\n")).collect();
+    let mut rest = with_seps(&lines[2 * MEASURE..]).join("\n");
+    if let Some(stripped) = rest.strip_suffix("\nSEP") {
+        rest = stripped.to_string();
+    }
+    Some((prompt, format!("{rest}\nEND")))
+}
+
+/// A playable standard MIDI file (format 0, 480 ticks per beat) of
+/// `groove` at `bpm`: every hit is a 16th-note note-on/off pair on the
+/// General MIDI drum channel (channel 10, index 9), velocity 100.
+pub fn decode_midi(groove: &Groove, bpm: f64) -> Result<Vec<u8>> {
+    if !(bpm.is_finite() && (20.0..=400.0).contains(&bpm)) {
+        user_bail!("tempo {bpm} bpm is outside 20..400");
+    }
+    const TPB: u32 = 480;
+    const STEP: u32 = TPB / 4;
+    let channel = midly::num::u4::new(9);
+    let mut events: Vec<(u32, TrackEventKind<'static>)> = Vec::new();
+    let tempo = (60_000_000.0 / bpm).round() as u32;
+    events.push((0, TrackEventKind::Meta(MetaMessage::Tempo(tempo.into()))));
+    events.push((0, TrackEventKind::Meta(MetaMessage::TimeSignature(4, 2, 24, 8))));
+    for (i, row) in groove.lines.iter().enumerate() {
+        let start = i as u32 * STEP;
+        for (c, &hit) in row.iter().enumerate() {
+            if hit {
+                let key = COLUMNS[c].into();
+                events.push((
+                    start,
+                    TrackEventKind::Midi { channel, message: MidiMessage::NoteOn { key, vel: 100.into() } },
+                ));
+                let off = MidiMessage::NoteOff { key, vel: 0.into() };
+                events.push((start + STEP - 1, TrackEventKind::Midi { channel, message: off }));
+            }
+        }
+    }
+    let end = groove.lines.len() as u32 * STEP;
+    events.sort_by_key(|(t, _)| *t);
+    let mut track = Vec::with_capacity(events.len() + 1);
+    let mut last = 0;
+    for (t, kind) in events {
+        track.push(TrackEvent { delta: (t - last).into(), kind });
+        last = t;
+    }
+    track.push(TrackEvent { delta: (end - last).into(), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    let smf =
+        Smf { header: Header::new(Format::SingleTrack, Timing::Metrical((TPB as u16).into())), tracks: vec![track] };
+    let mut out = Vec::new();
+    smf.write_std(&mut out).context("writing MIDI")?;
+    Ok(out)
+}
+
+/// Writes `groove` as a MIDI file at `path` (atomically) at `bpm`, or at
+/// the tempo in the file name of `source` when `bpm` is `None`, else 120.
+pub fn write_midi(groove: &Groove, path: &std::path::Path, bpm: Option<f64>, source: &str) -> Result<f64> {
+    let stem = std::path::Path::new(source).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let bpm = bpm.or_else(|| bpm_from_name(&stem)).unwrap_or(120.0);
+    let bytes = decode_midi(groove, bpm)?;
+    reprolab_core::report::write_atomic(path, |w| {
+        use std::io::Write;
+        Ok(w.write_all(&bytes)?)
+    })?;
+    Ok(bpm)
+}
+
+/// The tempo in a Groove MIDI Dataset file name (`..._<bpm>_beat_4-4...`).
+pub fn bpm_from_name(name: &str) -> Option<f64> {
+    let parts: Vec<&str> = name.split('_').collect();
+    parts.windows(2).find(|w| w[1] == "beat" || w[1] == "fill").and_then(|w| w[0].parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn articulations_merge_and_others_drop() {
+        assert_eq!(column_of(40), Some(2));
+        assert_eq!(column_of(46), Some(4));
+        assert_eq!(column_of(58), Some(5));
+        assert_eq!(column_of(44), None, "pedal hi-hat is dropped");
+        assert_eq!(column_of(39), None);
+    }
+
+    #[test]
+    fn decoding_then_encoding_round_trips() {
+        let mut lines = vec![[false; 6]; 256];
+        for (i, row) in lines.iter_mut().enumerate() {
+            row[i % 6] = i % 3 != 0;
+            row[3] = i % 4 == 0;
+        }
+        let groove = Groove { lines };
+        let bytes = decode_midi(&groove, 120.0).unwrap();
+        assert_eq!(encode_midi(&bytes, "round trip").unwrap(), groove);
+        assert_eq!(Groove::parse(&groove.to_text(), "text").unwrap(), groove);
+    }
+
+    #[test]
+    fn bad_input_gets_a_message() {
+        assert!(encode_midi(b"not midi", "x.mid").unwrap_err().to_string().starts_with("x.mid: not a MIDI file"));
+        let err = Groove::parse("oo--o-\nbad\n", "g.txt").unwrap_err().to_string();
+        assert_eq!(err, "g.txt: line 2 is not six 'o'/'-' characters: \"bad\"");
+        assert!(decode_midi(&Groove { lines: vec![[true; 6]] }, 0.0).is_err());
+        assert_eq!(bpm_from_name("1_110_rock-prog_190_beat_4-4"), Some(190.0));
+    }
+}
