@@ -20,4 +20,6 @@
 pub mod codec;
 pub mod eval;
 pub mod gmd;
+pub mod lm;
 pub mod structure;
+pub mod tokens;

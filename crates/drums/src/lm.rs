@@ -1,0 +1,253 @@
+//! A small decoder-only Transformer language model (GPT-2 layout: token and
+//! learned position embeddings, pre-norm blocks with causal self-attention,
+//! a final layer norm and a linear head), its training loop and sampling
+//! with temperature and top-p.
+
+use crate::tokens::{PAD, VOCAB};
+use anyhow::Result;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use reprolab_core::nn::{EncoderBlock, EncoderBlockConfig};
+use reprolab_core::train::OptimizerConfig;
+use serde::{Deserialize, Serialize};
+
+/// Model size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmConfig {
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub n_layers: usize,
+    /// Longest sequence (tokens).
+    pub context: usize,
+}
+
+impl LmConfig {
+    pub fn init(&self, device: &Device) -> Lm {
+        Lm {
+            tokens: EmbeddingConfig::new(VOCAB, self.d_model).init(device),
+            positions: EmbeddingConfig::new(self.context, self.d_model).init(device),
+            blocks: (0..self.n_layers).map(|_| EncoderBlockConfig::new(self.d_model, self.n_heads).init(device)).collect(),
+            norm: LayerNormConfig::new(self.d_model).init(device),
+            head: LinearConfig::new(self.d_model, VOCAB).init(device),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Lm {
+    pub tokens: Embedding,
+    pub positions: Embedding,
+    pub blocks: Vec<EncoderBlock>,
+    pub norm: LayerNorm,
+    pub head: Linear,
+}
+
+/// `[1, t, t]` with true above the diagonal: position i sees 0..=i.
+fn causal_mask(t: usize, device: &Device) -> Tensor<3, Bool> {
+    let data: Vec<bool> = (0..t * t).map(|k| k % t > k / t).collect();
+    Tensor::from_data(TensorData::new(data, [1, t, t]), device)
+}
+
+impl Lm {
+    /// Next-token logits `[batch, t, VOCAB]` for tokens `[batch, t]`.
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = tokens.dims();
+        let device = tokens.device();
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).reshape([1, t]).expand([b, t]);
+        let mut x = self.tokens.forward(tokens) + self.positions.forward(positions);
+        let mask = causal_mask(t, &device).expand([b, t, t]);
+        for block in &self.blocks {
+            x = block.forward(x, Some(mask.clone())).hidden;
+        }
+        self.head.forward(self.norm.forward(x))
+    }
+
+    pub fn context(&self) -> usize {
+        self.positions.weight.dims()[0]
+    }
+}
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmTrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerConfig,
+}
+
+/// `[rows, t]` token tensor from `seqs` (each cut to `t`, padded with PAD).
+fn batch_tensor(seqs: &[&[usize]], t: usize, device: &Device) -> Tensor<2, Int> {
+    let mut data = Vec::with_capacity(seqs.len() * t);
+    for s in seqs {
+        data.extend(s.iter().take(t).map(|&x| x as i64));
+        data.extend(std::iter::repeat_n(PAD as i64, t.saturating_sub(s.len())));
+    }
+    Tensor::from_data(TensorData::new(data, [seqs.len(), t]), device)
+}
+
+/// Mean next-token cross-entropy of `seqs` (padding ignored), the training
+/// objective. `device` must match the model's.
+pub fn sequence_loss(model: &Lm, seqs: &[&[usize]], device: &Device) -> Tensor<1> {
+    let t = seqs.iter().map(|s| s.len()).max().unwrap_or(1).min(model.context() + 1);
+    let all = batch_tensor(seqs, t, device);
+    let b = seqs.len();
+    let inputs = all.clone().slice([0..b, 0..t - 1]);
+    let targets = all.slice([0..b, 1..t]).reshape([b * (t - 1)]);
+    let logits = model.forward(inputs).reshape([b * (t - 1), VOCAB]);
+    CrossEntropyLossConfig::new().with_pad_tokens(Some(vec![PAD])).init(device).forward(logits, targets)
+}
+
+/// Trains `model` on `seqs` (whole sequences, shuffled each epoch) and
+/// returns it with the mean loss of each epoch. `device` must be autodiff.
+pub fn train(
+    mut model: Lm,
+    seqs: &[Vec<usize>],
+    cfg: &LmTrainConfig,
+    seed: u64,
+    device: &Device,
+    label: &str,
+) -> Result<(Lm, Vec<f64>)> {
+    if seqs.is_empty() {
+        reprolab_core::user_bail!("{label}: no training sequences");
+    }
+    let mut optim = cfg.optimizer.build();
+    let mut rng = reprolab_core::rng::rng(reprolab_core::rng::derive_seed(seed, "lm-batches"));
+    let bar = reprolab_core::progress::bar(cfg.epochs as u64, label);
+    let (mut step, mut losses) = (0, Vec::new());
+    for epoch in 0..cfg.epochs {
+        let batches = reprolab_core::data::batch::shuffled_batches(seqs.len(), cfg.batch_size, false, &mut rng);
+        let (next, mean) = reprolab_core::train::train_epoch(
+            model,
+            &mut optim,
+            batches,
+            &mut step,
+            |_| cfg.optimizer.lr(),
+            &format!("{label}, epoch {epoch}"),
+            |m, rows| sequence_loss(m, &rows.iter().map(|&r| seqs[r].as_slice()).collect::<Vec<_>>(), device),
+        )?;
+        model = next;
+        losses.push(mean);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((model, losses))
+}
+
+/// Sampling settings (the paper sampled GPT-3 at temperature 0.9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleConfig {
+    pub temperature: f64,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability
+    /// reaches `top_p` (1 = off).
+    pub top_p: f64,
+    /// Most tokens to generate.
+    pub max_tokens: usize,
+}
+
+/// Draws one token from `logits` (host values) under `cfg`, restricted to
+/// `allowed` ids.
+pub fn sample_token(logits: &[f32], allowed: &[usize], cfg: &SampleConfig, u: f64) -> usize {
+    let temperature = cfg.temperature.max(1e-6);
+    let max = allowed.iter().map(|&i| f64::from(logits[i])).fold(f64::NEG_INFINITY, f64::max);
+    let mut probs: Vec<(usize, f64)> =
+        allowed.iter().map(|&i| (i, ((f64::from(logits[i]) - max) / temperature).exp())).collect();
+    let total: f64 = probs.iter().map(|p| p.1).sum();
+    probs.iter_mut().for_each(|p| p.1 /= total);
+    probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut kept = 0.0;
+    let mut cut = probs.len();
+    for (k, p) in probs.iter().enumerate() {
+        kept += p.1;
+        if kept >= cfg.top_p {
+            cut = k + 1;
+            break;
+        }
+    }
+    let probs = &probs[..cut];
+    let mass: f64 = probs.iter().map(|p| p.1).sum();
+    let mut acc = 0.0;
+    for p in probs {
+        acc += p.1 / mass;
+        if u < acc {
+            return p.0;
+        }
+    }
+    probs[probs.len() - 1].0
+}
+
+/// Continues every prompt (all the same length) until `END` or
+/// `cfg.max_tokens`, sampling only groove tokens (lines, `SEP`, `END`).
+/// Returns the generated tokens of each prompt.
+pub fn generate(model: &Lm, prompts: &[Vec<usize>], cfg: &SampleConfig, seed: u64, device: &Device) -> Vec<Vec<usize>> {
+    use rand::RngExt;
+    let model = model.valid();
+    let plain = device.clone().without_autodiff();
+    let allowed: Vec<usize> = (crate::tokens::LINE0..=crate::tokens::END).collect();
+    let mut rng = reprolab_core::rng::rng(reprolab_core::rng::derive_seed(seed, "sampling"));
+    let mut seqs: Vec<Vec<usize>> = prompts.to_vec();
+    let mut done = vec![false; prompts.len()];
+    let start = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    for _ in 0..cfg.max_tokens {
+        let t = seqs[0].len();
+        if done.iter().all(|&d| d) || t >= model.context() {
+            break;
+        }
+        let refs: Vec<&[usize]> = seqs.iter().map(Vec::as_slice).collect();
+        let logits = model.forward(batch_tensor(&refs, t, &plain));
+        let last: Vec<f32> =
+            logits.slice([0..seqs.len(), t - 1..t]).into_data().try_to_vec().expect("f32 logits");
+        for (k, seq) in seqs.iter_mut().enumerate() {
+            let u: f64 = rng.random();
+            let token = if done[k] { crate::tokens::PAD } else { sample_token(&last[k * VOCAB..(k + 1) * VOCAB], &allowed, cfg, u) };
+            done[k] |= token == crate::tokens::END;
+            seq.push(token);
+        }
+    }
+    seqs.into_iter().map(|s| s[start..].iter().copied().take_while(|&x| x != crate::tokens::PAD).collect()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_p_keeps_the_nucleus_and_temperature_sharpens() {
+        let cfg = SampleConfig { temperature: 1.0, top_p: 0.5, max_tokens: 1 };
+        // probabilities ~ 0.64, 0.24, 0.09, 0.03: top-p 0.5 keeps only the first
+        let logits = [3.0f32, 2.0, 1.0, 0.0];
+        for u in [0.0, 0.5, 0.99] {
+            assert_eq!(sample_token(&logits, &[0, 1, 2, 3], &cfg, u), 0);
+        }
+        let full = SampleConfig { top_p: 1.0, ..cfg.clone() };
+        assert_eq!(sample_token(&logits, &[0, 1, 2, 3], &full, 0.99), 3);
+        assert_eq!(sample_token(&logits, &[1, 2], &full, 0.0), 1, "only allowed ids");
+    }
+
+    #[test]
+    fn the_model_is_causal_and_learns_a_repeating_sequence() {
+        let device = reprolab_core::device::default_device();
+        device.seed(1);
+        let ad = device.clone().autodiff();
+        let cfg = LmConfig { d_model: 32, n_heads: 2, n_layers: 1, context: 16 };
+        let model = cfg.init(&ad);
+        // changing a later token must not change earlier logits
+        let a = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 4], [1, 4]), &device);
+        let b = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 9], [1, 4]), &device);
+        let plain = model.valid();
+        let la: Vec<f32> = plain.forward(a).slice([0..1, 0..3]).into_data().try_to_vec().unwrap();
+        let lb: Vec<f32> = plain.forward(b).slice([0..1, 0..3]).into_data().try_to_vec().unwrap();
+        assert!(la.iter().zip(&lb).all(|(x, y)| (x - y).abs() < 1e-5));
+        let seq: Vec<usize> = (0..16).map(|i| [300, 301, 320][i % 3]).collect();
+        let train_cfg = LmTrainConfig { epochs: 150, batch_size: 4, optimizer: OptimizerConfig::adam(3e-3) };
+        let (model, losses) = train(model, &vec![seq.clone(); 4], &train_cfg, 0, &ad, "test").unwrap();
+        assert!(losses.last().unwrap() < &0.1, "{losses:?}");
+        let sample = SampleConfig { temperature: 0.9, top_p: 1.0, max_tokens: 6 };
+        let out = generate(&model, &[seq[..4].to_vec()], &sample, 0, &ad);
+        assert_eq!(out[0], seq[4..10].to_vec());
+    }
+}
