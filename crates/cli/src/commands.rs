@@ -193,3 +193,55 @@ pub fn drums_decode(input: &std::path::Path, out: &std::path::Path, bpm: Option<
     emit(&format!("Written {} ({} lines at {bpm} bpm)\n", out.display(), groove.lines.len()))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `reprolab drums train`.
+pub fn drums_train(
+    preset: &str,
+    data: Option<&std::path::Path>,
+    grooves: Option<&std::path::Path>,
+    pretrained: bool,
+    seed: u64,
+    out: &std::path::Path,
+) -> Result<ExitCode> {
+    for p in data.into_iter().chain(grooves) {
+        registry::existing_path(p)?;
+    }
+    let summary = drums::model::train_command(preset.parse()?, data, grooves, pretrained, seed, out)?;
+    emit(&format!(
+        "Trained on {} grooves ({} skipped: 8 measures or fewer){}; final loss {:.3}. Saved to {}\n",
+        summary.grooves,
+        summary.skipped,
+        summary.pretrained_on.map(|c| format!(", pre-trained on {c}")).unwrap_or_default(),
+        summary.final_loss,
+        summary.out.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprolab drums generate`.
+pub fn drums_generate(
+    model: &std::path::Path,
+    prompt: &std::path::Path,
+    measures: usize,
+    sample: &drums::lm::SampleConfig,
+    seed: u64,
+    bpm: Option<f64>,
+    out: &std::path::Path,
+) -> Result<ExitCode> {
+    registry::existing_path(model)?;
+    registry::existing_path(prompt)?;
+    let decoded = drums::model::generate_command(model, prompt, measures, sample, seed, bpm, out)?;
+    emit(&format!(
+        "Written {} and {} ({} lines; {}{})\n",
+        out.display(),
+        out.with_extension("txt").display(),
+        decoded.groove.lines.len(),
+        if decoded.well_formed { "well formed" } else { "not well formed: measure layout or END missing" },
+        if decoded.invalid_tokens > 0 {
+            format!(", {} invalid tokens skipped", decoded.invalid_tokens)
+        } else {
+            String::new()
+        }
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -125,6 +125,51 @@ enum DrumsCommand {
         #[arg(long, value_name = "FILE.txt")]
         out: Option<PathBuf>,
     },
+    /// Train the groove Transformer of the experiment (optionally pre-trained on English text) and save it.
+    Train {
+        /// Where to save the model (safetensors + state.json).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Model and training settings of this experiment preset: smoke, quick or paper.
+        #[arg(long, default_value = "quick")]
+        preset: String,
+        /// Pre-train on natural-language text first (the preset's corpus).
+        #[arg(long)]
+        pretrained: bool,
+        /// Train on this folder of .mid or .txt grooves instead of the paper's 372.
+        #[arg(long, value_name = "DIR")]
+        grooves: Option<PathBuf>,
+        /// Directory with real datasets, holding groove/ (default: $REPROLAB_DATA).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Continue a groove's first two measures with a trained model and write a playable MIDI file.
+    Generate {
+        /// A model saved by `drums train`.
+        #[arg(long, value_name = "DIR")]
+        model: PathBuf,
+        /// The prompt: a drum MIDI file or a text groove (its first two non-empty measures are used).
+        #[arg(long, value_name = "FILE.mid|FILE.txt")]
+        prompt: PathBuf,
+        /// Measures to add.
+        #[arg(long, default_value_t = 14)]
+        measures: usize,
+        #[arg(long, default_value_t = 0.9)]
+        temperature: f64,
+        /// Nucleus sampling threshold (1 = off).
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Tempo (default: from the prompt's file name, else 120).
+        #[arg(long)]
+        bpm: Option<f64>,
+        /// The MIDI file to write (the text groove goes next to it, as .txt).
+        #[arg(long, value_name = "FILE.mid")]
+        out: PathBuf,
+    },
     /// Decode a text groove into a playable MIDI file (General MIDI drums, channel 10).
     Decode {
         /// A groove in the paper's text format (SEP / END lines are allowed).
@@ -206,6 +251,13 @@ fn main() -> ExitCode {
                 DrumsCommand::Eval { paths, json } => commands::drums_eval(&paths, json),
                 DrumsCommand::Encode { input, out } => commands::drums_encode(&input, out.as_deref()),
                 DrumsCommand::Decode { input, out, bpm } => commands::drums_decode(&input, &out, bpm),
+                DrumsCommand::Train { out, preset, pretrained, grooves, data, seed } => {
+                    commands::drums_train(&preset, data.as_deref(), grooves.as_deref(), pretrained, seed, &out)
+                }
+                DrumsCommand::Generate { model, prompt, measures, temperature, top_p, seed, bpm, out } => {
+                    let sample = drums::lm::SampleConfig { temperature, top_p, max_tokens: measures * 17 };
+                    commands::drums_generate(&model, &prompt, measures, &sample, seed, bpm, &out)
+                }
             },
             Command::Reproduce { common, only } => {
                 commands::reproduce(&only, &common.to_options(None, None)?, common.json)

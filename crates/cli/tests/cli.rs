@@ -8,6 +8,11 @@ use std::path::Path;
 fn reprolab() -> Command {
     let mut cmd = Command::cargo_bin("reprolab").unwrap();
     cmd.env_remove("REPROLAB_DEVICE").arg("--quiet");
+    // CI's REPROLAB_DATA is relative to the workspace root; tests run in the crate folder.
+    match reprolab_core::data::test_data_dir(env!("CARGO_MANIFEST_DIR")) {
+        Some(dir) => cmd.env("REPROLAB_DATA", dir),
+        None => cmd.env_remove("REPROLAB_DATA"),
+    };
     cmd
 }
 
@@ -87,7 +92,7 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
     assert!(!html.contains("src=\"figures/"), "index.html must not depend on other files");
     let reports = json["reports"].as_array().unwrap();
     let methods: Vec<&str> = reports.iter().map(|r| r["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["membership", "selfcheck"], "every registered method runs, papers first");
+    assert_eq!(methods, ["membership", "drums", "selfcheck"], "every registered method runs, papers first");
     let report = reports.iter().find(|r| r["method"] == "selfcheck").unwrap();
     assert_eq!(report["preset"], "smoke");
     let acc = report["results"]["cells"]["MLP"]["accuracy"]["values"].as_array().unwrap();
@@ -119,7 +124,7 @@ fn run_json_prints_only_one_json_object() {
 #[test]
 fn unknown_and_unimplemented_methods() {
     fails_with(&["run", "nosuch"], "unknown method 'nosuch'");
-    fails_with(&["run", "drums"], "method 'drums' is not implemented yet");
+    fails_with(&["run", "offline-rl"], "method 'offline-rl' is not implemented yet");
     fails_with(&["reproduce", "--only", "selfcheck,nosuch"], "unknown method 'nosuch'");
 }
 
@@ -327,4 +332,55 @@ fn drums_commands_reject_bad_input_with_exit_2() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     fails_with(&["drums", "eval", empty.to_str().unwrap()], "no .txt grooves in this folder");
+}
+
+#[test]
+fn drums_train_then_generate_writes_a_playable_groove() {
+    let dir = tempfile::tempdir().unwrap();
+    let grooves = dir.path().join("grooves");
+    std::fs::create_dir(&grooves).unwrap();
+    // two 10-measure grooves (more than the paper's 8-measure minimum)
+    for (k, hit) in ["o--o--", "--o-o-"].iter().enumerate() {
+        let measure = format!("{hit}\n") + &"----o-\n".repeat(15);
+        std::fs::write(grooves.join(format!("g{k}.txt")), measure.repeat(10)).unwrap();
+    }
+    let model = dir.path().join("model");
+    reprolab()
+        .args(["drums", "train", "--preset", "smoke", "--grooves"])
+        .arg(&grooves)
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Trained on 2 grooves (0 skipped"));
+    let out = dir.path().join("new.mid");
+    reprolab()
+        .args(["drums", "generate", "--measures", "2", "--seed", "3", "--model"])
+        .arg(&model)
+        .arg("--prompt")
+        .arg(grooves.join("g0.txt"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("new.txt"));
+    // the MIDI file is a valid drum file that encodes back to its text
+    let text = reprolab().args(["drums", "encode"]).arg(&out).assert().success().get_output().stdout.clone();
+    let written = std::fs::read_to_string(dir.path().join("new.txt")).unwrap();
+    assert!(String::from_utf8(text).unwrap().starts_with(&written), "MIDI and text disagree");
+    fails_with(
+        &[
+            "drums",
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt",
+            out.to_str().unwrap(),
+            "--measures",
+            "15",
+            "--out",
+            "x.mid",
+        ],
+        "--measures must be 1..14",
+    );
 }

@@ -67,6 +67,26 @@ impl Groove {
         Ok(Self { lines })
     }
 
+    /// Like [`Groove::parse`], but a line that is not six `o`/`-`
+    /// characters becomes a silent line (keeping the timing) and is
+    /// counted: for judging other systems' outputs, where such lines occur.
+    /// Returns the groove and the number of repaired lines.
+    pub fn parse_lenient(text: &str) -> (Self, usize) {
+        let mut repaired = 0;
+        let lines = text
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.is_empty() && *l != "SEP" && *l != "END")
+            .map(|l| {
+                parse_line(l).unwrap_or_else(|| {
+                    repaired += 1;
+                    [false; 6]
+                })
+            })
+            .collect();
+        (Self { lines }, repaired)
+    }
+
     /// Measures of [`MEASURE`] lines (the last may be shorter).
     pub fn measures(&self) -> impl Iterator<Item = &[[bool; 6]]> {
         self.lines.chunks(MEASURE)
@@ -262,6 +282,8 @@ mod tests {
         let bytes = decode_midi(&groove, 120.0).unwrap();
         assert_eq!(encode_midi(&bytes, "round trip").unwrap(), groove);
         assert_eq!(Groove::parse(&groove.to_text(), "text").unwrap(), groove);
+        let (lenient, repaired) = Groove::parse_lenient("o-----\n-oooo--\nSEP\n------\n");
+        assert_eq!((lenient.lines.len(), repaired, lenient.lines[1]), (3, 1, [false; 6]));
     }
 
     #[test]

@@ -18,8 +18,14 @@
 //! the encoder reads them; ours inverts the encoder).
 
 pub mod codec;
+pub mod corpus;
 pub mod eval;
+pub mod experiment;
 pub mod gmd;
 pub mod lm;
+pub mod model;
+pub mod ngram;
 pub mod structure;
 pub mod tokens;
+
+pub use experiment::METHOD;

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use reprolab_core::nn::{EncoderBlock, EncoderBlockConfig};
+use reprolab_core::nn::{EncoderBlock, EncoderBlockConfig, KvCache};
 use reprolab_core::train::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,9 @@ impl LmConfig {
         Lm {
             tokens: EmbeddingConfig::new(VOCAB, self.d_model).init(device),
             positions: EmbeddingConfig::new(self.context, self.d_model).init(device),
-            blocks: (0..self.n_layers).map(|_| EncoderBlockConfig::new(self.d_model, self.n_heads).init(device)).collect(),
+            blocks: (0..self.n_layers)
+                .map(|_| EncoderBlockConfig::new(self.d_model, self.n_heads).init(device))
+                .collect(),
             norm: LayerNormConfig::new(self.d_model).init(device),
             head: LinearConfig::new(self.d_model, VOCAB).init(device),
         }
@@ -63,6 +65,36 @@ impl Lm {
             x = block.forward(x, Some(mask.clone())).hidden;
         }
         self.head.forward(self.norm.forward(x))
+    }
+
+    /// Logits of new tokens `[batch, n]` at positions `start..start + n`
+    /// after the cached ones (one cache per block; empty = none yet), and
+    /// the extended caches: decoding one token costs one token's work.
+    pub fn forward_cached(
+        &self,
+        tokens: Tensor<2, Int>,
+        start: usize,
+        caches: Vec<KvCache>,
+    ) -> (Tensor<3>, Vec<KvCache>) {
+        let [b, n] = tokens.dims();
+        let device = tokens.device();
+        let positions =
+            Tensor::<1, Int>::arange(start as i64..(start + n) as i64, &device).reshape([1, n]).expand([b, n]);
+        let mut x = self.tokens.forward(tokens) + self.positions.forward(positions);
+        // New tokens see every cached token and the new ones up to themselves.
+        let mask = (n > 1).then(|| {
+            let total = start + n;
+            let data: Vec<bool> = (0..n * total).map(|k| k % total > start + k / total).collect();
+            Tensor::<3, Bool>::from_data(TensorData::new(data, [1, n, total]), &device).expand([b, n, total])
+        });
+        let mut caches = caches.into_iter().map(Some).chain(std::iter::repeat(None));
+        let mut next = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let (out, cache) = block.forward_cached(x, caches.next().flatten(), mask.clone());
+            x = out.hidden;
+            next.push(cache);
+        }
+        (self.head.forward(self.norm.forward(x)), next)
     }
 
     pub fn context(&self) -> usize {
@@ -99,6 +131,20 @@ pub fn sequence_loss(model: &Lm, seqs: &[&[usize]], device: &Device) -> Tensor<1
     let targets = all.slice([0..b, 1..t]).reshape([b * (t - 1)]);
     let logits = model.forward(inputs).reshape([b * (t - 1), VOCAB]);
     CrossEntropyLossConfig::new().with_pad_tokens(Some(vec![PAD])).init(device).forward(logits, targets)
+}
+
+/// Mean next-token loss of `seqs` without gradients (batches of 16).
+pub fn evaluate(model: &Lm, seqs: &[Vec<usize>], device: &Device) -> f64 {
+    let model = model.valid();
+    let plain = device.clone().without_autodiff();
+    let (mut total, mut n) = (0.0, 0usize);
+    for chunk in seqs.chunks(16) {
+        let refs: Vec<&[usize]> = chunk.iter().map(Vec::as_slice).collect();
+        let loss: f32 = sequence_loss(&model, &refs, &plain).into_scalar();
+        total += f64::from(loss) * chunk.len() as f64;
+        n += chunk.len();
+    }
+    total / n.max(1) as f64
 }
 
 /// Trains `model` on `seqs` (whole sequences, shuffled each epoch) and
@@ -192,21 +238,29 @@ pub fn generate(model: &Lm, prompts: &[Vec<usize>], cfg: &SampleConfig, seed: u6
     let mut seqs: Vec<Vec<usize>> = prompts.to_vec();
     let mut done = vec![false; prompts.len()];
     let start = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let b = seqs.len();
+    // The prompts go in at once; then one token per step, with the cache.
+    let refs: Vec<&[usize]> = seqs.iter().map(Vec::as_slice).collect();
+    let (mut logits, mut caches) = model.forward_cached(batch_tensor(&refs, start, &plain), 0, Vec::new());
     for _ in 0..cfg.max_tokens {
         let t = seqs[0].len();
         if done.iter().all(|&d| d) || t >= model.context() {
             break;
         }
-        let refs: Vec<&[usize]> = seqs.iter().map(Vec::as_slice).collect();
-        let logits = model.forward(batch_tensor(&refs, t, &plain));
-        let last: Vec<f32> =
-            logits.slice([0..seqs.len(), t - 1..t]).into_data().try_to_vec().expect("f32 logits");
+        let n = logits.dims()[1];
+        let last: Vec<f32> = logits.slice([0..b, n - 1..n]).into_data().try_to_vec().expect("f32 logits");
         for (k, seq) in seqs.iter_mut().enumerate() {
             let u: f64 = rng.random();
-            let token = if done[k] { crate::tokens::PAD } else { sample_token(&last[k * VOCAB..(k + 1) * VOCAB], &allowed, cfg, u) };
+            let token = if done[k] {
+                crate::tokens::PAD
+            } else {
+                sample_token(&last[k * VOCAB..(k + 1) * VOCAB], &allowed, cfg, u)
+            };
             done[k] |= token == crate::tokens::END;
             seq.push(token);
         }
+        let newest: Vec<&[usize]> = seqs.iter().map(|s| &s[t..]).collect();
+        (logits, caches) = model.forward_cached(batch_tensor(&newest, 1, &plain), t, caches);
     }
     seqs.into_iter().map(|s| s[start..].iter().copied().take_while(|&x| x != crate::tokens::PAD).collect()).collect()
 }
@@ -246,6 +300,14 @@ mod tests {
         let train_cfg = LmTrainConfig { epochs: 150, batch_size: 4, optimizer: OptimizerConfig::adam(3e-3) };
         let (model, losses) = train(model, &vec![seq.clone(); 4], &train_cfg, 0, &ad, "test").unwrap();
         assert!(losses.last().unwrap() < &0.1, "{losses:?}");
+        // the cached forward pass gives the full pass's logits
+        let plain = model.valid();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![300i64, 301, 320, 300, 301], [1, 5]), &device);
+        let full: Vec<f32> = plain.forward(ids.clone()).into_data().try_to_vec().unwrap();
+        let (head, caches) = plain.forward_cached(ids.clone().slice([0..1, 0..3]), 0, Vec::new());
+        let (tail, _) = plain.forward_cached(ids.slice([0..1, 3..5]), 3, caches);
+        let cached: Vec<f32> = Tensor::cat(vec![head, tail], 1).into_data().try_to_vec().unwrap();
+        assert!(full.iter().zip(&cached).all(|(a, b)| (a - b).abs() < 1e-4));
         let sample = SampleConfig { temperature: 0.9, top_p: 1.0, max_tokens: 6 };
         let out = generate(&model, &[seq[..4].to_vec()], &sample, 0, &ad);
         assert_eq!(out[0], seq[4..10].to_vec());

@@ -53,21 +53,49 @@ impl Attention {
     }
 
     /// Attention of `x_q` over `x_kv`. `mask` (`[batch, n_query, n_key]`,
-    /// true = blocked) keeps a query from attending to masked keys.
+    /// true = blocked) keeps a query from attending to masked keys; every
+    /// query must keep at least one key (masked scores are -inf, which
+    /// also spares the exponential its slow underflow path).
     pub fn forward(&self, x_q: Tensor<3>, x_kv: Tensor<3>, mask: Option<Tensor<3, Bool>>) -> AttentionOutput {
-        let [b, n_q, d] = x_q.dims();
         let q = self.heads(self.query.forward(x_q));
         let k = self.heads(self.key.forward(x_kv.clone()));
         let v = self.heads(self.value.forward(x_kv));
-        let d_head = d / self.n_heads;
+        self.attend(q, k, v, mask)
+    }
+
+    /// Self-attention of new tokens `x` (`[batch, n_new, d]`) over the
+    /// cached tokens and themselves, for incremental decoding: the keys and
+    /// values of earlier tokens are reused, not recomputed. `mask` is
+    /// `[batch, n_new, cached + n_new]` (none needed for one new token).
+    /// Returns the output and the cache extended by the new tokens.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        cache: Option<KvCache>,
+        mask: Option<Tensor<3, Bool>>,
+    ) -> (AttentionOutput, KvCache) {
+        let q = self.heads(self.query.forward(x.clone()));
+        let mut k = self.heads(self.key.forward(x.clone()));
+        let mut v = self.heads(self.value.forward(x));
+        if let Some(cache) = cache {
+            k = Tensor::cat(vec![cache.k, k], 2);
+            v = Tensor::cat(vec![cache.v, v], 2);
+        }
+        let out = self.attend(q, k.clone(), v.clone(), mask);
+        (out, KvCache { k, v })
+    }
+
+    /// softmax(q k^T / sqrt(d_head), masked) v, heads merged and projected.
+    fn attend(&self, q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<Tensor<3, Bool>>) -> AttentionOutput {
+        let [b, heads, n_q, d_head] = q.dims();
         let mut scores = q.clone().matmul(k.clone().swap_dims(2, 3)).div_scalar((d_head as f64).sqrt());
         if let Some(mask) = mask {
             let [mb, mq, mk] = mask.dims();
             let mask = mask.reshape([mb, 1, mq, mk]).expand([mb, self.n_heads, mq, mk]);
-            scores = scores.mask_fill(mask, -1.0e9);
+            scores = scores.mask_fill(mask, f32::NEG_INFINITY);
         }
         let weights = softmax(scores, 3);
-        let context = weights.clone().matmul(v.clone()).swap_dims(1, 2).reshape([b, n_q, d]);
+        let context = weights.clone().matmul(v.clone()).swap_dims(1, 2).reshape([b, n_q, heads * d_head]);
         AttentionOutput { context: self.output.forward(context), weights, q, k, v }
     }
 
@@ -75,6 +103,14 @@ impl Attention {
     pub fn self_attention(&self, x: Tensor<3>) -> AttentionOutput {
         self.forward(x.clone(), x, None)
     }
+}
+
+/// Per-head keys and values of the tokens decoded so far,
+/// `[batch, heads, tokens, d_head]` each.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    pub k: Tensor<4>,
+    pub v: Tensor<4>,
 }
 
 #[cfg(test)]
@@ -107,5 +143,28 @@ mod tests {
         );
         let w: Vec<f32> = att.forward(x.clone(), x, Some(mask)).weights.into_data().try_to_vec().unwrap();
         assert!(w[2] < 1e-6 && w[5] < 1e-6 && w[8] < 1e-6, "{w:?}");
+    }
+
+    /// Decoding token by token with the cache gives the causal attention
+    /// of the whole sequence at once.
+    #[test]
+    fn cached_decoding_equals_causal_attention() {
+        let dev = crate::device::default_device();
+        let att = AttentionConfig::new(8, 2).init(&dev);
+        let x = Tensor::<3>::random([2, 4, 8], Distribution::Normal(0.0, 1.0), &dev);
+        let causal: Vec<bool> = (0..16).map(|k| k % 4 > k / 4).collect();
+        let mask = Tensor::<3, Bool>::from_data(TensorData::new(causal, [1, 4, 4]), &dev).expand([2, 4, 4]);
+        let full: Vec<f32> = att.forward(x.clone(), x.clone(), Some(mask)).context.into_data().try_to_vec().unwrap();
+        let mut cache = None;
+        let mut steps = Vec::new();
+        for t in 0..4 {
+            let (out, next) = att.forward_cached(x.clone().slice([0..2, t..t + 1]), cache, None);
+            steps.push(out.context);
+            cache = Some(next);
+        }
+        let cached: Vec<f32> = Tensor::cat(steps, 1).into_data().try_to_vec().unwrap();
+        for (a, b) in full.iter().zip(&cached) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 }

@@ -17,7 +17,7 @@ pub mod mlp;
 pub mod mlp_stack;
 pub mod transformer;
 
-pub use attention::{Attention, AttentionConfig, AttentionOutput};
+pub use attention::{Attention, AttentionConfig, AttentionOutput, KvCache};
 pub use conv::{ConvBlock, ConvBlockConfig, ConvNet, ConvNetConfig, Norm};
 pub use gcn::{GraphConv, NormalisedAdjacency};
 pub use mlp::{Activation, Mlp, MlpConfig};

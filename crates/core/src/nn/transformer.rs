@@ -1,7 +1,7 @@
 //! Pre-norm transformer encoder block (ViT / GPT-2 style):
 //! x + Attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP of width `mlp_ratio * d`.
 
-use super::attention::{Attention, AttentionConfig};
+use super::attention::{Attention, AttentionConfig, KvCache};
 use super::mlp::{Activation, Mlp, MlpConfig};
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig};
@@ -50,6 +50,23 @@ impl EncoderBlock {
     pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<3, Bool>>) -> EncoderOutput {
         let h = self.norm1.forward(x.clone());
         let attention = self.attention.forward(h.clone(), h, mask);
+        self.finish(x, attention)
+    }
+
+    /// [`EncoderBlock::forward`] for new tokens after cached ones (see
+    /// [`Attention::forward_cached`]): incremental decoding.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        cache: Option<KvCache>,
+        mask: Option<Tensor<3, Bool>>,
+    ) -> (EncoderOutput, KvCache) {
+        let (attention, cache) = self.attention.forward_cached(self.norm1.forward(x.clone()), cache, mask);
+        (self.finish(x, attention), cache)
+    }
+
+    /// The residual around attention, then the MLP half.
+    fn finish(&self, x: Tensor<3>, attention: super::AttentionOutput) -> EncoderOutput {
         let x = x + attention.context.clone();
         let hidden = x.clone() + self.mlp.forward(self.norm2.forward(x));
         EncoderOutput { hidden, attention }

@@ -1,0 +1,301 @@
+//! Training, saving, loading and using a groove Transformer outside the
+//! experiment: what `reprolab drums train` and `reprolab drums generate`
+//! call.
+
+use crate::codec::{Groove, MEASURE};
+use crate::lm::{self, Lm, LmConfig, LmTrainConfig, SampleConfig};
+use crate::tokens::{self, Decoded};
+use anyhow::Result;
+use burn::tensor::Device;
+use reprolab_core::rng::derive_seed;
+use reprolab_core::train::Checkpoint;
+use reprolab_core::train::checkpoint::TrainState;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Natural-language pre-training.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainConfig {
+    /// `cargo-readmes` (the README files of the crates in Cargo.lock, from
+    /// the cargo registry) or a path to a text file or folder.
+    pub corpus: String,
+    /// Bytes of the corpus used.
+    pub max_bytes: usize,
+    pub train: LmTrainConfig,
+}
+
+/// Corpus windows held out from pre-training to measure it.
+const HELD_OUT: usize = 32;
+
+/// A trained model and what happened while training it.
+pub struct Trained {
+    pub model: Lm,
+    /// Fine-tuning loss per epoch.
+    pub losses: Vec<f64>,
+    /// Loss on held-out corpus windows before and after pre-training
+    /// (nats per byte; a uniform guess is ln 256 = 5.55).
+    pub pretrain_held_out: Option<(f64, f64)>,
+    /// One line on the corpus, when pre-trained.
+    pub corpus_note: Option<String>,
+}
+
+/// Initialises a Transformer from `seed`, pre-trains it on text when
+/// `pretrain` is given, then trains it on `grooves` (token sequences).
+/// `device` must be an autodiff device.
+pub fn train_transformer(
+    cfg: &LmConfig,
+    train: &LmTrainConfig,
+    pretrain: Option<&PretrainConfig>,
+    grooves: &[Vec<usize>],
+    seed: u64,
+    device: &Device,
+    label: &str,
+) -> Result<Trained> {
+    device.seed(derive_seed(seed, "lm-init"));
+    let mut model = cfg.init(device);
+    let (mut pretrain_held_out, mut corpus_note) = (None, None);
+    if let Some(p) = pretrain {
+        let text = match p.corpus.as_str() {
+            "cargo-readmes" => {
+                let (text, n) = crate::corpus::cargo_readmes()?;
+                corpus_note = Some(format!(
+                    "the README files of {n} crates pinned in Cargo.lock ({:.2} MB; {:.2} MB used)",
+                    text.len() as f64 / 1e6,
+                    text.len().min(p.max_bytes) as f64 / 1e6
+                ));
+                text
+            }
+            path => {
+                let text = crate::corpus::text_from(Path::new(path))?;
+                corpus_note = Some(format!("{path} ({:.2} MB used)", text.len().min(p.max_bytes) as f64 / 1e6));
+                text
+            }
+        };
+        // The windows after max_bytes are held out to measure what pre-training learnt.
+        let mut windows = crate::corpus::byte_windows(&text, cfg.context, p.max_bytes + HELD_OUT * cfg.context);
+        let held_out = windows.split_off(windows.len().saturating_sub(HELD_OUT).max(1).min(windows.len()));
+        if windows.is_empty() || held_out.is_empty() {
+            reprolab_core::user_bail!(
+                "pre-training corpus {}: shorter than two contexts of {} bytes",
+                p.corpus,
+                cfg.context
+            );
+        }
+        let before = lm::evaluate(&model, &held_out, device);
+        let clock = std::time::Instant::now();
+        let (m, _) =
+            lm::train(model, &windows, &p.train, derive_seed(seed, "pretrain"), device, "pre-training on text")?;
+        tracing::info!(seconds = clock.elapsed().as_secs_f64(), windows = windows.len(), "pre-training done");
+        model = m;
+        pretrain_held_out = Some((before, lm::evaluate(&model, &held_out, device)));
+    }
+    let clock = std::time::Instant::now();
+    let (model, losses) = lm::train(model, grooves, train, derive_seed(seed, "finetune"), device, label)?;
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = label, "training done");
+    Ok(Trained { model, losses, pretrain_held_out, corpus_note })
+}
+
+/// Saves `model` with its config (safetensors + state.json) into `dir`.
+pub fn save(model: &Lm, cfg: &LmConfig, dir: &Path) -> Result<()> {
+    let state = TrainState { extra: serde_json::to_value(cfg)?, ..Default::default() };
+    Checkpoint::new(dir).save(model, None, &state)
+}
+
+/// Loads a model saved by [`save`].
+pub fn load(dir: &Path, device: &Device) -> Result<(Lm, LmConfig)> {
+    let checkpoint = Checkpoint::new(dir);
+    let Some(state) = checkpoint.state()? else {
+        reprolab_core::user_bail!("{}: not a saved drums model (no state.json)", dir.display())
+    };
+    let cfg: LmConfig = serde_json::from_value(state.extra)
+        .map_err(|e| reprolab_core::user_error(format!("{}: state.json has no model config ({e})", dir.display())))?;
+    let model = checkpoint.load_model(cfg.init(device))?;
+    Ok((model, cfg))
+}
+
+/// The prompt of a groove as the paper builds it: leading empty measures
+/// stripped, then the first `measures` measures.
+pub fn prompt_lines(groove: &Groove, measures: usize) -> Result<Vec<[bool; 6]>> {
+    let empty = |m: &[[bool; 6]]| m.iter().take(4).all(|row| row.iter().all(|&h| !h));
+    let start = groove.lines.chunks(MEASURE).take_while(|m| empty(m)).count() * MEASURE;
+    let lines = &groove.lines[start.min(groove.lines.len())..];
+    if lines.len() < measures * MEASURE {
+        reprolab_core::user_bail!(
+            "the prompt needs {measures} measures ({} lines) after leading empty measures, the groove has {}",
+            measures * MEASURE,
+            lines.len()
+        );
+    }
+    Ok(lines[..measures * MEASURE].to_vec())
+}
+
+/// Continues a 2-measure prompt by up to `measures` measures.
+pub fn continue_groove(
+    model: &Lm,
+    prompt: &[[bool; 6]],
+    measures: usize,
+    sample: &SampleConfig,
+    seed: u64,
+    device: &Device,
+) -> Decoded {
+    let max_tokens = (measures * (MEASURE + 1)).min(sample.max_tokens.max(measures * (MEASURE + 1)));
+    let cfg = SampleConfig { max_tokens, ..sample.clone() };
+    let generated = lm::generate(model, &[tokens::measures_with_seps(prompt)], &cfg, seed, device);
+    tokens::decode(prompt, &generated[0])
+}
+
+/// Training sequences from a folder of grooves (`.mid` files, encoded,
+/// or `.txt` files in the groove text format), in the paper's LM format;
+/// grooves the paper's filter drops (128 lines or fewer after stripping
+/// leading empty measures) are skipped and counted.
+pub fn sequences_from_folder(dir: &Path) -> Result<(Vec<Vec<usize>>, usize)> {
+    let shown = dir.display();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot list ({e})")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "mid" || x == "midi" || x == "txt"))
+        .collect();
+    files.sort();
+    let (mut seqs, mut skipped) = (Vec::new(), 0);
+    for f in &files {
+        let groove = if f.extension().is_some_and(|x| x == "txt") {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| reprolab_core::user_error(format!("{}: cannot read ({e})", f.display())))?;
+            Groove::parse(&text, &f.display().to_string())?
+        } else {
+            crate::codec::encode_file(f)?
+        };
+        match crate::codec::lm_example(&groove) {
+            Some((prompt, completion)) => {
+                seqs.push(tokens::example_tokens(&prompt, &completion).expect("lm_example writes groove tokens"))
+            }
+            None => skipped += 1,
+        }
+    }
+    if seqs.is_empty() {
+        reprolab_core::user_bail!("{shown}: no usable grooves (.mid or .txt with more than 8 measures)");
+    }
+    Ok((seqs, skipped))
+}
+
+/// What `reprolab drums train` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub grooves: usize,
+    pub skipped: usize,
+    pub pretrained_on: Option<String>,
+    pub final_loss: f64,
+    pub out: std::path::PathBuf,
+}
+
+/// `reprolab drums train`: the experiment's Transformer (model, training
+/// and pre-training settings of `preset`), trained on the paper's 372
+/// training grooves under `data` (`groove/gpt3_train.jsonl`) or on a
+/// folder of `.mid` / `.txt` grooves, saved to `out`.
+pub fn train_command(
+    preset: reprolab_core::registry::Preset,
+    data: Option<&Path>,
+    grooves: Option<&Path>,
+    pretrained: bool,
+    seed: u64,
+    out: &Path,
+) -> Result<TrainSummary> {
+    let opts = reprolab_core::registry::RunOptions {
+        preset: Some(preset),
+        data_dir: data.map(Path::to_path_buf),
+        out_dir: out.to_path_buf(),
+        ..Default::default()
+    };
+    let ctx = reprolab_core::registry::RunContext::new(&crate::METHOD, &opts)?;
+    let cfg: crate::experiment::Config = ctx.config()?;
+    let (seqs, skipped) = match grooves {
+        Some(dir) => sequences_from_folder(dir)?,
+        None => {
+            let path = ctx.data_path("groove/gpt3_train.jsonl")?;
+            (crate::experiment::read_jsonl(&path)?.into_iter().map(|e| e.tokens).collect(), 0)
+        }
+    };
+    let ad = reprolab_core::device::default_device().autodiff();
+    let trained =
+        train_transformer(&cfg.model, &cfg.train, pretrained.then_some(&cfg.pretrain), &seqs, seed, &ad, "training")?;
+    save(&trained.model, &cfg.model, out)?;
+    Ok(TrainSummary {
+        grooves: seqs.len(),
+        skipped,
+        pretrained_on: trained.corpus_note,
+        final_loss: trained.losses.last().copied().unwrap_or(f64::NAN),
+        out: out.to_path_buf(),
+    })
+}
+
+/// `reprolab drums generate`: continues the first two measures of the
+/// prompt groove (after leading empty measures) by `measures` measures and
+/// writes the MIDI file `out` and the text next to it (`.txt`).
+pub fn generate_command(
+    model_dir: &Path,
+    prompt: &Path,
+    measures: usize,
+    sample: &SampleConfig,
+    seed: u64,
+    bpm: Option<f64>,
+    out: &Path,
+) -> Result<Decoded> {
+    if measures == 0 || measures > 14 {
+        reprolab_core::user_bail!("--measures must be 1..14 (the model's context holds 16 measures), got {measures}");
+    }
+    let device = reprolab_core::device::default_device();
+    let (model, _) = load(model_dir, &device)?;
+    let prompt_groove = read_groove(prompt)?;
+    let lines =
+        prompt_lines(&prompt_groove, 2).map_err(|e| reprolab_core::user_error(format!("{}: {e}", prompt.display())))?;
+    let decoded = continue_groove(&model, &lines, measures, sample, seed, &device);
+    crate::codec::write_midi(&decoded.groove, out, bpm, &prompt.display().to_string())?;
+    let text_path = out.with_extension("txt");
+    let text = decoded.groove.to_text();
+    reprolab_core::report::write_atomic(&text_path, |w| {
+        use std::io::Write;
+        Ok(w.write_all(text.as_bytes())?)
+    })?;
+    Ok(decoded)
+}
+
+/// Reads a prompt groove from a `.mid` or `.txt` file.
+pub fn read_groove(path: &Path) -> Result<Groove> {
+    let shown = path.display().to_string();
+    if path.extension().is_some_and(|x| x == "txt") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot read ({e})")))?;
+        Groove::parse(&text, &shown)
+    } else {
+        crate::codec::encode_file(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_round_trip_and_prompt_stripping() {
+        let device = reprolab_core::device::default_device();
+        let cfg = LmConfig { d_model: 16, n_heads: 2, n_layers: 1, context: 40 };
+        let model = cfg.init(&device);
+        let dir = tempfile::tempdir().unwrap();
+        save(&model, &cfg, dir.path()).unwrap();
+        let (loaded, loaded_cfg) = load(dir.path(), &device).unwrap();
+        assert_eq!(loaded_cfg, cfg);
+        let sample = SampleConfig { temperature: 0.9, top_p: 1.0, max_tokens: 5 };
+        let prompt = vec![[true, false, false, true, false, false]; 32];
+        let a = continue_groove(&model, &prompt, 1, &sample, 7, &device);
+        let b = continue_groove(&loaded, &prompt, 1, &sample, 7, &device);
+        assert_eq!(a, b, "same weights, same seed, same groove");
+        let err = load(&dir.path().join("none"), &device).unwrap_err().to_string();
+        assert!(err.contains("not a saved drums model"), "{err}");
+
+        let mut lines = vec![[false; 6]; 16];
+        lines.extend(vec![[true; 6]; 32]);
+        assert_eq!(prompt_lines(&Groove { lines: lines.clone() }, 2).unwrap(), vec![[true; 6]; 32]);
+        assert!(prompt_lines(&Groove { lines: lines[..40].to_vec() }, 2).is_err());
+    }
+}
