@@ -25,7 +25,7 @@ print("Both sides run the same training step with the same shapes and hyper-para
 print("alternating over rounds so both see the same machine conditions. A step is forward, backward, optimiser update")
 print("and reading the loss back; each round reports the median step time after warm-up, and the table shows the")
 print("median over rounds.\n")
-print("A 'step' is one training step for mlp-step, and one whole 16-model epoch for shadow-epoch (16 separate models) and shadow-stack (the 16 models as one stacked model, as the membership experiment trains them).\n")
+print("A 'step' is one training step for mlp-step, and one whole 16-model epoch for shadow-epoch (16 separate models) and shadow-stack (the 16 models as one stacked model, as the membership experiment trains them), and one training step of the drums Transformer for lm-step.\n")
 print("| workload | implementation | median ms/step | steps/s | GFLOP/s | % of sgemm peak | speed vs PyTorch | per-round speed vs PyTorch |")
 print("|---|---|---|---|---|---|---|---|")
 for work in works:
@@ -38,4 +38,4 @@ for work in works:
         print(f"| {side[0]['workload']} | {side[0]['implementation']} | {ms:.3f} | {1e3 / ms:.0f} | {gflops:.1f} | "
               f"{100 * gflops / peak['sgemm_gflops']:.0f}% | {t_ms / ms:.2f}x | {label} |")
 print(f"\n{len(rust)} rounds. 'speed vs PyTorch' is PyTorch's median time divided by this row's (above 1: faster than PyTorch).")
-print("FLOPs count the three matrix products per layer of a training step (6 x MACs x batch); optimiser and activation work is not counted.")
+print("FLOPs count the three matrix products per layer of a training step (6 x MACs x batch; for lm-step 6 x parameters x tokens plus the attention products); optimiser and activation work is not counted.")

@@ -292,6 +292,28 @@ mod tests {
         let err = Groove::parse("oo--o-\nbad\n", "g.txt").unwrap_err().to_string();
         assert_eq!(err, "g.txt: line 2 is not six 'o'/'-' characters: \"bad\"");
         assert!(decode_midi(&Groove { lines: vec![[true; 6]] }, 0.0).is_err());
+        // a melody (middle C, E, G) is not a drum track
+        let drums = decode_midi(&Groove { lines: vec![[true; 6]] }, 120.0).unwrap();
+        let smf = Smf::parse(&drums).unwrap();
+        let mut track = smf.tracks[0].clone();
+        for event in &mut track {
+            if let TrackEventKind::Midi {
+                message: MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. },
+                ..
+            } = &mut event.kind
+            {
+                *key = (60 + key.as_int() % 3).into();
+            }
+        }
+        let mut melody = Vec::new();
+        Smf { header: smf.header, tracks: vec![track] }.write_std(&mut melody).unwrap();
+        // the official encoder keeps such a file, as silence (one exists in data_midi)
+        let groove = encode_midi(&melody, "song.mid").unwrap();
+        assert!(groove.lines.iter().all(|l| l.iter().all(|&h| !h)));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("song.mid"), &melody).unwrap();
+        let err = crate::model::read_groove(&dir.path().join("song.mid")).unwrap_err().to_string();
+        assert!(err.ends_with("song.mid: not a drum track: none of its notes is a drum the encoding keeps"), "{err}");
         assert_eq!(bpm_from_name("1_110_rock-prog_190_beat_4-4"), Some(190.0));
     }
 }

@@ -35,7 +35,7 @@ pub const METHOD: Method = Method {
         (Preset::Paper, include_str!("../../../configs/drums/paper.toml")),
     ],
     run,
-    complete: false,
+    complete: true,
 };
 
 /// Every knob of the experiment.

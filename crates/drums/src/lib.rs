@@ -3,19 +3,29 @@
 //! 2301.01162).
 //!
 //! - [`codec`]: the paper's groove text encoding, byte-exact against the
-//!   paper's `data_text/` files, its language-model format, and decoding
-//!   back to playable MIDI.
+//!   paper's `data_text/` files, its language-model format (`gpt3_*.jsonl`),
+//!   and decoding back to playable MIDI.
 //! - [`structure`]: the paper's structural evaluation (measure stability
 //!   by Levenshtein distance, 1-D 2-means per groove) with the random and
-//!   repeat baselines.
-//! - [`eval`]: the evaluation of a folder of text grooves (`reprolab drums
-//!   eval`).
+//!   repeat baselines; [`eval`] applies it to any folder of text grooves.
 //! - [`gmd`]: the full Groove MIDI Dataset index with its official split.
+//! - [`tokens`]: one vocabulary for text bytes and groove lines.
+//! - [`lm`]: a small decoder-only Transformer, its training loop and
+//!   KV-cached sampling with temperature and top-p; [`ngram`]: a
+//!   measure-level n-gram baseline; [`corpus`]: the natural-language
+//!   pre-training text; [`model`]: train / save / load / generate.
+//! - [`experiment`]: the registered claim check.
 //!
-//! The paper's: the encoding, the metrics, the data. Ours: the exact 1-D
-//! 2-means (the paper used scikit-learn's KMeans, a local search) and the
-//! decoder (the official decoder writes the columns in another order than
-//! the encoder reads them; ours inverts the encoder).
+//! The paper's: the encoding, the metrics, the data, the prompt format (2
+//! measures, SEP / END), sampling at temperature 0.9, the claim. Ours: the
+//! models (the paper fine-tuned GPT-3 davinci and ada through OpenAI's API;
+//! here a 2-layer Transformer is pre-trained on 0.5 MB of English text, a
+//! laptop-scale stand-in for "natural-language pre-training"), one token
+//! per groove line (GPT-3's BPE spends about one token per line), the
+//! n-gram baseline, the exact 1-D 2-means (the paper ran scikit-learn's
+//! KMeans; the golden test shows they agree on the paper's table), the pass
+//! rule, and the decoder (the official decoder writes the columns in
+//! another order than the encoder reads them; ours inverts the encoder).
 
 pub mod codec;
 pub mod corpus;

@@ -268,7 +268,11 @@ pub fn read_groove(path: &Path) -> Result<Groove> {
             .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot read ({e})")))?;
         Groove::parse(&text, &shown)
     } else {
-        crate::codec::encode_file(path)
+        let groove = crate::codec::encode_file(path)?;
+        if groove.lines.iter().all(|l| l.iter().all(|&hit| !hit)) {
+            reprolab_core::user_bail!("{shown}: not a drum track: none of its notes is a drum the encoding keeps");
+        }
+        Ok(groove)
     }
 }
 
