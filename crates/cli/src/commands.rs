@@ -245,3 +245,18 @@ pub fn drums_generate(
     ))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `reprolab fair-kd bias`.
+pub fn fair_kd_bias(predictions: &std::path::Path, json: bool) -> Result<ExitCode> {
+    registry::existing_path(predictions)?;
+    let b = fair_kd::bias::bias_of_file(predictions)?;
+    if json {
+        emit(&format!("{}\n", serde_json::to_string(&b)?))?;
+    } else {
+        emit(&format!(
+            "| n | accuracy | delta SP | delta EO |\n|---|---|---|---|\n| {} | {:.4} | {:.4} | {:.4} |\n",
+            b.n, b.accuracy, b.delta_sp, b.delta_eo
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -71,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         command: DrumsCommand,
     },
+    /// Paper 10 tools: group-fairness gaps of a classifier's predictions.
+    FairKd {
+        #[command(subcommand)]
+        command: FairKdCommand,
+    },
     /// Run every implemented claim check; write REPORT.md, report.json and index.html.
     Reproduce {
         #[command(flatten)]
@@ -183,6 +188,21 @@ enum DrumsCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum FairKdCommand {
+    /// Delta SP, delta EO and accuracy of binary predictions.
+    ///
+    /// FILE is a CSV with columns label (0/1), sensitive (0/1) and prediction (0/1) or
+    /// probability (positive when >= 0.5).
+    Bias {
+        #[arg(long, value_name = "FILE")]
+        predictions: PathBuf,
+        /// Print one JSON object {"n", "accuracy", "delta_sp", "delta_eo"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// Experiment scale: smoke (seconds), quick (minutes, default), paper (the paper's scale).
@@ -259,6 +279,9 @@ fn main() -> ExitCode {
                     commands::drums_generate(&model, &prompt, measures, &sample, seed, bpm, &out)
                 }
             },
+            Command::FairKd { command: FairKdCommand::Bias { predictions, json } } => {
+                commands::fair_kd_bias(&predictions, json)
+            }
             Command::Reproduce { common, only } => {
                 commands::reproduce(&only, &common.to_options(None, None)?, common.json)
             }

@@ -384,3 +384,22 @@ fn drums_train_then_generate_writes_a_playable_groove() {
         "--measures must be 1..14",
     );
 }
+
+#[test]
+fn fair_kd_bias_reports_gaps_and_rejects_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("pred.csv");
+    std::fs::write(&p, "label,sensitive,prediction\n1,0,1\n0,0,1\n1,1,0\n0,1,0\n").unwrap();
+    let v = stdout_json(reprolab().args(["fair-kd", "bias", "--json", "--predictions"]).arg(&p));
+    assert_eq!(v["n"], 4);
+    assert_eq!(
+        (v["accuracy"].as_f64(), v["delta_sp"].as_f64(), v["delta_eo"].as_f64()),
+        (Some(0.5), Some(1.0), Some(1.0))
+    );
+    std::fs::write(&p, "label,sensitive\n1,0\n").unwrap();
+    fails_with(
+        &["fair-kd", "bias", "--predictions", p.to_str().unwrap()],
+        "needs a 'prediction' (0/1) or a 'probability' column",
+    );
+    fails_with(&["fair-kd", "bias", "--predictions", "/nonexistent/p.csv"], "/nonexistent/p.csv: no such file");
+}
