@@ -7,6 +7,8 @@
 //!   official loaders' rule, blockwise and in parallel.
 //! - [`fairness`]: RELIANT's Legendre surrogate H(p) and the disparity
 //!   regulariser R_SP / R_EO, differentiable.
+//! - [`data`]: bail / credit graphs from CSV and an embedded synthetic
+//!   stochastic-block-model graph with known bias; the seeded split.
 //! - [`bias`]: delta SP / delta EO / accuracy of any predictions file
 //!   (`reprolab fair-kd bias`).
 //!
@@ -16,5 +18,6 @@
 //! proxy was not retrieved; the spec describes the official code's.
 
 pub mod bias;
+pub mod data;
 pub mod fairness;
 pub mod graph;
