@@ -9,10 +9,12 @@
 //!   regulariser R_SP / R_EO, differentiable.
 //! - [`data`]: bail / credit graphs from CSV and an embedded synthetic
 //!   stochastic-block-model graph with known bias; the seeded split.
+//! - [`teachers`]: 2-layer GCN and GraphSAGE (mean) teachers, full-batch
+//!   training with the best-validation epoch kept.
 //! - [`bias`]: delta SP / delta EO / accuracy of any predictions file
 //!   (`reprolab fair-kd bias`).
 //!
-//! Not yet built: the GCN / GraphSAGE teachers, the MLP / SGC / PLP
+//! Not yet built: the MLP / SGC / PLP
 //! students, the distillation loss and the adversarial proxy, the
 //! experiment and `fair-kd train`. The paper's own formulation of the
 //! proxy was not retrieved; the spec describes the official code's.
@@ -21,3 +23,4 @@ pub mod bias;
 pub mod data;
 pub mod fairness;
 pub mod graph;
+pub mod teachers;

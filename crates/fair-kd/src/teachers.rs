@@ -1,0 +1,237 @@
+//! The GNN teachers: a 2-layer GCN (Kipf & Welling) and a 2-layer
+//! GraphSAGE with the mean aggregator (Hamilton et al.), trained full-batch
+//! on the training nodes with cross-entropy.
+
+use crate::data::{FairGraph, NodeSplit};
+use anyhow::Result;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use reprolab_core::nn::{GraphConv, NormalisedAdjacency};
+use reprolab_core::train::OptimizerConfig;
+use serde::Deserialize;
+
+/// The graph as tensors, built once per device.
+pub struct GraphTensors {
+    pub features: Tensor<2>,
+    /// D^-1/2 (A + I) D^-1/2 (GCN, SGC).
+    pub normalised: NormalisedAdjacency,
+    /// Mean over neighbours, no self-loop (GraphSAGE).
+    pub mean: NormalisedAdjacency,
+}
+
+impl GraphTensors {
+    pub fn new(g: &FairGraph, device: &Device) -> Result<Self> {
+        let features = Tensor::from_data(TensorData::new(g.features.clone(), [g.n, g.d]), device);
+        Ok(Self {
+            features,
+            normalised: NormalisedAdjacency::from_undirected(g.n, &g.edges, device)?,
+            mean: mean_adjacency(g, device),
+        })
+    }
+}
+
+/// Row-mean aggregation over neighbours as an edge list: each directed
+/// edge src -> dst weighs 1 / deg(dst); isolated nodes aggregate zeros.
+pub fn mean_adjacency(g: &FairGraph, device: &Device) -> NormalisedAdjacency {
+    let mut degree = vec![0f32; g.n];
+    let mut pairs = Vec::with_capacity(2 * g.edges.len());
+    for &(a, b) in &g.edges {
+        pairs.push((a, b));
+        pairs.push((b, a));
+        degree[a] += 1.0;
+        degree[b] += 1.0;
+    }
+    let n_edges = pairs.len();
+    let weight: Vec<f32> = pairs.iter().map(|&(_, dst)| 1.0 / degree[dst]).collect();
+    NormalisedAdjacency {
+        n_nodes: g.n,
+        src: Tensor::from_data(
+            TensorData::new(pairs.iter().map(|p| p.0 as i64).collect::<Vec<_>>(), [n_edges]),
+            device,
+        ),
+        dst: Tensor::from_data(
+            TensorData::new(pairs.iter().map(|p| p.1 as i64).collect::<Vec<_>>(), [n_edges]),
+            device,
+        ),
+        weight: Tensor::from_data(TensorData::new(weight, [n_edges, 1]), device),
+        n_edges,
+    }
+}
+
+/// Which teacher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeacherKind {
+    Gcn,
+    Sage,
+}
+
+#[derive(Module, Debug)]
+pub struct Gcn {
+    pub layer1: GraphConv,
+    pub layer2: GraphConv,
+    pub dropout: Dropout,
+}
+
+#[derive(Module, Debug)]
+pub struct Sage {
+    pub self1: Linear,
+    pub neigh1: Linear,
+    pub self2: Linear,
+    pub neigh2: Linear,
+    pub dropout: Dropout,
+}
+
+/// A node classifier over the whole graph.
+pub trait NodeModel: Module {
+    /// Logits `[n, classes]` of every node.
+    fn logits(&self, graph: &GraphTensors) -> Tensor<2>;
+}
+
+impl NodeModel for Gcn {
+    fn logits(&self, graph: &GraphTensors) -> Tensor<2> {
+        let h = self.dropout.forward(relu(self.layer1.forward(graph.features.clone(), &graph.normalised)));
+        self.layer2.forward(h, &graph.normalised)
+    }
+}
+
+impl NodeModel for Sage {
+    fn logits(&self, graph: &GraphTensors) -> Tensor<2> {
+        let x = graph.features.clone();
+        let h = relu(self.self1.forward(x.clone()) + self.neigh1.forward(graph.mean.propagate(x)));
+        let h = self.dropout.forward(h);
+        self.self2.forward(h.clone()) + self.neigh2.forward(graph.mean.propagate(h))
+    }
+}
+
+/// Teacher size and training.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherConfig {
+    pub hidden: usize,
+    pub dropout: f64,
+    pub epochs: usize,
+    pub optimizer: OptimizerConfig,
+}
+
+pub fn init_gcn(d: usize, cfg: &TeacherConfig, device: &Device) -> Gcn {
+    Gcn {
+        layer1: GraphConv::new(d, cfg.hidden, device),
+        layer2: GraphConv::new(cfg.hidden, 2, device),
+        dropout: DropoutConfig::new(cfg.dropout).init(),
+    }
+}
+
+pub fn init_sage(d: usize, cfg: &TeacherConfig, device: &Device) -> Sage {
+    Sage {
+        self1: LinearConfig::new(d, cfg.hidden).init(device),
+        neigh1: LinearConfig::new(d, cfg.hidden).with_bias(false).init(device),
+        self2: LinearConfig::new(cfg.hidden, 2).init(device),
+        neigh2: LinearConfig::new(cfg.hidden, 2).with_bias(false).init(device),
+        dropout: DropoutConfig::new(cfg.dropout).init(),
+    }
+}
+
+/// Node ids as an int tensor.
+pub fn index_tensor(idx: &[usize], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(idx.iter().map(|&i| i as i64).collect::<Vec<_>>(), [idx.len()]), device)
+}
+
+/// Full-batch training on the training nodes; keeps the epoch with the best
+/// validation accuracy. `graph` lives on an autodiff device (training,
+/// dropout active), `plain` is the same graph without autodiff (evaluation).
+pub fn train_teacher<M: NodeModel>(
+    mut model: M,
+    g: &FairGraph,
+    graph: &GraphTensors,
+    plain: &GraphTensors,
+    split: &NodeSplit,
+    cfg: &TeacherConfig,
+    label: &str,
+) -> Result<M> {
+    let device = graph.features.device();
+    let train = index_tensor(&split.train, &device);
+    let y: Vec<i64> = split.train.iter().map(|&i| i64::from(g.labels[i])).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(y, [split.train.len()]), &device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut optim = cfg.optimizer.build();
+    let (mut best, mut best_acc) = (None, -1.0);
+    let bar = reprolab_core::progress::bar(cfg.epochs as u64, label);
+    for epoch in 0..cfg.epochs {
+        let loss = loss_fn.forward(model.logits(graph).select(0, train.clone()), y.clone());
+        let value: f32 = loss.clone().into_scalar();
+        reprolab_core::train::check_finite(value, epoch, label)?;
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.optimizer.lr(), model, grads);
+        let acc = accuracy_on(&model, g, plain, &split.validation);
+        if acc > best_acc {
+            best_acc = acc;
+            best = Some(model.clone());
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(best.unwrap_or(model))
+}
+
+/// P(y = 1) of every node, without dropout or gradients (`plain`: the
+/// graph on a device without autodiff).
+pub fn positive_probability<M: NodeModel>(model: &M, plain: &GraphTensors) -> Vec<f32> {
+    let logits = model.valid().logits(plain);
+    let p = burn::tensor::activation::softmax(logits, 1).narrow(1, 1, 1);
+    p.into_data().try_to_vec().expect("f32 probabilities")
+}
+
+fn accuracy_on<M: NodeModel>(model: &M, g: &FairGraph, plain: &GraphTensors, idx: &[usize]) -> f64 {
+    let p = positive_probability(model, plain);
+    idx.iter().filter(|&&i| (p[i] >= 0.5) == g.labels[i]).count() as f64 / idx.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{SyntheticConfig, synthetic};
+
+    #[test]
+    fn mean_aggregation_by_hand_and_teachers_learn_the_synthetic_graph() {
+        let dev = reprolab_core::device::default_device();
+        let g = FairGraph {
+            name: "path".into(),
+            features: vec![1.0, 2.0, 4.0],
+            n: 3,
+            d: 1,
+            labels: vec![false, true, false],
+            sensitive: vec![false, true, true],
+            edges: vec![(0, 1), (1, 2)],
+        };
+        let x = Tensor::<2>::from_data(TensorData::new(g.features.clone(), [3, 1]), &dev);
+        let m: Vec<f32> = mean_adjacency(&g, &dev).propagate(x).into_data().try_to_vec().unwrap();
+        assert_eq!(m, vec![2.0, 2.5, 2.0], "neighbour means of the path 0-1-2");
+
+        let cfg = SyntheticConfig { nodes: 400, features: 8, degree_same: 8.0, degree_other: 1.0, label_bias: 0.5 };
+        let g = synthetic(&cfg, 0).unwrap();
+        let split = g.split(0).unwrap();
+        let ad = dev.clone().autodiff();
+        ad.seed(0);
+        let graph = GraphTensors::new(&g, &ad).unwrap();
+        let plain = GraphTensors::new(&g, &dev).unwrap();
+        let tcfg = TeacherConfig { hidden: 16, dropout: 0.5, epochs: 60, optimizer: OptimizerConfig::adam(0.01) };
+        for kind in [TeacherKind::Gcn, TeacherKind::Sage] {
+            let acc = match kind {
+                TeacherKind::Gcn => {
+                    let m = train_teacher(init_gcn(g.d, &tcfg, &ad), &g, &graph, &plain, &split, &tcfg, "gcn").unwrap();
+                    accuracy_on(&m, &g, &plain, &split.test)
+                }
+                TeacherKind::Sage => {
+                    let m =
+                        train_teacher(init_sage(g.d, &tcfg, &ad), &g, &graph, &plain, &split, &tcfg, "sage").unwrap();
+                    accuracy_on(&m, &g, &plain, &split.test)
+                }
+            };
+            assert!(acc > 0.7, "{kind:?} test accuracy {acc}");
+        }
+    }
+}
