@@ -23,4 +23,6 @@ pub mod bias;
 pub mod data;
 pub mod fairness;
 pub mod graph;
+pub mod reliant;
+pub mod students;
 pub mod teachers;
