@@ -92,7 +92,7 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
     assert!(!html.contains("src=\"figures/"), "index.html must not depend on other files");
     let reports = json["reports"].as_array().unwrap();
     let methods: Vec<&str> = reports.iter().map(|r| r["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["membership", "drums", "selfcheck"], "every registered method runs, papers first");
+    assert_eq!(methods, ["membership", "drums", "fair-kd", "selfcheck"], "every registered method runs, papers first");
     let report = reports.iter().find(|r| r["method"] == "selfcheck").unwrap();
     assert_eq!(report["preset"], "smoke");
     let acc = report["results"]["cells"]["MLP"]["accuracy"]["values"].as_array().unwrap();

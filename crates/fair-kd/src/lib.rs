@@ -21,8 +21,11 @@
 
 pub mod bias;
 pub mod data;
+pub mod experiment;
 pub mod fairness;
 pub mod graph;
 pub mod reliant;
 pub mod students;
 pub mod teachers;
+
+pub use experiment::METHOD;

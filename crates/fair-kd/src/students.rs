@@ -88,7 +88,11 @@ impl Student {
                 let c = sigmoid(self.confidence.as_ref().expect("PLP confidence").forward(x));
                 let mut p = prior.clone();
                 for _ in 0..PLP_STEPS {
-                    p = prior.clone() * c.clone() + adj.propagate(p) * (c.clone().neg().add_scalar(1.0));
+                    // Symmetric normalisation is not row-stochastic: renormalise the
+                    // neighbours' mix so every row stays a distribution.
+                    let q = adj.propagate(p);
+                    let q = q.clone() / q.sum_dim(1);
+                    p = prior.clone() * c.clone() + q * (c.clone().neg().add_scalar(1.0));
                 }
                 p
             }
