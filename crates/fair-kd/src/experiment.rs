@@ -149,6 +149,7 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         for &seed in ctx.seeds.iter().take(*n_seeds) {
             let split = g.split(seed)?;
             for &t in teachers {
+                tracing::info!(dataset = ds, seed, teacher = teacher_name(t), "distilling");
                 let tp = teacher_probability(g, &split, t, &cfg.teacher, seed)?;
                 record(&mut results, &arm(t, None, ""), ds, &metrics(g, &tp, &split.test)?);
                 for &s in &cfg.students {

@@ -1,7 +1,6 @@
 //! Paper 10: "RELIANT: Fair Knowledge Distillation for Graph Neural
 //! Networks" (Dong, Zhang, Yuan, Zou, Wang, Li; SDM 2023, arXiv
-//! 2301.01150). Work in progress (issue 5): so far the pieces every later
-//! step needs.
+//! 2301.01150). Work in progress (issue 5).
 //!
 //! - [`graph`]: the similarity graphs of bail and credit, built with the
 //!   official loaders' rule, blockwise and in parallel.
@@ -13,11 +12,16 @@
 //!   training with the best-validation epoch kept.
 //! - [`bias`]: delta SP / delta EO / accuracy of any predictions file
 //!   (`reprolab fair-kd bias`).
+//! - [`students`]: MLP, SGC and PLP-style students; [`reliant`]: the
+//!   distillation with RELIANT's regulariser and the adversarial proxy;
+//!   [`experiment`]: the registered claim check.
 //!
-//! Not yet built: the MLP / SGC / PLP
-//! students, the distillation loss and the adversarial proxy, the
-//! experiment and `fair-kd train`. The paper's own formulation of the
-//! proxy was not retrieved; the spec describes the official code's.
+//! Not yet built: `reprolab fair-kd train` for a user's node and edge CSV
+//! files (validation of ids, duplicates, self-loops). Ours, not the paper's:
+//! the synthetic graph, the split (stratified 50/25/25), the PLP-style
+//! student (a parameterised propagation, not CPF's exact PLP), teacher
+//! pseudo-labels for R_EO on unlabelled nodes. The paper's own formulation
+//! of the proxy was not retrieved; the spec describes the official code's.
 
 pub mod bias;
 pub mod data;
