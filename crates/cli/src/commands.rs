@@ -260,3 +260,83 @@ pub fn fair_kd_bias(predictions: &std::path::Path, json: bool) -> Result<ExitCod
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The arguments of `reprolab fair-kd train`, as typed.
+pub struct FairKdTrain {
+    pub nodes: PathBuf,
+    pub edges: PathBuf,
+    pub label: String,
+    pub sensitive: String,
+    pub teacher: String,
+    pub student: String,
+    pub objective: String,
+    pub alpha: f64,
+    pub proxy: bool,
+    pub seed: u64,
+    pub out: Option<PathBuf>,
+}
+
+/// `reprolab fair-kd train`.
+pub fn fair_kd_train(a: FairKdTrain, json: bool) -> Result<ExitCode> {
+    use fair_kd::reliant::Objective;
+    use fair_kd::students::StudentKind;
+    use fair_kd::teachers::TeacherKind;
+    registry::existing_path(&a.nodes)?;
+    registry::existing_path(&a.edges)?;
+    let teacher = match a.teacher.as_str() {
+        "gcn" => TeacherKind::Gcn,
+        "sage" => TeacherKind::Sage,
+        t => reprolab_core::user_bail!("--teacher must be gcn or sage, got '{t}'"),
+    };
+    let student = match a.student.as_str() {
+        "mlp" => StudentKind::Mlp,
+        "sgc" => StudentKind::Sgc,
+        "plp" => StudentKind::Plp,
+        s => reprolab_core::user_bail!("--student must be mlp, sgc or plp, got '{s}'"),
+    };
+    let objective = match a.objective.as_str() {
+        "sp" => Objective::Sp,
+        "eo" => Objective::Eo,
+        "none" => Objective::None,
+        o => reprolab_core::user_bail!("--objective must be sp, eo or none, got '{o}'"),
+    };
+    if !(a.alpha.is_finite() && a.alpha >= 0.0) {
+        reprolab_core::user_bail!("--alpha must be a non-negative number, got {}", a.alpha);
+    }
+    let out =
+        a.out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-fair-kd", now_rfc3339().replace(':', "-"))));
+    let args = fair_kd::train::TrainArgs {
+        nodes: a.nodes,
+        edges: a.edges,
+        label: a.label,
+        sensitive: a.sensitive,
+        teacher,
+        student,
+        objective,
+        alpha: a.alpha,
+        proxy: a.proxy,
+        seed: a.seed,
+        out: out.clone(),
+    };
+    let report = fair_kd::train::train_command(&args)?;
+    if json {
+        emit(&format!("{}\n", serde_json::to_string(&report)?))?;
+    } else {
+        let row = |name: &str, m: &fair_kd::reliant::Metrics| {
+            format!(
+                "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
+                m.accuracy, m.auc, m.f1, m.delta_sp, m.delta_eo
+            )
+        };
+        emit(&format!(
+            "{} nodes, {} edges, {} test nodes\n| model | accuracy | AUC | F1 | delta SP | delta EO |\n|---|---|---|---|---|---|\n{}{}Written to {}\n",
+            report.nodes,
+            report.edges,
+            report.test_nodes,
+            row("teacher", &report.teacher),
+            row("student", &report.student),
+            out.display()
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -403,3 +403,69 @@ fn fair_kd_bias_reports_gaps_and_rejects_bad_files() {
     );
     fails_with(&["fair-kd", "bias", "--predictions", "/nonexistent/p.csv"], "/nonexistent/p.csv: no such file");
 }
+
+#[test]
+fn fair_kd_train_on_a_user_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.csv");
+    let edges = dir.path().join("edges.csv");
+    // 40 nodes on a ring; the label follows x, the sensitive attribute alternates.
+    let mut text = String::from("id,x,s,y\n");
+    for i in 0..40 {
+        text += &format!("n{i},{},{},{}\n", i as f32 / 10.0, i % 2, u8::from(i >= 20));
+    }
+    std::fs::write(&nodes, text).unwrap();
+    let ring: String = (0..40).map(|i| format!("n{i},n{}\n", (i + 1) % 40)).collect();
+    std::fs::write(&edges, format!("a,b\n{ring}")).unwrap();
+    let out = dir.path().join("run");
+    let v = stdout_json(
+        reprolab()
+            .args(["fair-kd", "train", "--json", "--label", "y", "--sensitive", "s", "--student", "sgc", "--nodes"])
+            .arg(&nodes)
+            .arg("--edges")
+            .arg(&edges)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_eq!((v["nodes"].as_u64(), v["edges"].as_u64()), (Some(40), Some(40)));
+    for model in ["teacher", "student"] {
+        let acc = v[model]["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{model}: {acc}");
+    }
+    let predictions = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    assert_eq!(predictions.lines().count(), 41);
+    assert!(out.join("report.json").exists());
+    std::fs::write(&edges, "a,b\nn1,n1\n").unwrap();
+    fails_with(
+        &[
+            "fair-kd",
+            "train",
+            "--label",
+            "y",
+            "--sensitive",
+            "s",
+            "--nodes",
+            nodes.to_str().unwrap(),
+            "--edges",
+            edges.to_str().unwrap(),
+        ],
+        "edges.csv: line 2: self-loop on node 'n1'",
+    );
+    fails_with(
+        &[
+            "fair-kd",
+            "train",
+            "--label",
+            "y",
+            "--sensitive",
+            "s",
+            "--teacher",
+            "gat",
+            "--nodes",
+            nodes.to_str().unwrap(),
+            "--edges",
+            edges.to_str().unwrap(),
+        ],
+        "--teacher must be gcn or sage, got 'gat'",
+    );
+}

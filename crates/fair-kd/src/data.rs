@@ -84,6 +84,91 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64) -> Resul
     Ok(FairGraph { name, features, n, d, labels, sensitive: sens, edges })
 }
 
+/// A user's graph: `nodes` CSV with numeric feature columns, a 0/1 `label`
+/// column, a 0/1 `sensitive` column and optionally an `id` column (else
+/// rows are ids 0..n); `edges` CSV with two columns naming node ids. Edges
+/// are undirected; listing one in both directions is fine, listing the
+/// same direction twice, a self-loop or an unknown id is an error.
+/// Features are standardised (the sensitive column kept 0/1).
+pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str) -> Result<FairGraph> {
+    let shown = nodes.display();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(nodes)
+        .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot open ({e})")))?;
+    let headers = reader.headers().map_err(|e| reprolab_core::user_error(format!("{shown}: {e}")))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(l_col), Some(s_col)) = (col(label), col(sensitive)) else {
+        user_bail!("{shown}: needs the label column '{label}' and the sensitive column '{sensitive}'");
+    };
+    let id_col = col("id");
+    let feature_cols: Vec<usize> = (0..headers.len()).filter(|&c| c != l_col && Some(c) != id_col).collect();
+    let mut ids = std::collections::HashMap::new();
+    let (mut features, mut labels, mut sens) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, record) in reader.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| reprolab_core::user_error(format!("{shown}: line {line}: {e}")))?;
+        let num = |c: usize| -> Result<f32> {
+            let raw = record.get(c).unwrap_or("");
+            match raw.parse::<f32>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                _ => user_bail!("{shown}: line {line}: column '{}' is not a number: {raw:?}", &headers[c]),
+            }
+        };
+        let binary = |c: usize| -> Result<bool> {
+            match num(c)? {
+                0.0 => Ok(false),
+                1.0 => Ok(true),
+                v => user_bail!("{shown}: line {line}: '{}' must be 0 or 1, got {v}", &headers[c]),
+            }
+        };
+        let id = id_col.map_or_else(|| row.to_string(), |c| record.get(c).unwrap_or("").to_string());
+        if ids.insert(id.clone(), row).is_some() {
+            user_bail!("{shown}: line {line}: duplicate node id '{id}'");
+        }
+        labels.push(binary(l_col)?);
+        sens.push(binary(s_col)?);
+        for &c in &feature_cols {
+            features.push(num(c)?);
+        }
+    }
+    let (n, d) = (labels.len(), feature_cols.len());
+    if n < 4 {
+        user_bail!("{shown}: needs at least 4 nodes, found {n}");
+    }
+    let eshown = edges.display();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(edges)
+        .map_err(|e| reprolab_core::user_error(format!("{eshown}: cannot open ({e})")))?;
+    let mut seen = std::collections::HashSet::new();
+    for (row, record) in reader.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| reprolab_core::user_error(format!("{eshown}: line {line}: {e}")))?;
+        let node = |k: usize| -> Result<usize> {
+            let raw = record.get(k).unwrap_or("");
+            ids.get(raw)
+                .copied()
+                .ok_or_else(|| reprolab_core::user_error(format!("{eshown}: line {line}: unknown node id '{raw}'")))
+        };
+        let (a, b) = (node(0)?, node(1)?);
+        if a == b {
+            user_bail!("{eshown}: line {line}: self-loop on node '{}'", record.get(0).unwrap_or(""));
+        }
+        if !seen.insert((a, b)) {
+            user_bail!("{eshown}: line {line}: duplicate edge");
+        }
+    }
+    let edges = undirected(&seen.into_iter().collect::<Vec<_>>());
+    let s_feature = feature_cols.iter().position(|&c| c == s_col).expect("the sensitive column is a feature");
+    Standardiser::fit(&features, d).transform(&mut features);
+    for i in 0..n {
+        features[i * d + s_feature] = f32::from(u8::from(sens[i]));
+    }
+    let name = nodes.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
+    Ok(FairGraph { name, features, n, d, labels, sensitive: sens, edges })
+}
+
 /// The synthetic graph's knobs.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +244,36 @@ mod tests {
         assert_eq!(all, (0..g.n).collect::<Vec<_>>());
         assert_eq!(split.train.len(), 300);
         assert_eq!(g.split(1).unwrap(), split, "seeded");
+    }
+
+    #[test]
+    fn user_graph_files_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes = dir.path().join("nodes.csv");
+        let edges = dir.path().join("edges.csv");
+        std::fs::write(&nodes, "id,x,s,y\na,0.5,1,1\nb,1.5,0,0\nc,2.5,1,1\nd,3.0,0,0\n").unwrap();
+        std::fs::write(&edges, "src,dst\na,b\nb,a\nc,d\n").unwrap();
+        let g = from_user_files(&nodes, &edges, "y", "s").unwrap();
+        assert_eq!((g.n, g.d, g.edges.clone()), (4, 2, vec![(0, 1), (2, 3)]));
+        let bad = |edges_text: &str, want: &str| {
+            std::fs::write(&edges, edges_text).unwrap();
+            let err = from_user_files(&nodes, &edges, "y", "s").unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        };
+        bad("src,dst\na,z\n", "line 2: unknown node id 'z'");
+        bad("src,dst\na,a\n", "line 2: self-loop on node 'a'");
+        bad("src,dst\na,b\na,b\n", "line 3: duplicate edge");
+        std::fs::write(&nodes, "id,x,s,y\na,0.5,1,1\na,1.5,0,0\nc,2.5,1,1\nd,3.0,0,0\n").unwrap();
+        assert!(
+            from_user_files(&nodes, &edges, "y", "s")
+                .unwrap_err()
+                .to_string()
+                .contains("line 3: duplicate node id 'a'")
+        );
+        std::fs::write(&nodes, "id,x,s,y\na,0.5,1,3\n").unwrap();
+        assert!(
+            from_user_files(&nodes, &edges, "y", "s").unwrap_err().to_string().contains("'y' must be 0 or 1, got 3")
+        );
     }
 
     #[test]

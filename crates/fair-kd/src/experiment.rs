@@ -77,7 +77,7 @@ fn record(results: &mut Results, arm: &str, dataset: &str, m: &Metrics) {
     }
 }
 
-fn teacher_probability(
+pub(crate) fn teacher_probability(
     g: &FairGraph,
     split: &crate::data::NodeSplit,
     kind: TeacherKind,

@@ -16,8 +16,9 @@
 //!   distillation with RELIANT's regulariser and the adversarial proxy;
 //!   [`experiment`]: the registered claim check.
 //!
-//! Not yet built: `reprolab fair-kd train` for a user's node and edge CSV
-//! files (validation of ids, duplicates, self-loops). Ours, not the paper's:
+//! - [`train`]: `reprolab fair-kd train` on a user's node and edge CSV files.
+//!
+//! Ours, not the paper's:
 //! the synthetic graph, the split (stratified 50/25/25), the PLP-style
 //! student (a parameterised propagation, not CPF's exact PLP), teacher
 //! pseudo-labels for R_EO on unlabelled nodes. The paper's own formulation
@@ -31,5 +32,6 @@ pub mod graph;
 pub mod reliant;
 pub mod students;
 pub mod teachers;
+pub mod train;
 
 pub use experiment::METHOD;
