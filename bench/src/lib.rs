@@ -38,3 +38,23 @@ pub fn print_summary(workload: &str, mut times_ms: Vec<f64>, flop_per_unit: f64,
     }
     println!("{out}");
 }
+
+/// The shadow-model workloads' shared shape (`shadow-epoch`, `shadow-stack`):
+/// 16 MLPs 64-256-256-10, each trained one epoch on half of a digits-sized
+/// pool in batches of 128.
+pub mod shadow {
+    use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+    pub const DIMS: [usize; 4] = [64, 256, 256, 10];
+    pub const POOL: usize = 1797;
+    pub const MODELS: usize = 16;
+    pub const BATCH: usize = 128;
+
+    /// Seeded random features and fixed labels of the pool on `device`
+    /// (timing does not depend on the values).
+    pub fn pool(device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
+        let x = Tensor::<2>::random([POOL, DIMS[0]], Distribution::Normal(0.0, 1.0), device);
+        let labels: Vec<i64> = (0..POOL as i64).map(|i| (i * 7 + 3) % 10).collect();
+        (x, Tensor::<1, Int>::from_data(TensorData::new(labels, [POOL]), device))
+    }
+}

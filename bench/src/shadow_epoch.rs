@@ -8,7 +8,7 @@
 //!
 //! Usage: shadow-epoch [--steps ROUNDS] [--warmup ROUNDS]
 
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use reprolab_bench::{arg, print_summary};
 use reprolab_core::nn::MlpConfig;
@@ -16,10 +16,7 @@ use reprolab_core::train::OptimizerConfig;
 use reprolab_core::train::classifier::train_step;
 use std::time::Instant;
 
-const DIMS: [usize; 4] = [64, 256, 256, 10];
-const POOL: usize = 1797;
-const MODELS: usize = 16;
-const BATCH: usize = 128;
+use reprolab_bench::shadow::{BATCH, DIMS, MODELS, POOL};
 
 fn main() -> anyhow::Result<()> {
     // --steps counts timed repetitions of the whole 16-model epoch.
@@ -28,9 +25,7 @@ fn main() -> anyhow::Result<()> {
     let device = reprolab_core::device::default_device();
     device.seed(0);
     let ad = device.autodiff();
-    let x = Tensor::<2>::random([POOL, DIMS[0]], Distribution::Normal(0.0, 1.0), &ad);
-    let labels: Vec<i64> = (0..POOL as i64).map(|i| (i * 7 + 3) % 10).collect();
-    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [POOL]), &ad);
+    let (x, y) = reprolab_bench::shadow::pool(&ad);
     let mut rng = reprolab_core::rng::rng(0);
     let mut times_ms = Vec::new();
     let mut steps_per_rep = 0;

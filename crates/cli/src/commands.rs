@@ -171,10 +171,7 @@ pub fn drums_encode(input: &std::path::Path, out: Option<&std::path::Path>) -> R
     let text = drums::codec::encode_file(input)?.to_text();
     match out {
         Some(path) => {
-            reprolab_core::report::write_atomic(path, |w| {
-                use std::io::Write;
-                Ok(w.write_all(text.as_bytes())?)
-            })?;
+            reprolab_core::report::write_bytes_atomic(path, &text)?;
             eprintln!("Written to {}", path.display());
         }
         None => emit(&text)?,
@@ -262,17 +259,34 @@ pub fn fair_kd_bias(predictions: &std::path::Path, json: bool) -> Result<ExitCod
 }
 
 /// The arguments of `reprolab fair-kd train`, as typed.
+#[derive(clap::Args, Debug)]
 pub struct FairKdTrain {
+    #[arg(long, value_name = "FILE")]
     pub nodes: PathBuf,
+    #[arg(long, value_name = "FILE")]
     pub edges: PathBuf,
+    #[arg(long, value_name = "COL")]
     pub label: String,
+    #[arg(long, value_name = "COL")]
     pub sensitive: String,
+    /// gcn or sage.
+    #[arg(long, default_value = "gcn")]
     pub teacher: String,
+    /// mlp, sgc or plp.
+    #[arg(long, default_value = "mlp")]
     pub student: String,
+    /// sp, eo or none (plain distillation).
+    #[arg(long, default_value = "sp")]
     pub objective: String,
+    #[arg(long, default_value_t = 100.0)]
     pub alpha: f64,
+    /// Train the adversarial proxy of the last two feature columns.
+    #[arg(long)]
     pub proxy: bool,
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Output directory (default: runs/<UTC timestamp>-fair-kd).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
 

@@ -195,33 +195,8 @@ enum FairKdCommand {
     /// NODES is a CSV with numeric features, a 0/1 label column, a 0/1 sensitive column and an
     /// optional id column; EDGES a CSV of node-id pairs (undirected).
     Train {
-        #[arg(long, value_name = "FILE")]
-        nodes: PathBuf,
-        #[arg(long, value_name = "FILE")]
-        edges: PathBuf,
-        #[arg(long, value_name = "COL")]
-        label: String,
-        #[arg(long, value_name = "COL")]
-        sensitive: String,
-        /// gcn or sage.
-        #[arg(long, default_value = "gcn")]
-        teacher: String,
-        /// mlp, sgc or plp.
-        #[arg(long, default_value = "mlp")]
-        student: String,
-        /// sp, eo or none (plain distillation).
-        #[arg(long, default_value = "sp")]
-        objective: String,
-        #[arg(long, default_value_t = 100.0)]
-        alpha: f64,
-        /// Train the adversarial proxy of the last two feature columns.
-        #[arg(long)]
-        proxy: bool,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output directory (default: runs/<UTC timestamp>-fair-kd).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        args: commands::FairKdTrain,
         /// Print the report as one JSON object on stdout.
         #[arg(long)]
         json: bool,
@@ -318,38 +293,7 @@ fn main() -> ExitCode {
             Command::FairKd { command: FairKdCommand::Bias { predictions, json } } => {
                 commands::fair_kd_bias(&predictions, json)
             }
-            Command::FairKd {
-                command:
-                    FairKdCommand::Train {
-                        nodes,
-                        edges,
-                        label,
-                        sensitive,
-                        teacher,
-                        student,
-                        objective,
-                        alpha,
-                        proxy,
-                        seed,
-                        out,
-                        json,
-                    },
-            } => commands::fair_kd_train(
-                commands::FairKdTrain {
-                    nodes,
-                    edges,
-                    label,
-                    sensitive,
-                    teacher,
-                    student,
-                    objective,
-                    alpha,
-                    proxy,
-                    seed,
-                    out,
-                },
-                json,
-            ),
+            Command::FairKd { command: FairKdCommand::Train { args, json } } => commands::fair_kd_train(args, json),
             Command::Reproduce { common, only } => {
                 commands::reproduce(&only, &common.to_options(None, None)?, common.json)
             }

@@ -87,6 +87,14 @@ impl Groove {
         (Self { lines }, repaired)
     }
 
+    /// The lines after the leading empty measures, as the paper strips
+    /// them: a measure is empty when its first four lines are all rests.
+    pub fn without_leading_empty_measures(&self) -> &[[bool; 6]] {
+        let empty = |m: &[[bool; 6]]| m.iter().take(4).all(|row| row.iter().all(|&h| !h));
+        let start = self.lines.chunks(MEASURE).take_while(|m| empty(m)).count() * MEASURE;
+        &self.lines[start.min(self.lines.len())..]
+    }
+
     /// Measures of [`MEASURE`] lines (the last may be shorter).
     pub fn measures(&self) -> impl Iterator<Item = &[[bool; 6]]> {
         self.lines.chunks(MEASURE)
@@ -175,12 +183,7 @@ pub fn encode_file(path: &std::path::Path) -> Result<Groove> {
 /// two measures, each followed by a `SEP` line; the completion is the rest
 /// with `SEP` after every measure but the last, then `END`.
 pub fn lm_example(groove: &Groove) -> Option<(String, String)> {
-    let empty = |m: &[[bool; 6]]| m.iter().take(4).all(|row| row.iter().all(|&h| !h));
-    let mut start = 0;
-    while start < groove.lines.len() && empty(&groove.lines[start..(start + MEASURE).min(groove.lines.len())]) {
-        start += MEASURE;
-    }
-    let lines: Vec<String> = groove.lines[start.min(groove.lines.len())..].iter().map(line_text).collect();
+    let lines: Vec<String> = groove.without_leading_empty_measures().iter().map(line_text).collect();
     if lines.len() <= 128 {
         return None;
     }
@@ -245,10 +248,7 @@ pub fn write_midi(groove: &Groove, path: &std::path::Path, bpm: Option<f64>, sou
     let stem = std::path::Path::new(source).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let bpm = bpm.or_else(|| bpm_from_name(&stem)).unwrap_or(120.0);
     let bytes = decode_midi(groove, bpm)?;
-    reprolab_core::report::write_atomic(path, |w| {
-        use std::io::Write;
-        Ok(w.write_all(&bytes)?)
-    })?;
+    reprolab_core::report::write_bytes_atomic(path, bytes)?;
     Ok(bpm)
 }
 

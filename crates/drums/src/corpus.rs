@@ -67,14 +67,8 @@ pub fn cargo_readmes() -> Result<(String, usize)> {
 pub fn text_from(path: &Path) -> Result<String> {
     let shown = path.display();
     if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot list ({e})")))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
         let mut text = String::new();
-        for f in files {
+        for f in reprolab_core::data::files_in(path, &[])? {
             text.push_str(&String::from_utf8_lossy(&std::fs::read(&f)?));
         }
         Ok(text)

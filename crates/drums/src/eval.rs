@@ -13,16 +13,10 @@ pub fn groove_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path)
-                .map_err(|e| reprolab_core::user_error(format!("{}: cannot list ({e})", path.display())))?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
-                .collect();
+            let found = reprolab_core::data::files_in(path, &["txt"])?;
             if found.is_empty() {
                 user_bail!("{}: no .txt grooves in this folder", path.display());
             }
-            found.sort();
             files.extend(found);
         } else if path.is_file() {
             files.push(path.clone());

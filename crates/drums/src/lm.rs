@@ -47,24 +47,11 @@ pub struct Lm {
     pub head: Linear,
 }
 
-/// `[1, t, t]` with true above the diagonal: position i sees 0..=i.
-fn causal_mask(t: usize, device: &Device) -> Tensor<3, Bool> {
-    let data: Vec<bool> = (0..t * t).map(|k| k % t > k / t).collect();
-    Tensor::from_data(TensorData::new(data, [1, t, t]), device)
-}
-
 impl Lm {
     /// Next-token logits `[batch, t, VOCAB]` for tokens `[batch, t]`.
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
-        let [b, t] = tokens.dims();
-        let device = tokens.device();
-        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).reshape([1, t]).expand([b, t]);
-        let mut x = self.tokens.forward(tokens) + self.positions.forward(positions);
-        let mask = causal_mask(t, &device).expand([b, t, t]);
-        for block in &self.blocks {
-            x = block.forward(x, Some(mask.clone())).hidden;
-        }
-        self.head.forward(self.norm.forward(x))
+        // A whole sequence is the cached pass with nothing cached yet.
+        self.forward_cached(tokens, 0, Vec::new()).0
     }
 
     /// Logits of new tokens `[batch, n]` at positions `start..start + n`

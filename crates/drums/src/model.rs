@@ -117,9 +117,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<(Lm, LmConfig)> {
 /// The prompt of a groove as the paper builds it: leading empty measures
 /// stripped, then the first `measures` measures.
 pub fn prompt_lines(groove: &Groove, measures: usize) -> Result<Vec<[bool; 6]>> {
-    let empty = |m: &[[bool; 6]]| m.iter().take(4).all(|row| row.iter().all(|&h| !h));
-    let start = groove.lines.chunks(MEASURE).take_while(|m| empty(m)).count() * MEASURE;
-    let lines = &groove.lines[start.min(groove.lines.len())..];
+    let lines = groove.without_leading_empty_measures();
     if lines.len() < measures * MEASURE {
         reprolab_core::user_bail!(
             "the prompt needs {measures} measures ({} lines) after leading empty measures, the groove has {}",
@@ -151,12 +149,7 @@ pub fn continue_groove(
 /// leading empty measures) are skipped and counted.
 pub fn sequences_from_folder(dir: &Path) -> Result<(Vec<Vec<usize>>, usize)> {
     let shown = dir.display();
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot list ({e})")))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "mid" || x == "midi" || x == "txt"))
-        .collect();
-    files.sort();
+    let files = reprolab_core::data::files_in(dir, &["mid", "midi", "txt"])?;
     let (mut seqs, mut skipped) = (Vec::new(), 0);
     for f in &files {
         let groove = if f.extension().is_some_and(|x| x == "txt") {
@@ -251,12 +244,7 @@ pub fn generate_command(
         prompt_lines(&prompt_groove, 2).map_err(|e| reprolab_core::user_error(format!("{}: {e}", prompt.display())))?;
     let decoded = continue_groove(&model, &lines, measures, sample, seed, &device);
     crate::codec::write_midi(&decoded.groove, out, bpm, &prompt.display().to_string())?;
-    let text_path = out.with_extension("txt");
-    let text = decoded.groove.to_text();
-    reprolab_core::report::write_atomic(&text_path, |w| {
-        use std::io::Write;
-        Ok(w.write_all(text.as_bytes())?)
-    })?;
+    reprolab_core::report::write_bytes_atomic(&out.with_extension("txt"), decoded.groove.to_text())?;
     Ok(decoded)
 }
 

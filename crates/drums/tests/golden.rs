@@ -11,13 +11,7 @@ fn groove_dir() -> Option<PathBuf> {
 }
 
 fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    files.sort();
-    files
+    reprolab_core::data::files_in(dir, &[ext]).unwrap()
 }
 
 /// Every MIDI file of data_midi/ encodes to its data_text/ file byte for

@@ -60,11 +60,7 @@ pub fn train_command(args: &TrainArgs) -> Result<TrainReport> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| reprolab_core::user_error(format!("{}: cannot create ({e})", args.out.display())))?;
     write_predictions(&args.out.join("predictions.csv"), &g, &split, &tp, &student.probability)?;
-    let json = serde_json::to_string_pretty(&report)?;
-    reprolab_core::report::write_atomic(&args.out.join("report.json"), |w| {
-        use std::io::Write;
-        Ok(w.write_all(json.as_bytes())?)
-    })?;
+    reprolab_core::report::write_bytes_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     Ok(report)
 }
 

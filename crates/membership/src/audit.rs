@@ -19,7 +19,7 @@ use anyhow::Result;
 use reprolab_core::data::npy::load_npz;
 use reprolab_core::metrics::roc_curve;
 use reprolab_core::report::plot::roc_log_log;
-use reprolab_core::report::{FigureContent, write_atomic};
+use reprolab_core::report::{FigureContent, write_atomic, write_bytes_atomic};
 use reprolab_core::{user_bail, user_error};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -410,7 +410,7 @@ pub fn audit(input: &Path, shadows: &[PathBuf], out_dir: &Path) -> Result<Audit>
             unreachable!("roc_log_log draws SVG")
         };
         let roc_path = out_dir.join("roc.svg");
-        write_atomic(&roc_path, |w| Ok(w.write_all(svg.as_bytes())?))?;
+        write_bytes_atomic(&roc_path, svg)?;
         report.files.push(roc_path.display().to_string());
     } else {
         skipped.insert("metrics".into(), "the audited file has no 'member' column: scores only".into());
@@ -420,9 +420,9 @@ pub fn audit(input: &Path, shadows: &[PathBuf], out_dir: &Path) -> Result<Audit>
     let json_path = out_dir.join("report.json");
     report.files.push(md_path.display().to_string());
     report.files.push(json_path.display().to_string());
-    write_atomic(&md_path, |w| Ok(w.write_all(summary_markdown(&report).as_bytes())?))?;
+    write_bytes_atomic(&md_path, summary_markdown(&report))?;
     let json = serde_json::to_string_pretty(&report)?;
-    write_atomic(&json_path, |w| Ok(w.write_all(json.as_bytes())?))?;
+    write_bytes_atomic(&json_path, json)?;
     Ok(report)
 }
 

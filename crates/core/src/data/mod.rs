@@ -39,6 +39,21 @@ pub fn test_data_dir(crate_dir: &str) -> Option<std::path::PathBuf> {
     Some(std::path::Path::new(crate_dir).join("../..").join(dir))
 }
 
+/// The files directly in `dir` whose extension is one of `extensions`
+/// (any file when empty), in name order; an unreadable folder is a user
+/// error naming it.
+pub fn files_in(dir: &std::path::Path, extensions: &[&str]) -> Result<Vec<std::path::PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| crate::user_error(format!("{}: cannot list ({e})", dir.display())))?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| extensions.is_empty() || p.extension().is_some_and(|x| extensions.iter().any(|e| x == *e)))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// An in-memory tabular dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {

@@ -11,7 +11,7 @@ pub mod markdown;
 pub mod plot;
 mod write;
 
-pub use write::{write_atomic, write_reports};
+pub use write::{write_atomic, write_bytes_atomic, write_reports};
 
 use crate::stats;
 use serde::{Deserialize, Serialize};

@@ -28,8 +28,9 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Resu
     result
 }
 
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
+/// [`write_atomic`] of a whole buffer (text or binary).
+pub fn write_bytes_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    write_atomic(path, |w| Ok(w.write_all(bytes.as_ref())?))
 }
 
 /// Writes `dir/REPORT.md`, `dir/report.json`, `dir/index.html` and every
@@ -40,7 +41,7 @@ pub fn write_reports(dir: &Path, repro: &Reproduction) -> Result<Vec<PathBuf>> {
         for fig in &report.figures {
             let path = dir.join(markdown::figure_path(&report.method, fig));
             match &fig.content {
-                FigureContent::Svg(svg) => write_text(&path, svg)?,
+                FigureContent::Svg(svg) => write_bytes_atomic(&path, svg)?,
                 FigureContent::Png(png) => write_atomic(&path, |w| Ok(w.write_all(png)?))?,
             }
             written.push(path);
@@ -51,7 +52,7 @@ pub fn write_reports(dir: &Path, repro: &Reproduction) -> Result<Vec<PathBuf>> {
         [("report.json", json), ("REPORT.md", markdown::render(repro)), ("index.html", html::render(repro))]
     {
         let path = dir.join(name);
-        write_text(&path, &text)?;
+        write_bytes_atomic(&path, &text)?;
         written.push(path);
     }
     Ok(written)
@@ -72,7 +73,7 @@ mod tests {
         assert!(r.is_err());
         assert!(!p.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left behind");
-        write_text(&p, "done").unwrap();
+        write_bytes_atomic(&p, "done").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "done");
     }
 }

@@ -9,14 +9,13 @@
 //! traversal order and [`Checkpoint::load_model`] gives them back, so a
 //! reloaded optimiser finds its moments and a resumed run continues exactly.
 
-use crate::report::write_atomic;
+use crate::report::write_bytes_atomic;
 use anyhow::{Context, Result};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where training stood when the checkpoint was written.
@@ -101,7 +100,7 @@ impl Checkpoint {
         }
         let state = TrainState { param_ids: param_ids(model), ..state.clone() };
         let json = serde_json::to_vec_pretty(&state)?;
-        write_atomic(&self.state_path(), |w| Ok(w.write_all(&json)?))
+        write_bytes_atomic(&self.state_path(), json)
     }
 
     /// The saved state, or `None` when there is no complete checkpoint.
