@@ -66,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: MembershipCommand,
     },
+    /// Paper 6 tools: distil a dataset (optionally backdoored) and evaluate a synthetic set.
+    DistillBackdoor {
+        #[command(subcommand)]
+        command: DistillBackdoorCommand,
+    },
     /// Paper 8 tools: the groove text codec and the structural evaluation.
     Drums {
         #[command(subcommand)]
@@ -189,6 +194,33 @@ enum DrumsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum DistillBackdoorCommand {
+    /// Distil a dataset into a few synthetic images per class, optionally under an attack.
+    ///
+    /// Writes synthetic.npy, labels.npy, synthetic.png (one row per class), trigger.npy and
+    /// trigger.png for attacks, and distill.json.
+    Distill {
+        #[command(flatten)]
+        args: commands::DistillArgs,
+    },
+    /// Train fresh networks on a `distill` folder; print clean accuracy and attack success.
+    Evaluate {
+        /// A folder written by `distill`.
+        #[arg(long, value_name = "DIR")]
+        synthetic: PathBuf,
+        /// MNIST/Fashion-MNIST IDX or CIFAR-10 binary folder (default: the embedded digits).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Fresh networks to train and average.
+        #[arg(long, default_value_t = 5)]
+        networks: usize,
+        /// Print one JSON object {"cta", "asr", "asr_with_target", ...}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum FairKdCommand {
     /// Train a GNN teacher and a RELIANT student on your graph; write predictions.csv and report.json.
     ///
@@ -290,6 +322,12 @@ fn main() -> ExitCode {
                     commands::drums_generate(&model, &prompt, measures, &sample, seed, bpm, &out)
                 }
             },
+            Command::DistillBackdoor { command: DistillBackdoorCommand::Distill { args } } => {
+                commands::distill_backdoor_distill(args)
+            }
+            Command::DistillBackdoor {
+                command: DistillBackdoorCommand::Evaluate { synthetic, data, networks, json },
+            } => commands::distill_backdoor_evaluate(&synthetic, data.as_deref(), networks, json),
             Command::FairKd { command: FairKdCommand::Bias { predictions, json } } => {
                 commands::fair_kd_bias(&predictions, json)
             }

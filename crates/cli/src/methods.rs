@@ -6,5 +6,5 @@ use reprolab_core::registry::Method;
 /// Every implemented method, paper methods in paper order, then the
 /// workbench self-check.
 pub fn all() -> Vec<Method> {
-    vec![membership::METHOD, drums::METHOD, fair_kd::METHOD, reprolab_core::selfcheck::METHOD]
+    vec![membership::METHOD, distill_backdoor::METHOD, drums::METHOD, fair_kd::METHOD, reprolab_core::selfcheck::METHOD]
 }

@@ -63,8 +63,12 @@ fn list_json_is_one_json_object() {
     assert!(
         papers.iter().all(|p| p["implemented"].is_boolean() && p["complete"].is_boolean() && p["method"].is_string())
     );
-    let membership = papers.iter().find(|p| p["method"] == "membership").unwrap();
-    assert_eq!((membership["implemented"].as_bool(), membership["complete"].as_bool()), (Some(true), Some(true)));
+    for method in ["membership", "distill-backdoor", "drums", "fair-kd"] {
+        let paper = papers.iter().find(|p| p["method"] == method).unwrap();
+        assert_eq!((paper["implemented"].as_bool(), paper["complete"].as_bool()), (Some(true), Some(true)), "{method}");
+    }
+    let planned = papers.iter().find(|p| p["method"] == "offline-rl").unwrap();
+    assert_eq!(planned["implemented"].as_bool(), Some(false));
     assert_eq!(v["other_experiments"][0]["method"], "selfcheck");
 }
 
@@ -92,7 +96,11 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
     assert!(!html.contains("src=\"figures/"), "index.html must not depend on other files");
     let reports = json["reports"].as_array().unwrap();
     let methods: Vec<&str> = reports.iter().map(|r| r["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["membership", "drums", "fair-kd", "selfcheck"], "every registered method runs, papers first");
+    assert_eq!(
+        methods,
+        ["membership", "distill-backdoor", "drums", "fair-kd", "selfcheck"],
+        "every registered method runs, papers first"
+    );
     let report = reports.iter().find(|r| r["method"] == "selfcheck").unwrap();
     assert_eq!(report["preset"], "smoke");
     let acc = report["results"]["cells"]["MLP"]["accuracy"]["values"].as_array().unwrap();
@@ -383,6 +391,50 @@ fn drums_train_then_generate_writes_a_playable_groove() {
         ],
         "--measures must be 1..14",
     );
+}
+
+#[test]
+fn distill_backdoor_distils_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("syn");
+    reprolab()
+        .args([
+            "distill-backdoor",
+            "distill",
+            "--attack",
+            "doorping",
+            "--ratio",
+            "0.05",
+            "--ipc",
+            "2",
+            "--iterations",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("DC DOORPING on digits: 2 images per class"));
+    for f in ["synthetic.npy", "labels.npy", "synthetic.png", "trigger.npy", "trigger.png", "distill.json"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let v = stdout_json(
+        reprolab().args(["distill-backdoor", "evaluate", "--json", "--networks", "1", "--synthetic"]).arg(&out),
+    );
+    assert_eq!((v["method"].as_str(), v["attack"].as_str()), (Some("dc"), Some("doorping")));
+    for k in ["cta", "asr", "asr_with_target"] {
+        let x = v[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{k}: {x}");
+    }
+    fails_with(
+        &["distill-backdoor", "distill", "--attack", "badnets"],
+        "--attack must be none, naive or doorping, got 'badnets'",
+    );
+    fails_with(
+        &["distill-backdoor", "evaluate", "--synthetic", dir.path().to_str().unwrap()],
+        "distill.json: cannot read",
+    );
+    fails_with(&["distill-backdoor", "distill", "--data", dir.path().to_str().unwrap()], "no MNIST-style IDX files");
 }
 
 #[test]

@@ -33,6 +33,14 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A standard normal draw (Box-Muller), for host-side initialisations and
+/// generators that must not depend on burn's global generator.
+pub fn standard_normal(r: &mut SeededRng) -> f32 {
+    use rand::RngExt;
+    let (u1, u2): (f64, f64) = (r.random::<f64>().max(1e-12), r.random());
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
 /// Seeds burn's global generator (parameter initialisation, `Tensor::random`).
 pub fn seed_burn(seed: u64) {
     crate::device::seed(seed);

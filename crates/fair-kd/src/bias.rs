@@ -3,6 +3,7 @@
 //! `sensitive` (0/1) and `prediction` (0/1) or `probability` (in [0, 1],
 //! thresholded at 0.5: positive when >= 0.5).
 
+use crate::data::{number, zero_one};
 use anyhow::Result;
 use reprolab_core::metrics::{demographic_parity_gap, equal_opportunity_gap};
 use reprolab_core::user_bail;
@@ -38,20 +39,9 @@ pub fn bias_of_file(path: &Path) -> Result<Bias> {
     for (k, record) in reader.records().enumerate() {
         let line = k + 2;
         let record = record.map_err(|e| reprolab_core::user_error(format!("{shown}: line {line}: {e}")))?;
-        let field = |i: usize, name: &str| -> Result<f64> {
-            let raw = record.get(i).unwrap_or("");
-            match raw.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(v),
-                _ => Err(reprolab_core::user_error(format!("{shown}: line {line}: '{name}' is not a number: {raw:?}"))),
-            }
-        };
-        let binary = |i: usize, name: &str| -> Result<bool> {
-            match field(i, name)? {
-                0.0 => Ok(false),
-                1.0 => Ok(true),
-                v => Err(reprolab_core::user_error(format!("{shown}: line {line}: '{name}' must be 0 or 1, got {v}"))),
-            }
-        };
+        let at = format!("{shown}: line {line}");
+        let field = |i: usize, name: &str| number(record.get(i).unwrap_or(""), name, &at);
+        let binary = |i: usize, name: &str| zero_one(field(i, name)?, name, &at);
         y.push(binary(label, "label")?);
         s.push(binary(sensitive, "sensitive")?);
         yhat.push(match (prediction, probability) {

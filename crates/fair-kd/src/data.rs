@@ -29,6 +29,23 @@ pub struct FairGraph {
     pub edges: Vec<(usize, usize)>,
 }
 
+/// A finite number from a CSV field; `at` ("file: line N") locates the error.
+pub(crate) fn number(raw: &str, column: &str, at: &str) -> Result<f64> {
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => user_bail!("{at}: '{column}' is not a number: {raw:?}"),
+    }
+}
+
+/// A 0/1 value (a label, a sensitive attribute, a hard prediction) as a bool.
+pub(crate) fn zero_one(v: f64, column: &str, at: &str) -> Result<bool> {
+    match v {
+        0.0 => Ok(false),
+        1.0 => Ok(true),
+        _ => user_bail!("{at}: '{column}' must be 0 or 1, got {v}"),
+    }
+}
+
 /// Train / validation / test node indices.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeSplit {
@@ -60,20 +77,13 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64) -> Resul
         user_bail!("{shown}: no sensitive column '{sensitive}' (columns: {})", data.feature_names.join(", "));
     };
     let (n, d) = (data.len(), data.n_features);
-    let binary = |v: f64, what: &str, row: usize| -> Result<bool> {
-        match v {
-            0.0 => Ok(false),
-            1.0 => Ok(true),
-            _ => user_bail!("{shown}: row {}: {what} must be 0 or 1, got {v}", row + 2),
-        }
-    };
+    let binary =
+        |v: f32, column: &str, row: usize| zero_one(f64::from(v), column, &format!("{shown}: line {}", row + 2));
     let reprolab_core::data::Targets::Values(targets) = &data.targets else {
         unreachable!("loaded with LabelKind::Values")
     };
-    let labels =
-        targets.iter().enumerate().map(|(i, &v)| binary(f64::from(v), label, i)).collect::<Result<Vec<_>>>()?;
-    let sens =
-        (0..n).map(|i| binary(f64::from(data.features[i * d + s_col]), sensitive, i)).collect::<Result<Vec<_>>>()?;
+    let labels = targets.iter().enumerate().map(|(i, &v)| binary(v, label, i)).collect::<Result<Vec<_>>>()?;
+    let sens = (0..n).map(|i| binary(data.features[i * d + s_col], sensitive, i)).collect::<Result<Vec<_>>>()?;
     let edges = undirected(&similarity_edges(&data.features, n, d, thresh));
     let mut features = data.features.clone();
     Standardiser::fit(&features, d).transform(&mut features);
@@ -108,20 +118,9 @@ pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str)
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;
         let record = record.map_err(|e| reprolab_core::user_error(format!("{shown}: line {line}: {e}")))?;
-        let num = |c: usize| -> Result<f32> {
-            let raw = record.get(c).unwrap_or("");
-            match raw.parse::<f32>() {
-                Ok(v) if v.is_finite() => Ok(v),
-                _ => user_bail!("{shown}: line {line}: column '{}' is not a number: {raw:?}", &headers[c]),
-            }
-        };
-        let binary = |c: usize| -> Result<bool> {
-            match num(c)? {
-                0.0 => Ok(false),
-                1.0 => Ok(true),
-                v => user_bail!("{shown}: line {line}: '{}' must be 0 or 1, got {v}", &headers[c]),
-            }
-        };
+        let at = format!("{shown}: line {line}");
+        let num = |c: usize| number(record.get(c).unwrap_or(""), &headers[c], &at);
+        let binary = |c: usize| zero_one(num(c)?, &headers[c], &at);
         let id = id_col.map_or_else(|| row.to_string(), |c| record.get(c).unwrap_or("").to_string());
         if ids.insert(id.clone(), row).is_some() {
             user_bail!("{shown}: line {line}: duplicate node id '{id}'");
@@ -129,7 +128,7 @@ pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str)
         labels.push(binary(l_col)?);
         sens.push(binary(s_col)?);
         for &c in &feature_cols {
-            features.push(num(c)?);
+            features.push(num(c)? as f32);
         }
     }
     let (n, d) = (labels.len(), feature_cols.len());
@@ -194,11 +193,7 @@ pub fn synthetic(cfg: &SyntheticConfig, seed: u64) -> Result<FairGraph> {
     }
     let (n, d) = (cfg.nodes, cfg.features);
     let mut r = rng(derive_seed(seed, "synthetic-graph"));
-    let mut normal = || -> f32 {
-        // Box-Muller
-        let (u1, u2): (f64, f64) = (r.random::<f64>().max(1e-12), r.random());
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-    };
+    let mut normal = || reprolab_core::rng::standard_normal(&mut r);
     let sensitive: Vec<bool> = (0..n).map(|i| i % 2 == 1).collect();
     let mut features = Vec::with_capacity(n * d);
     let mut labels = Vec::with_capacity(n);
@@ -289,6 +284,6 @@ mod tests {
         let err = from_csv(&p, "y", "race", 0.5).unwrap_err().to_string();
         assert!(err.contains("no sensitive column 'race'"), "{err}");
         std::fs::write(&p, "a,s,y\n0.5,2,1\n1.5,0,0\n").unwrap();
-        assert!(from_csv(&p, "y", "s", 0.5).unwrap_err().to_string().contains("row 2: s must be 0 or 1, got 2"));
+        assert!(from_csv(&p, "y", "s", 0.5).unwrap_err().to_string().contains("line 2: 's' must be 0 or 1, got 2"));
     }
 }

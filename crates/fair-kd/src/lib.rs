@@ -1,6 +1,6 @@
 //! Paper 10: "RELIANT: Fair Knowledge Distillation for Graph Neural
 //! Networks" (Dong, Zhang, Yuan, Zou, Wang, Li; SDM 2023, arXiv
-//! 2301.01150). Work in progress (issue 5).
+//! 2301.01150).
 //!
 //! - [`graph`]: the similarity graphs of bail and credit, built with the
 //!   official loaders' rule, blockwise and in parallel.

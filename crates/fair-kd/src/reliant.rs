@@ -9,7 +9,11 @@
 //! Ours: R_EO needs labels on non-training nodes, which a student does not
 //! have; we use the teacher's predicted labels there. The paper's own
 //! formulation of the proxy was not retrieved; this follows the spec's
-//! account of the official code.
+//! account of the official code, including which columns it replaces: the
+//! last two of the feature matrix, whatever they are (bail: TIME and FILE;
+//! credit: TotalMonthsOverdue and HistoryOfOverduePayments; neither holds
+//! the sensitive attribute). We keep that rule rather than guess the
+//! authors' intent; the proxy ablation in the report shows its cost.
 
 use crate::data::{FairGraph, NodeSplit};
 use crate::fairness::disparity;
@@ -132,21 +136,25 @@ pub fn distill(
     let mut student = Student::new(kind, g.d, cfg.hidden, &ad);
     let mut optim = cfg.optimizer.build();
     let mut proxy_optim = OptimizerConfig::adam(cfg.proxy_lr).build();
+    // The student's view of the features, transformed once; only the
+    // proxied columns are transformed again each step.
+    let fixed = student.inputs(x.clone(), &adj).detach();
     let mean_columns = |p: &Proxy| p.values.val().detach().mean_dim(0).expand([g.n, cols]);
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, &format!("{} student", kind.name()));
     for epoch in 0..cfg.epochs {
         // The adversary: per-node proxy values that maximise the disparity.
         if let Some(p) = proxy_module.take() {
-            let probs = student.probabilities(with_columns(&x, p.values.val()), &adj);
+            let proxied = with_columns(&fixed, student.inputs(p.values.val(), &adj));
+            let probs = student.probabilities_of_inputs(proxied, &adj);
             let loss = disparity(probs, g0.clone(), g1.clone()).mul_scalar(-alpha);
             let grads = GradientsParams::from_grads(loss.backward(), &p);
             proxy_module = Some(proxy_optim.step(cfg.proxy_lr, p, grads));
         }
         let input = match &proxy_module {
-            Some(p) => with_columns(&x, mean_columns(p)),
-            None => x.clone(),
+            Some(p) => with_columns(&fixed, student.inputs(mean_columns(p), &adj)),
+            None => fixed.clone(),
         };
-        let probs = student.probabilities(input, &adj);
+        let probs = student.probabilities_of_inputs(input, &adj);
         let mut loss = (probs.clone() - teacher.clone()).powi_scalar(2).sum_dim(1).mean();
         if regularise {
             loss = loss + disparity(probs, g0.clone(), g1.clone()).mul_scalar(alpha);

@@ -1,6 +1,7 @@
 //! Student architectures, to test that RELIANT works "independently of the
 //! student architecture": an MLP on node features (no graph), SGC (logistic
-//! regression on K-hop propagated features, Wu et al. 2019), and a
+//! regression on 1-hop propagated features as the spec asks, Wu et al.
+//! 2019), and a
 //! parameterised label-propagation student after CPF's PLP (Yang et al.
 //! 2021): each node mixes its own feature-based prior with the
 //! propagated predictions of its neighbours, with a learned per-node
@@ -33,8 +34,8 @@ impl StudentKind {
     }
 }
 
-/// Propagation steps of SGC and PLP.
-pub const HOPS: usize = 2;
+/// Propagation steps of SGC (the spec's 1-hop SGC) and of PLP.
+pub const SGC_HOPS: usize = 1;
 const PLP_STEPS: usize = 5;
 
 /// A student: its layers (unused ones are empty) and its kind.
@@ -71,30 +72,45 @@ impl Student {
 
     /// Class probabilities `[n, 2]` from node features `[n, d]`.
     pub fn probabilities(&self, x: Tensor<2>, adj: &NormalisedAdjacency) -> Tensor<2> {
+        self.probabilities_of_inputs(self.inputs(x, adj), adj)
+    }
+
+    /// What the learned layers read: SGC's propagated features A^K x, the
+    /// raw features for the others. Column-wise linear in `x`, so a caller
+    /// that replaces some feature columns can transform the fixed columns
+    /// once and only the replaced ones each step (SGC has no parameters
+    /// before its propagation; the paper's SGC precomputes it the same way).
+    pub fn inputs(&self, x: Tensor<2>, adj: &NormalisedAdjacency) -> Tensor<2> {
+        match self.kind {
+            StudentKind::Sgc => (0..SGC_HOPS).fold(x, |h, _| adj.propagate(h)),
+            StudentKind::Mlp | StudentKind::Plp => x,
+        }
+    }
+
+    /// Class probabilities `[n, 2]` from [`Student::inputs`].
+    pub fn probabilities_of_inputs(&self, x: Tensor<2>, adj: &NormalisedAdjacency) -> Tensor<2> {
         match self.kind {
             StudentKind::Mlp => {
                 let h = relu(self.hidden.as_ref().expect("MLP hidden layer").forward(x));
                 softmax(self.out.forward(h), 1)
             }
-            StudentKind::Sgc => {
-                let mut h = x;
-                for _ in 0..HOPS {
-                    h = adj.propagate(h);
-                }
-                softmax(self.out.forward(h), 1)
-            }
+            StudentKind::Sgc => softmax(self.out.forward(x), 1),
             StudentKind::Plp => {
                 let prior = softmax(self.out.forward(x.clone()), 1);
                 let c = sigmoid(self.confidence.as_ref().expect("PLP confidence").forward(x));
+                // Rows are two-class distributions, so P(y = 1) alone carries
+                // them. Symmetric normalisation is not row-stochastic: the
+                // neighbours' mix A p is renormalised by its row sum, which
+                // for distributions is the constant A 1.
+                let [n, _] = prior.dims();
+                let row_sums = adj.propagate(Tensor::ones([n, 1], &prior.device()));
+                let prior = prior.narrow(1, 1, 1);
                 let mut p = prior.clone();
                 for _ in 0..PLP_STEPS {
-                    // Symmetric normalisation is not row-stochastic: renormalise the
-                    // neighbours' mix so every row stays a distribution.
-                    let q = adj.propagate(p);
-                    let q = q.clone() / q.sum_dim(1);
+                    let q = adj.propagate(p) / row_sums.clone();
                     p = prior.clone() * c.clone() + q * (c.clone().neg().add_scalar(1.0));
                 }
-                p
+                Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
             }
         }
     }
@@ -120,6 +136,29 @@ mod tests {
                     row.iter().all(|v| (0.0..=1.0).contains(v)) && (row[0] + row[1] - 1.0).abs() < 1e-4,
                     "{kind:?}: {p:?}"
                 );
+            }
+        }
+    }
+
+    /// Distillation transforms the fixed feature columns once and the
+    /// proxied ones each step; that must equal transforming the whole
+    /// replaced matrix.
+    #[test]
+    fn inputs_transform_columns_independently() {
+        let dev = reprolab_core::device::default_device();
+        let adj = NormalisedAdjacency::from_undirected(5, &[(0, 1), (1, 2), (2, 3), (3, 4), (0, 4)], &dev).unwrap();
+        let x: Vec<f32> = (0..15).map(|v| ((v * 7) % 11) as f32 / 5.0).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(x, [5, 3]), &dev);
+        let replacement = Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -1.0, 2.0, 0.5, 1.5], [5, 1]), &dev);
+        for kind in [StudentKind::Mlp, StudentKind::Sgc, StudentKind::Plp] {
+            let student = Student::new(kind, 3, 4, &dev);
+            let whole = Tensor::cat(vec![x.clone().narrow(1, 0, 2), replacement.clone()], 1);
+            let direct: Vec<f32> = student.probabilities(whole, &adj).into_data().try_to_vec().unwrap();
+            let fixed = student.inputs(x.clone(), &adj).narrow(1, 0, 2);
+            let split = Tensor::cat(vec![fixed, student.inputs(replacement.clone(), &adj)], 1);
+            let parts: Vec<f32> = student.probabilities_of_inputs(split, &adj).into_data().try_to_vec().unwrap();
+            for (a, b) in direct.iter().zip(&parts) {
+                assert!((a - b).abs() < 1e-5, "{kind:?}: {direct:?} vs {parts:?}");
             }
         }
     }

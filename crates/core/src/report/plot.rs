@@ -145,6 +145,8 @@ pub struct Bars {
 pub fn grouped_bars(title: &str, y_label: &str, groups: &[String], bars: &[Bars]) -> Result<FigureContent> {
     let (lo, hi) =
         padded_range(bars.iter().flat_map(|b| b.mean.iter().zip(&b.std).flat_map(|(m, s)| [m - s, m + s, 0.0])));
+    // Headroom above the tallest bar for the legend box (upper right).
+    let hi = hi + (hi - lo) * 0.2;
     let x_range = -0.5f64..groups.len() as f64 - 0.5;
     svg_chart(title, x_range, lo..hi, SeriesLabelPosition::UpperRight, |chart| {
         let names = groups.to_vec();

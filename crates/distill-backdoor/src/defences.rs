@@ -1,0 +1,266 @@
+//! Defences a victim could apply to a model trained on a synthetic set, or
+//! to the synthetic set itself, and what they leave of the backdoor.
+//!
+//! - Fine-tuning: more SGD on a small clean set (the spec's first defence).
+//! - Trigger reverse engineering in the spirit of Neural Cleanse (Wang et
+//!   al. 2019): for every class, the smallest mask (L1) and pattern that
+//!   send clean images to it; a backdoored class needs a much smaller mask.
+//!   The anomaly index of each class is (median - L1) / (1.4826 MAD); a
+//!   class with index > 2 is flagged.
+//! - Spectral signature on the synthetic set (after Tran et al. 2018, ours
+//!   at the class level: the synthetic set has no per-image ground truth):
+//!   per class, the share of the penultimate representations' variance on
+//!   their top singular direction; a class mixing two populations (clean
+//!   images and images carrying the trigger) has a dominant direction. The
+//!   class with the largest MAD-score above 2 is flagged.
+//! - Input clipping (in the experiment): triggered test inputs clipped to
+//!   the pixel range a real image can have, the simplest input-level check.
+
+use crate::net::{NetConfig, Params, cross_entropy, gradients};
+use crate::train::{Sgd, SgdConfig, epoch};
+use anyhow::Result;
+use reprolab_core::rng::{derive_seed, rng};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefenceConfig {
+    /// Clean training images per class for fine-tuning and reverse engineering.
+    pub clean_per_class: usize,
+    pub finetune_epochs: usize,
+    pub finetune: SgdConfig,
+    /// Adam steps of the reverse engineering, per class.
+    pub cleanse_steps: usize,
+    /// Weight of the mask's L1 norm (Neural Cleanse's initial cost).
+    pub cleanse_cost: f64,
+    pub cleanse_lr: f64,
+}
+
+/// Continues training `params` on clean `(x, y)`.
+pub fn fine_tune(
+    net: &NetConfig,
+    params: &Params,
+    x: &[f32],
+    y: &[usize],
+    cfg: &DefenceConfig,
+    seed: u64,
+) -> Result<Params> {
+    let mut p = params.clone();
+    let mut opt = Sgd::new(cfg.finetune);
+    for e in 0..cfg.finetune_epochs {
+        epoch(net, &mut p, &mut opt, cfg.finetune.lr, x, y, 64, derive_seed(seed, &format!("finetune-{e}")))?;
+    }
+    Ok(p)
+}
+
+/// The median and the consistency-scaled median absolute deviation.
+fn median_mad(values: &[f64]) -> (f64, f64) {
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    };
+    let m = median(&mut values.to_vec());
+    let mad = median(&mut values.iter().map(|v| (v - m).abs()).collect());
+    (m, 1.4826 * mad)
+}
+
+/// Per class: the reversed mask's L1 norm and its anomaly index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cleanse {
+    pub mask_l1: Vec<f64>,
+    pub anomaly: Vec<f64>,
+    /// Classes with an anomaly index above 2 (small masks only).
+    pub flagged: Vec<usize>,
+}
+
+/// Reverse-engineers a trigger for every class from clean images `x`:
+/// `x' = (1 - m) x + m p`, `m = sigmoid(a)` per pixel (shared over
+/// channels), `p` free; minimise CE(f(x'), class) + cost |m|_1 with Adam.
+pub fn neural_cleanse(net: &NetConfig, params: &Params, x: &[f32], cfg: &DefenceConfig, seed: u64) -> Cleanse {
+    let plane = net.side * net.side;
+    let len = net.image_len();
+    let n = x.len() / len;
+    let mut mask_l1 = Vec::with_capacity(net.classes);
+    for class in 0..net.classes {
+        let mut r = rng(derive_seed(seed, &format!("cleanse-{class}")));
+        let mut a: Vec<f64> =
+            (0..plane).map(|_| reprolab_core::rng::standard_normal(&mut r) as f64 * 0.1 - 2.0).collect();
+        let mut p: Vec<f64> = (0..len).map(|_| f64::from(reprolab_core::rng::standard_normal(&mut r))).collect();
+        let mut adam_a = Adam::new(plane);
+        let mut adam_p = Adam::new(len);
+        let labels = vec![class; n];
+        for _ in 0..cfg.cleanse_steps {
+            let m: Vec<f64> = a.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
+            let stamped: Vec<f32> = (0..n * len)
+                .map(|k| {
+                    let (j, px) = (k % len, k % plane);
+                    ((1.0 - m[px]) * f64::from(x[k]) + m[px] * p[j]) as f32
+                })
+                .collect();
+            let g = gradients(net, params, &stamped, true, |pp, xt| cross_entropy(net.logits(pp, xt), &labels)).input;
+            let mut ga = vec![0f64; plane];
+            let mut gp = vec![0f64; len];
+            for k in 0..n * len {
+                let (j, px) = (k % len, k % plane);
+                let gk = f64::from(g[k]);
+                ga[px] += gk * (p[j] - f64::from(x[k]));
+                gp[j] += gk * m[px];
+            }
+            for px in 0..plane {
+                // d/da [cost * m] = cost * m (1 - m); the mask is shared over channels
+                ga[px] = ga[px] * m[px] * (1.0 - m[px]) + cfg.cleanse_cost * m[px] * (1.0 - m[px]);
+            }
+            adam_a.step(&mut a, &ga, cfg.cleanse_lr);
+            adam_p.step(&mut p, &gp, cfg.cleanse_lr);
+        }
+        mask_l1.push(a.iter().map(|v| 1.0 / (1.0 + (-v).exp())).sum());
+    }
+    let (median, mad) = median_mad(&mask_l1);
+    let anomaly: Vec<f64> = mask_l1.iter().map(|v| (median - v) / mad.max(1e-12)).collect();
+    let flagged = (0..net.classes).filter(|&k| anomaly[k] > 2.0).collect();
+    Cleanse { mask_l1, anomaly, flagged }
+}
+
+/// Adam with PyTorch's defaults (betas 0.9, 0.999; eps 1e-8).
+struct Adam {
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: i32,
+}
+
+impl Adam {
+    fn new(n: usize) -> Self {
+        Self { m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+    }
+
+    fn step(&mut self, x: &mut [f64], g: &[f64], lr: f64) {
+        self.t += 1;
+        for i in 0..x.len() {
+            self.m[i] = 0.9 * self.m[i] + 0.1 * g[i];
+            self.v[i] = 0.999 * self.v[i] + 0.001 * g[i] * g[i];
+            let (mh, vh) = (self.m[i] / (1.0 - 0.9f64.powi(self.t)), self.v[i] / (1.0 - 0.999f64.powi(self.t)));
+            x[i] -= lr * mh / (vh.sqrt() + 1e-8);
+        }
+    }
+}
+
+/// Per class: the top singular direction's share of the centred
+/// representations' variance, its MAD-score, and the flagged class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spectral {
+    pub top_share: Vec<f64>,
+    pub score: Vec<f64>,
+    pub flagged: Option<usize>,
+}
+
+/// The spectral test on a synthetic set `(x, y)` with a network trained on it.
+pub fn spectral(net: &NetConfig, params: &Params, x: &[f32], y: &[usize]) -> Spectral {
+    let device = reprolab_core::device::default_device();
+    let p = net.tensors(params, &device, false);
+    let reps: Vec<f32> = burn::tensor::activation::relu(net.penultimate(&p, net.images(x, &device)))
+        .into_data()
+        .try_to_vec()
+        .expect("f32");
+    let d = net.hidden;
+    let top_share: Vec<f64> = (0..net.classes)
+        .map(|class| {
+            let rows: Vec<&[f32]> =
+                (0..y.len()).filter(|&i| y[i] == class).map(|i| &reps[i * d..(i + 1) * d]).collect();
+            top_variance_share(&rows, d)
+        })
+        .collect();
+    let (median, mad) = median_mad(&top_share);
+    let score: Vec<f64> = top_share.iter().map(|v| (v - median) / mad.max(1e-12)).collect();
+    let best = (0..net.classes).max_by(|&a, &b| score[a].total_cmp(&score[b]));
+    Spectral { flagged: best.filter(|&k| score[k] > 2.0), top_share, score }
+}
+
+/// Largest eigenvalue of the centred rows' covariance over its trace, by
+/// power iteration on the `d x d` covariance.
+fn top_variance_share(rows: &[&[f32]], d: usize) -> f64 {
+    if rows.len() < 2 {
+        return 0.0;
+    }
+    let n = rows.len() as f64;
+    let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| f64::from(r[j])).sum::<f64>() / n).collect();
+    let mut cov = vec![0f64; d * d];
+    for r in rows {
+        for a in 0..d {
+            let da = f64::from(r[a]) - mean[a];
+            for b in 0..d {
+                cov[a * d + b] += da * (f64::from(r[b]) - mean[b]) / n;
+            }
+        }
+    }
+    let trace: f64 = (0..d).map(|j| cov[j * d + j]).sum();
+    if trace <= 0.0 {
+        return 0.0;
+    }
+    let mut v = vec![1.0 / (d as f64).sqrt(); d];
+    let mut lambda = 0.0;
+    for _ in 0..200 {
+        let w: Vec<f64> = (0..d).map(|a| (0..d).map(|b| cov[a * d + b] * v[b]).sum()).collect();
+        let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return 0.0;
+        }
+        lambda = norm;
+        v = w.into_iter().map(|x| x / norm).collect();
+    }
+    lambda / trace
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A network trained with a BadNets backdoor into class 0: reverse
+    /// engineering needs the smallest mask for class 0.
+    #[test]
+    fn reverse_engineering_finds_the_smallest_mask_at_a_planted_target() {
+        use crate::attack::{AttackConfig, AttackKind, Poisoned};
+        use crate::train::{EvalConfig, train_fresh};
+        let data = crate::data::digits(0).unwrap();
+        let net =
+            NetConfig { channels: 1, side: 8, width: 16, depth: 1, hidden: 64, classes: 10, instance_norm: false };
+        let p = Poisoned::new(&data, &AttackConfig::new(AttackKind::Naive, 0.1), 0).unwrap();
+        let ec = EvalConfig {
+            networks: 1,
+            epochs: 30,
+            batch: 64,
+            sgd: SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 0.0 },
+        };
+        let params = train_fresh(&net, &p.train.values, &p.train.labels, &ec, 0).unwrap();
+        let cfg = DefenceConfig {
+            clean_per_class: 10,
+            finetune_epochs: 0,
+            finetune: SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 0.0 },
+            cleanse_steps: 200,
+            cleanse_cost: 0.01,
+            cleanse_lr: 0.1,
+        };
+        let idx: Vec<usize> = data.train.by_class().iter().flat_map(|v| v[..10].to_vec()).collect();
+        let c = neural_cleanse(&net, &params, &data.train.gather(&idx), &cfg, 0);
+        let smallest = (0..10).min_by(|&a, &b| c.mask_l1[a].total_cmp(&c.mask_l1[b])).unwrap();
+        assert_eq!(smallest, 0, "{c:?}");
+        assert!(c.anomaly[0] > 1.0, "{c:?}");
+    }
+
+    #[test]
+    fn median_and_mad_by_hand() {
+        let (m, mad) = median_mad(&[1.0, 2.0, 3.0, 4.0, 100.0]);
+        assert_eq!(m, 3.0);
+        assert!((mad - 1.4826).abs() < 1e-12);
+    }
+
+    #[test]
+    fn top_share_of_a_rank_one_cloud_is_one() {
+        let rows: Vec<Vec<f32>> = (0..6).map(|i| vec![i as f32, 2.0 * i as f32, 0.0]).collect();
+        let refs: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
+        assert!((top_variance_share(&refs, 3) - 1.0).abs() < 1e-9);
+        let iso: Vec<Vec<f32>> = vec![vec![1.0, 0.0], vec![-1.0, 0.0], vec![0.0, 1.0], vec![0.0, -1.0]];
+        let refs: Vec<&[f32]> = iso.iter().map(|r| r.as_slice()).collect();
+        assert!((top_variance_share(&refs, 2) - 0.5).abs() < 1e-9);
+    }
+}
