@@ -219,9 +219,7 @@ pub fn optimise_trigger(
     let neuron = select_neuron(net, params);
     let device = reprolab_core::device::default_device().autodiff();
     let p = net.tensors(params, &device, false);
-    let (beta1, beta2, eps) = (0.9f64, 0.99f64, 1e-8f64);
-    let mut m = vec![0f64; trigger.len()];
-    let mut v = vec![0f64; trigger.len()];
+    let mut adam = crate::adam::Adam::new(trigger.len(), 0.9, 0.99, 1e-8);
     let mut target = 0f32;
     let mut loss = f32::NAN;
     let mut initial_loss = f32::NAN;
@@ -243,13 +241,9 @@ pub fn optimise_trigger(
         let grads = l.backward();
         let g: Vec<f32> = x.grad(&grads).expect("trigger gradient").into_data().try_to_vec().expect("f32");
         steps = step + 1;
-        let t = steps as i32;
-        for i in 0..trigger.len() {
-            let gi = f64::from(g[i] * mask[i]);
-            m[i] = beta1 * m[i] + (1.0 - beta1) * gi;
-            v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi;
-            let (mh, vh) = (m[i] / (1.0 - beta1.powi(t)), v[i] / (1.0 - beta2.powi(t)));
-            trigger[i] -= (cfg.lr * mh / (vh.sqrt() + eps)) as f32;
+        let masked: Vec<f64> = g.iter().zip(mask).map(|(gi, mi)| f64::from(gi * mi)).collect();
+        for (t, u) in trigger.iter_mut().zip(adam.updates(&masked, cfg.lr)) {
+            *t -= u as f32;
         }
     }
     TriggerUpdate { neuron, steps, initial_loss, final_loss: loss }

@@ -16,6 +16,7 @@
 //! - Input clipping (in the experiment): triggered test inputs clipped to
 //!   the pixel range a real image can have, the simplest input-level check.
 
+use crate::adam::Adam;
 use crate::net::{NetConfig, Params, cross_entropy, gradients};
 use crate::train::{Sgd, SgdConfig, epoch};
 use anyhow::Result;
@@ -87,8 +88,8 @@ pub fn neural_cleanse(net: &NetConfig, params: &Params, x: &[f32], cfg: &Defence
         let mut a: Vec<f64> =
             (0..plane).map(|_| reprolab_core::rng::standard_normal(&mut r) as f64 * 0.1 - 2.0).collect();
         let mut p: Vec<f64> = (0..len).map(|_| f64::from(reprolab_core::rng::standard_normal(&mut r))).collect();
-        let mut adam_a = Adam::new(plane);
-        let mut adam_p = Adam::new(len);
+        let mut adam_a = Adam::new(plane, 0.9, 0.999, 1e-8);
+        let mut adam_p = Adam::new(len, 0.9, 0.999, 1e-8);
         let labels = vec![class; n];
         for _ in 0..cfg.cleanse_steps {
             let m: Vec<f64> = a.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
@@ -111,8 +112,12 @@ pub fn neural_cleanse(net: &NetConfig, params: &Params, x: &[f32], cfg: &Defence
                 // d/da [cost * m] = cost * m (1 - m); the mask is shared over channels
                 ga[px] = ga[px] * m[px] * (1.0 - m[px]) + cfg.cleanse_cost * m[px] * (1.0 - m[px]);
             }
-            adam_a.step(&mut a, &ga, cfg.cleanse_lr);
-            adam_p.step(&mut p, &gp, cfg.cleanse_lr);
+            for (x, u) in a.iter_mut().zip(adam_a.updates(&ga, cfg.cleanse_lr)) {
+                *x -= u;
+            }
+            for (x, u) in p.iter_mut().zip(adam_p.updates(&gp, cfg.cleanse_lr)) {
+                *x -= u;
+            }
         }
         mask_l1.push(a.iter().map(|v| 1.0 / (1.0 + (-v).exp())).sum());
     }
@@ -120,29 +125,6 @@ pub fn neural_cleanse(net: &NetConfig, params: &Params, x: &[f32], cfg: &Defence
     let anomaly: Vec<f64> = mask_l1.iter().map(|v| (median - v) / mad.max(1e-12)).collect();
     let flagged = (0..net.classes).filter(|&k| anomaly[k] > 2.0).collect();
     Cleanse { mask_l1, anomaly, flagged }
-}
-
-/// Adam with PyTorch's defaults (betas 0.9, 0.999; eps 1e-8).
-struct Adam {
-    m: Vec<f64>,
-    v: Vec<f64>,
-    t: i32,
-}
-
-impl Adam {
-    fn new(n: usize) -> Self {
-        Self { m: vec![0.0; n], v: vec![0.0; n], t: 0 }
-    }
-
-    fn step(&mut self, x: &mut [f64], g: &[f64], lr: f64) {
-        self.t += 1;
-        for i in 0..x.len() {
-            self.m[i] = 0.9 * self.m[i] + 0.1 * g[i];
-            self.v[i] = 0.999 * self.v[i] + 0.001 * g[i] * g[i];
-            let (mh, vh) = (self.m[i] / (1.0 - 0.9f64.powi(self.t)), self.v[i] / (1.0 - 0.999f64.powi(self.t)));
-            x[i] -= lr * mh / (vh.sqrt() + 1e-8);
-        }
-    }
 }
 
 /// Per class: the top singular direction's share of the centred

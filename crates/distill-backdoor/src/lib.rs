@@ -24,6 +24,7 @@
 //! test, the laptop ConvNet size, DM as a third method and DOORPING on
 //! DM, the digits split (stratified 75/25).
 
+pub mod adam;
 pub mod attack;
 pub mod data;
 pub mod defences;
