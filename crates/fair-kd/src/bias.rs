@@ -22,11 +22,7 @@ pub struct Bias {
 /// Reads `path` and measures its predictions.
 pub fn bias_of_file(path: &Path) -> Result<Bias> {
     let shown = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot open ({e})")))?;
-    let headers = reader.headers().map_err(|e| reprolab_core::user_error(format!("{shown}: {e}")))?.clone();
+    let (mut reader, headers) = reprolab_core::data::csv::open(path)?;
     let column = |name: &str| headers.iter().position(|h| h == name);
     let (Some(label), Some(sensitive)) = (column("label"), column("sensitive")) else {
         user_bail!("{shown}: needs the columns 'label' and 'sensitive' (and 'prediction' or 'probability')");

@@ -102,11 +102,7 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64) -> Resul
 /// Features are standardised (the sensitive column kept 0/1).
 pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str) -> Result<FairGraph> {
     let shown = nodes.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(nodes)
-        .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot open ({e})")))?;
-    let headers = reader.headers().map_err(|e| reprolab_core::user_error(format!("{shown}: {e}")))?.clone();
+    let (mut reader, headers) = reprolab_core::data::csv::open(nodes)?;
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(l_col), Some(s_col)) = (col(label), col(sensitive)) else {
         user_bail!("{shown}: needs the label column '{label}' and the sensitive column '{sensitive}'");
@@ -136,10 +132,7 @@ pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str)
         user_bail!("{shown}: needs at least 4 nodes, found {n}");
     }
     let eshown = edges.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(edges)
-        .map_err(|e| reprolab_core::user_error(format!("{eshown}: cannot open ({e})")))?;
+    let (mut reader, _) = reprolab_core::data::csv::open(edges)?;
     let mut seen = std::collections::HashSet::new();
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;

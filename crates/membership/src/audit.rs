@@ -105,11 +105,7 @@ fn class_columns(headers: &csv::StringRecord, prefix: &str) -> Vec<usize> {
 
 fn read_csv(path: &Path) -> Result<ModelFile> {
     let shown = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| user_error(format!("{shown}: cannot open ({e})")))?;
-    let headers = reader.headers().map_err(|e| user_error(format!("{shown}: cannot read the header ({e})")))?.clone();
+    let (mut reader, headers) = reprolab_core::data::csv::open(path)?;
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(id_col), Some(label_col)) = (col("id"), col("label")) else {
         user_bail!(

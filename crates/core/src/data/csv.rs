@@ -17,8 +17,10 @@ pub enum LabelKind {
     Values,
 }
 
-/// Loads `path`. `label` names the target column (it must exist).
-pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
+/// Opens `path` as a CSV with a header row (fields trimmed): the reader,
+/// positioned at the first record, and the header. Errors are one line
+/// naming the file.
+pub fn open(path: &Path) -> Result<(::csv::Reader<std::fs::File>, ::csv::StringRecord)> {
     let shown = path.display();
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
@@ -27,6 +29,13 @@ pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
         .map_err(|e| crate::user_error(format!("{shown}: cannot open ({})", io_reason(&e))))?;
     let headers =
         reader.headers().map_err(|e| crate::user_error(format!("{shown}: cannot read the header row ({e})")))?.clone();
+    Ok((reader, headers))
+}
+
+/// Loads `path`. `label` names the target column (it must exist).
+pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
+    let shown = path.display();
+    let (mut reader, headers) = open(path)?;
     let Some(label_col) = headers.iter().position(|h| h == label) else {
         crate::user_bail!(
             "{shown}: no column named '{label}' (columns: {})",
