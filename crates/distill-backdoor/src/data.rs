@@ -73,6 +73,16 @@ impl ImageData {
         (value * self.std[c] + self.mean[c]).clamp(0.0, 1.0)
     }
 
+    /// One normalised `[c, side, side]` image as display pixels: `[side,
+    /// side, c]` interleaved intensities in [0, 1], as `image_grid` takes them.
+    pub fn display_pixels(&self, image: &[f32]) -> Vec<f32> {
+        let (c, plane) = (self.train.channels, self.train.side * self.train.side);
+        (0..plane)
+            .flat_map(|p| (0..c).map(move |ch| (ch, p)))
+            .map(|(ch, p)| self.intensity(ch, image[ch * plane + p]))
+            .collect()
+    }
+
     /// Normalised images with every value clipped to what a [0, 1] pixel
     /// can take (an input-level sanity check a deployed model can apply).
     pub fn clip_to_pixel_range(&self, images: &[f32]) -> Vec<f32> {

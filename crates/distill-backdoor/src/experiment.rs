@@ -293,14 +293,7 @@ fn add_figures(
 ) -> Result<Report> {
     let side = cfg.net.side;
     let channels = cfg.net.channels;
-    // image_grid wants [h, w, c] interleaved intensities in [0, 1].
-    let to_pixels = |img: &[f32]| -> Vec<f32> {
-        let plane = side * side;
-        (0..plane)
-            .flat_map(|p| (0..channels).map(move |c| (c, p)))
-            .map(|(c, p)| data.intensity(c, img[c * plane + p]))
-            .collect()
-    };
+    let to_pixels = |img: &[f32]| data.display_pixels(img);
     for (name, images) in &pics.sets {
         let cells: Vec<Vec<f32>> = images.chunks(cfg.net.image_len()).map(to_pixels).collect();
         // "DC DOORPING 5%" -> "dc-doorping-5pct"

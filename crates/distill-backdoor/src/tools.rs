@@ -112,16 +112,7 @@ pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
 }
 
 fn write_grid(path: &Path, data: &ImageData, net: &NetConfig, images: &[f32], cols: usize) -> Result<()> {
-    let plane = net.side * net.side;
-    let cells: Vec<Vec<f32>> = images
-        .chunks(net.image_len())
-        .map(|img| {
-            (0..plane)
-                .flat_map(|p| (0..net.channels).map(move |c| (c, p)))
-                .map(|(c, p)| data.intensity(c, img[c * plane + p]))
-                .collect()
-        })
-        .collect();
+    let cells: Vec<Vec<f32>> = images.chunks(net.image_len()).map(|img| data.display_pixels(img)).collect();
     let scale = (64 / net.side).max(1);
     match reprolab_core::report::plot::image_grid(&cells, net.side, net.side, net.channels, cols, scale)? {
         reprolab_core::report::FigureContent::Png(bytes) => reprolab_core::report::write_bytes_atomic(path, bytes),
