@@ -61,6 +61,11 @@ enum Command {
         #[arg(long, value_name = "FILE.toml")]
         config: Option<PathBuf>,
     },
+    /// Paper 1 tools: write a behaviour dataset, train an offline RL policy from dataset files, evaluate it.
+    OfflineRl {
+        #[command(subcommand)]
+        command: OfflineRlCommand,
+    },
     /// Paper 3 tools: audit your own model's outputs for membership leakage.
     Membership {
         #[command(subcommand)]
@@ -194,6 +199,47 @@ enum DrumsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum OfflineRlCommand {
+    /// Write the behaviour dataset of an environment (.npz or .hdf5, D4RL keys).
+    ///
+    /// Point-mass environments: their scripted behaviour policies (the experiment's data);
+    /// pendulum: uniform random episodes.
+    Dataset {
+        #[arg(long)]
+        env: String,
+        /// Episodes (pendulum only; point-mass datasets have their fixed trajectory counts).
+        #[arg(long, default_value_t = 20)]
+        episodes: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_name = "FILE.npz|FILE.hdf5")]
+        out: PathBuf,
+    },
+    /// Train a policy offline from D4RL/Minari HDF5 or .npz files (several files are mixed).
+    ///
+    /// Writes a checkpoint (model.safetensors + state.json) at every evaluation and curve.svg.
+    Train {
+        #[command(flatten)]
+        args: commands::OfflineRlTrain,
+    },
+    /// Roll a checkpoint out and print its mean return and normalised score.
+    Eval {
+        /// A directory written by `offline-rl train`.
+        #[arg(long, value_name = "DIR")]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        env: String,
+        #[arg(long, default_value_t = 20)]
+        episodes: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object {"mean_return", "normalised_score", ...}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum DistillBackdoorCommand {
     /// Distil a dataset into a few synthetic images per class, optionally under an attack.
     ///
@@ -320,6 +366,15 @@ fn main() -> ExitCode {
                 DrumsCommand::Generate { model, prompt, measures, temperature, top_p, seed, bpm, out } => {
                     let sample = drums::lm::SampleConfig { temperature, top_p, max_tokens: measures * 17 };
                     commands::drums_generate(&model, &prompt, measures, &sample, seed, bpm, &out)
+                }
+            },
+            Command::OfflineRl { command } => match command {
+                OfflineRlCommand::Dataset { env, episodes, seed, out } => {
+                    commands::offline_rl_dataset(&env, episodes, seed, &out)
+                }
+                OfflineRlCommand::Train { args } => commands::offline_rl_train(args),
+                OfflineRlCommand::Eval { checkpoint, env, episodes, seed, json } => {
+                    commands::offline_rl_eval(&checkpoint, &env, episodes, seed, json)
                 }
             },
             Command::DistillBackdoor { command: DistillBackdoorCommand::Distill { args } } => {

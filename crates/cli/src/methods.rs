@@ -6,5 +6,12 @@ use reprolab_core::registry::Method;
 /// Every implemented method, paper methods in paper order, then the
 /// workbench self-check.
 pub fn all() -> Vec<Method> {
-    vec![membership::METHOD, distill_backdoor::METHOD, drums::METHOD, fair_kd::METHOD, reprolab_core::selfcheck::METHOD]
+    vec![
+        offline_rl::METHOD,
+        membership::METHOD,
+        distill_backdoor::METHOD,
+        drums::METHOD,
+        fair_kd::METHOD,
+        reprolab_core::selfcheck::METHOD,
+    ]
 }

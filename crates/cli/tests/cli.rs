@@ -63,11 +63,11 @@ fn list_json_is_one_json_object() {
     assert!(
         papers.iter().all(|p| p["implemented"].is_boolean() && p["complete"].is_boolean() && p["method"].is_string())
     );
-    for method in ["membership", "distill-backdoor", "drums", "fair-kd"] {
+    for method in ["offline-rl", "membership", "distill-backdoor", "drums", "fair-kd"] {
         let paper = papers.iter().find(|p| p["method"] == method).unwrap();
         assert_eq!((paper["implemented"].as_bool(), paper["complete"].as_bool()), (Some(true), Some(true)), "{method}");
     }
-    let planned = papers.iter().find(|p| p["method"] == "offline-rl").unwrap();
+    let planned = papers.iter().find(|p| p["method"] == "satisfaction").unwrap();
     assert_eq!(planned["implemented"].as_bool(), Some(false));
     assert_eq!(v["other_experiments"][0]["method"], "selfcheck");
 }
@@ -132,7 +132,7 @@ fn run_json_prints_only_one_json_object() {
 #[test]
 fn unknown_and_unimplemented_methods() {
     fails_with(&["run", "nosuch"], "unknown method 'nosuch'");
-    fails_with(&["run", "offline-rl"], "method 'offline-rl' is not implemented yet");
+    fails_with(&["run", "satisfaction"], "method 'satisfaction' is not implemented yet");
     fails_with(&["reproduce", "--only", "selfcheck,nosuch"], "unknown method 'nosuch'");
 }
 
@@ -519,5 +519,70 @@ fn fair_kd_train_on_a_user_graph() {
             edges.to_str().unwrap(),
         ],
         "--teacher must be gcn or sage, got 'gat'",
+    );
+}
+
+#[test]
+fn offline_rl_writes_a_dataset_trains_from_it_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("e1.hdf5");
+    let ck = dir.path().join("ck");
+    let d = data.to_str().unwrap();
+    let c = ck.to_str().unwrap();
+    reprolab().args(["offline-rl", "dataset", "--env", "point-obstacle", "--out", d]).assert().success();
+    reprolab()
+        .args(["offline-rl", "train", "--env", "point-obstacle", "--dataset", d, "--algo", "td3-rkl"])
+        .args(["--steps", "60", "--hidden", "16", "--mdn-steps", "20", "--eval-every", "30", "--eval-episodes", "2"])
+        .args(["--out", c])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("td3-rkl on point-obstacle: 60 updates"));
+    for f in ["model.safetensors", "state.json", "curve.svg"] {
+        assert!(ck.join(f).exists(), "{f}");
+    }
+    let v = stdout_json(reprolab().args([
+        "offline-rl",
+        "eval",
+        "--checkpoint",
+        c,
+        "--env",
+        "point-obstacle",
+        "--episodes",
+        "3",
+        "--json",
+    ]));
+    assert_eq!(v["episodes"], 3);
+    assert!(
+        v["mean_return"].as_f64().unwrap().is_finite() && v["normalised_score"].as_f64().unwrap().is_finite(),
+        "{v}"
+    );
+    // A pendulum dataset does not fit a point-mass environment.
+    let pend = dir.path().join("p.npz");
+    let p = pend.to_str().unwrap();
+    reprolab().args(["offline-rl", "dataset", "--env", "pendulum", "--episodes", "1", "--out", p]).assert().success();
+    fails_with(&["offline-rl", "train", "--env", "point-gap", "--dataset", p, "--steps", "5"], "has 3/1");
+    fails_with(&["offline-rl", "eval", "--checkpoint", c, "--env", "pendulum"], "sizes differ");
+}
+
+#[test]
+fn offline_rl_rejects_bad_inputs_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.hdf5");
+    std::fs::write(&bad, b"not hdf5").unwrap();
+    let b = bad.to_str().unwrap();
+    fails_with(&["offline-rl", "train", "--env", "point-gap", "--dataset", b], "bad.hdf5: not a readable HDF5 file");
+    fails_with(&["offline-rl", "train", "--env", "point-gap", "--dataset", "missing.npz"], "missing.npz");
+    fails_with(&["offline-rl", "dataset", "--env", "hopper", "--out", "x.npz"], "unknown environment 'hopper'");
+    let d = dir.path().join("d.npz");
+    let ds = d.to_str().unwrap();
+    reprolab().args(["offline-rl", "dataset", "--env", "point-gap", "--out", ds]).assert().success();
+    fails_with(
+        &["offline-rl", "train", "--env", "point-gap", "--dataset", ds, "--algo", "cql"],
+        "unknown algorithm 'cql'",
+    );
+    fails_with(&["offline-rl", "train", "--env", "hopper", "--dataset", ds], "unknown environment 'hopper'");
+    fails_with(
+        &["offline-rl", "eval", "--checkpoint", dir.path().to_str().unwrap(), "--env", "point-gap"],
+        "not a checkpoint",
     );
 }

@@ -275,6 +275,137 @@ pub fn image_grid(
     Ok(FigureContent::Png(png))
 }
 
+/// Static shapes of a 2-D map (obstacles, walls, goals), drawn under paths.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MapShape {
+    /// Filled grey rectangle `(x0, y0, x1, y1)`.
+    Rect(f64, f64, f64, f64),
+    /// Green circle `(x, y, radius)` (a goal).
+    Circle(f64, f64, f64),
+}
+
+/// Draws the map shapes: grey filled rectangles, translucent green discs.
+fn draw_shapes<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    shapes: &[MapShape],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for s in shapes {
+        match *s {
+            MapShape::Rect(x0, y0, x1, y1) => {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y0), (x1, y1)],
+                        RGBColor(120, 120, 120).filled(),
+                    )))
+                    .map_err(err)?;
+            }
+            MapShape::Circle(x, y, r) => {
+                let pts: Vec<(f64, f64)> = (0..=24)
+                    .map(|i| {
+                        let t = i as f64 / 24.0 * std::f64::consts::TAU;
+                        (x + r * t.cos(), y + r * t.sin())
+                    })
+                    .collect();
+                chart.draw_series(std::iter::once(Polygon::new(pts, RGBColor(0, 158, 115).mix(0.4)))).map_err(err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One panel of [`path_panels`]: light grey background paths (the data),
+/// coloured foreground paths (a policy), over the map shapes.
+pub struct PathPanel {
+    pub title: String,
+    pub background: Vec<Vec<(f64, f64)>>,
+    pub paths: Vec<Vec<(f64, f64)>>,
+}
+
+/// Trajectories over a map, one small panel per entry, `cols` per row, all
+/// on the square `range x range`.
+pub fn path_panels(
+    title: &str,
+    panels: &[PathPanel],
+    shapes: &[MapShape],
+    range: (f64, f64),
+    cols: usize,
+) -> Result<FigureContent> {
+    let cols = cols.max(1);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let (w, h) = (260 * cols as u32, 260 * rows as u32 + 30);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
+        for (area, panel) in root.split_evenly((rows, cols)).iter().zip(panels) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(&panel.title, ("sans-serif", 14))
+                .margin(6)
+                .x_label_area_size(18)
+                .y_label_area_size(22)
+                .build_cartesian_2d(range.0..range.1, range.0..range.1)
+                .map_err(err)?;
+            chart.configure_mesh().disable_mesh().x_labels(3).y_labels(3).draw().map_err(err)?;
+            draw_shapes(&mut chart, shapes)?;
+            for p in &panel.background {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(p.clone(), RGBColor(170, 170, 170).mix(0.35))))
+                    .map_err(err)?;
+            }
+            for (i, p) in panel.paths.iter().enumerate() {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(p.clone(), color(i % 2).mix(0.8).stroke_width(1))))
+                    .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(FigureContent::Svg(svg))
+}
+
+/// A heat map of `values[row][col]` over `x_range x y_range` (row 0 at the
+/// bottom), white (low) to blue (high) on a log scale when `log` is set,
+/// with the map shapes drawn on top and the colour scale's ends in the title.
+pub fn heat_map(
+    title: &str,
+    values: &[Vec<f64>],
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    shapes: &[MapShape],
+    log: bool,
+) -> Result<FigureContent> {
+    let rows = values.len().max(1);
+    let cols = values.first().map_or(1, |r| r.len().max(1));
+    let t = |v: f64| if log { v.max(1e-12).ln() } else { v };
+    let finite = values.iter().flatten().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(t(v)), b.max(t(v))));
+    let shown = |v: f64| if log { v.exp() } else { v };
+    let title = format!("{title} (white {:.2} .. blue {:.2})", shown(lo), shown(hi));
+    svg_chart(&title, x_range.0..x_range.1, y_range.0..y_range.1, SeriesLabelPosition::UpperRight, |chart| {
+        chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+        let (dx, dy) = ((x_range.1 - x_range.0) / cols as f64, (y_range.1 - y_range.0) / rows as f64);
+        let cells = values.iter().enumerate().flat_map(|(r, row)| {
+            row.iter().enumerate().map(move |(c, v)| {
+                let f = if hi > lo { ((t(*v) - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+                let colour = RGBColor((255.0 * (1.0 - f)) as u8, (255.0 - 141.0 * f) as u8, (255.0 - 77.0 * f) as u8);
+                let (x, y) = (x_range.0 + c as f64 * dx, y_range.0 + r as f64 * dy);
+                Rectangle::new([(x, y), (x + dx, y + dy)], colour.filled())
+            })
+        });
+        chart.draw_series(cells).map_err(err)?;
+        draw_shapes(chart, shapes)?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +450,28 @@ mod tests {
         assert!(r.contains("attack"));
         let sc = svg(scatter("MOS", "true", "pred", &[("test".into(), vec![(1.0, 1.1), (2.0, 1.9)])]).unwrap());
         assert!(sc.contains("<circle"));
+    }
+
+    #[test]
+    fn path_panels_and_heat_map_draw_their_parts() {
+        let panels: Vec<PathPanel> = ["bc", "td3-rkl"]
+            .iter()
+            .map(|t| PathPanel {
+                title: t.to_string(),
+                background: vec![vec![(0.0, 0.0), (5.0, 5.0)]],
+                paths: vec![vec![(1.0, 5.0), (9.0, 5.0)]],
+            })
+            .collect();
+        let shapes = [MapShape::Rect(4.0, 3.5, 6.0, 6.5), MapShape::Circle(9.0, 5.0, 0.5)];
+        let p = svg(path_panels("Trajectories", &panels, &shapes, (0.0, 10.0), 2).unwrap());
+        assert!(p.contains("Trajectories") && p.contains("bc") && p.contains("td3-rkl"));
+        // The policy path in the first colour, the data path in light grey, once per panel.
+        assert_eq!(p.matches("#0072B2").count(), 2, "one policy path per panel");
+        assert_eq!(p.matches("#AAAAAA").count(), 2, "one background path per panel");
+        let h =
+            svg(heat_map("w(s)", &[vec![1.0, 2.0], vec![4.0, 8.0]], (0.0, 10.0), (0.0, 10.0), &shapes, true).unwrap());
+        assert!(h.contains("white 1.00 .. blue 8.00"), "the colour scale's ends are in the title");
+        assert!(h.matches("<rect").count() >= 5, "four cells and the obstacle");
     }
 
     #[test]

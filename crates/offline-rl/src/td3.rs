@@ -1,0 +1,315 @@
+//! The one TD3 core every algorithm shares (Fujimoto et al. 2018, with the
+//! CORL defaults of TD3+BC): twin critics with clipped double-Q targets,
+//! target-policy smoothing, delayed actor and target updates, Polyak
+//! averaging. The algorithms differ only in the actor's loss
+//! ([`Agent::actor_loss`]), which reads top to bottom:
+//!
+//! - `bc`: `mean (pi(s) - a)^2` (no critic).
+//! - `td3-bc`: `-lambda Q(s, pi(s)) + mean (pi(s) - a)^2`, `lambda = alpha / mean|Q|`.
+//! - `td3-rkl-global`: `-lambda Q(s, a~pi) + [log pi(a|s) - log beta(a|s)]`.
+//! - `td3-mse-adaptive`: `-lambda Q + w(s) mean_d (pi(s) - a)^2`.
+//! - `td3-rkl` (the paper's method): `-lambda Q + w(s) [log pi - log beta]`.
+//! - `td3-rkl-oracle`: the same with the true behaviour density.
+//! - `td3` (online, to train Pendulum's behaviour policies): `-Q`.
+
+use crate::dataset::Batch;
+use crate::nets::{Actor, Mixture, TwinCritic};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Distribution, Tensor};
+use reprolab_core::train::{OptimizerConfig, polyak_update};
+use serde::{Deserialize, Serialize};
+
+/// Which actor loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algo {
+    Bc,
+    Td3Bc,
+    Td3RklGlobal,
+    Td3MseAdaptive,
+    Td3Rkl,
+    Td3RklOracle,
+    Td3,
+}
+
+/// The behaviour-cloning term of an actor loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regulariser {
+    None,
+    Mse,
+    ReverseKl,
+}
+
+impl Algo {
+    pub const OFFLINE: [Algo; 6] =
+        [Algo::Bc, Algo::Td3Bc, Algo::Td3RklGlobal, Algo::Td3MseAdaptive, Algo::Td3Rkl, Algo::Td3RklOracle];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Bc => "bc",
+            Algo::Td3Bc => "td3-bc",
+            Algo::Td3RklGlobal => "td3-rkl-global",
+            Algo::Td3MseAdaptive => "td3-mse-adaptive",
+            Algo::Td3Rkl => "td3-rkl",
+            Algo::Td3RklOracle => "td3-rkl-oracle",
+            Algo::Td3 => "td3",
+        }
+    }
+
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        match Algo::OFFLINE.into_iter().chain([Algo::Td3]).find(|a| a.name() == s) {
+            Some(a) => Ok(a),
+            None => reprolab_core::user_bail!(
+                "unknown algorithm '{s}' (known: bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive, td3-rkl-oracle)"
+            ),
+        }
+    }
+
+    pub fn regulariser(self) -> Regulariser {
+        match self {
+            Algo::Bc | Algo::Td3Bc | Algo::Td3MseAdaptive => Regulariser::Mse,
+            Algo::Td3RklGlobal | Algo::Td3Rkl | Algo::Td3RklOracle => Regulariser::ReverseKl,
+            Algo::Td3 => Regulariser::None,
+        }
+    }
+
+    /// Whether the regulariser carries the per-state weight `w(s)`.
+    pub fn adaptive(self) -> bool {
+        matches!(self, Algo::Td3MseAdaptive | Algo::Td3Rkl | Algo::Td3RklOracle)
+    }
+
+    /// Whether it needs a behaviour density (fitted or oracle).
+    pub fn needs_behaviour(self) -> bool {
+        self.regulariser() == Regulariser::ReverseKl || self.adaptive()
+    }
+
+    pub fn uses_critic(self) -> bool {
+        self != Algo::Bc
+    }
+}
+
+/// TD3's hyper-parameters, defaulted to CORL's TD3+BC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Td3Config {
+    pub hidden: Vec<usize>,
+    pub batch: usize,
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    pub gamma: f64,
+    pub tau: f64,
+    /// Target-policy smoothing noise and its clip (in [-1, 1] action units).
+    pub policy_noise: f64,
+    pub noise_clip: f64,
+    /// Actor and target updates every this many critic updates.
+    pub policy_freq: usize,
+    /// TD3+BC's alpha: `lambda = alpha / mean|Q|`.
+    pub alpha: f64,
+    /// Use the deterministic (Dirac) actor for the reverse-KL algorithms:
+    /// then KL(pi || beta) is `-log beta(mu(s)|s)` up to a constant.
+    pub deterministic_rkl: bool,
+}
+
+impl Default for Td3Config {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+            batch: 256,
+            actor_lr: 3e-4,
+            critic_lr: 3e-4,
+            gamma: 0.99,
+            tau: 0.005,
+            policy_noise: 0.2,
+            noise_clip: 0.5,
+            policy_freq: 2,
+            alpha: 2.5,
+            deterministic_rkl: false,
+        }
+    }
+}
+
+/// What the behaviour density gives the actor loss for a batch: the mixture
+/// at its states (constant tensors) and the per-state weight.
+pub struct BehaviourTerms {
+    pub mixture: Option<Mixture>,
+    /// `w(s)`, `[batch, 1]`, mean 1 over the batch (None: global weight 1).
+    pub weight: Option<Tensor<2>>,
+}
+
+/// The learner: actor, critics, their targets and optimisers.
+pub struct Agent {
+    pub algo: Algo,
+    pub cfg: Td3Config,
+    pub actor: Actor,
+    pub critic: TwinCritic,
+    actor_target: Actor,
+    critic_target: TwinCritic,
+    actor_opt: ModuleOptimizer,
+    critic_opt: ModuleOptimizer,
+    pub updates: usize,
+}
+
+/// Losses of one update (device tensors: reading them syncs).
+pub struct UpdateLosses {
+    pub critic: Option<Tensor<1>>,
+    pub actor: Option<Tensor<1>>,
+}
+
+impl Agent {
+    /// `device` must be an autodiff device.
+    pub fn new(algo: Algo, cfg: Td3Config, obs_dim: usize, act_dim: usize, device: &Device) -> Self {
+        let stochastic = algo.regulariser() == Regulariser::ReverseKl && !cfg.deterministic_rkl;
+        let actor = Actor::new(obs_dim, act_dim, &cfg.hidden, stochastic, device);
+        let critic = TwinCritic::new(obs_dim, act_dim, &cfg.hidden, device);
+        Self {
+            algo,
+            actor_target: actor.clone().no_grad(),
+            critic_target: critic.clone().no_grad(),
+            actor,
+            critic,
+            actor_opt: OptimizerConfig::adam(cfg.actor_lr).build(),
+            critic_opt: OptimizerConfig::adam(cfg.critic_lr).build(),
+            cfg,
+            updates: 0,
+        }
+    }
+
+    /// One TD3 update: the critic every call, the actor and the targets every
+    /// `policy_freq` calls (every call for BC, which has no critic).
+    pub fn update(&mut self, batch: &Batch, behaviour: &dyn Fn(&Batch) -> BehaviourTerms) -> UpdateLosses {
+        self.updates += 1;
+        let critic = self.algo.uses_critic().then(|| self.critic_step(batch));
+        let actor_due = !self.algo.uses_critic() || self.updates.is_multiple_of(self.cfg.policy_freq);
+        let actor = actor_due.then(|| {
+            let terms = if self.algo.needs_behaviour() {
+                behaviour(batch)
+            } else {
+                BehaviourTerms { mixture: None, weight: None }
+            };
+            let loss = self.actor_loss(batch, &terms);
+            let grads = GradientsParams::from_grads(loss.backward(), &self.actor);
+            self.actor = self.actor_opt.step(self.cfg.actor_lr, self.actor.clone(), grads);
+            if self.algo.uses_critic() {
+                self.actor_target = polyak_update(self.actor_target.clone(), &self.actor, self.cfg.tau);
+                self.critic_target = polyak_update(self.critic_target.clone(), &self.critic, self.cfg.tau);
+            }
+            loss.detach()
+        });
+        UpdateLosses { critic, actor }
+    }
+
+    fn critic_step(&mut self, b: &Batch) -> Tensor<1> {
+        let [n, d] = b.actions.dims();
+        let device = b.obs.device();
+        let noise = Tensor::<2>::random([n, d], Distribution::Normal(0.0, self.cfg.policy_noise), &device)
+            .clamp(-self.cfg.noise_clip, self.cfg.noise_clip);
+        let next_action = (self.actor_target.mean_action(b.next_obs.clone()) + noise).clamp(-1.0, 1.0);
+        let (t1, t2) = self.critic_target.both(b.next_obs.clone(), next_action);
+        let target = (b.rewards.clone() + b.not_done.clone() * t1.min_pair(t2).mul_scalar(self.cfg.gamma)).detach();
+        let (q1, q2) = self.critic.both(b.obs.clone(), b.actions.clone());
+        let loss = (q1 - target.clone()).square().mean() + (q2 - target).square().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
+        self.critic = self.critic_opt.step(self.cfg.critic_lr, self.critic.clone(), grads);
+        loss.detach()
+    }
+
+    /// The actor's loss on a batch (see the module docs).
+    pub fn actor_loss(&self, b: &Batch, terms: &BehaviourTerms) -> Tensor<1> {
+        let weighted = |per_state: Tensor<2>| match &terms.weight {
+            Some(w) if self.algo.adaptive() => (per_state * w.clone()).mean(),
+            _ => per_state.mean(),
+        };
+        let rl_term = |q: Tensor<2>| {
+            let lambda = q.clone().abs().mean().detach().recip().mul_scalar(self.cfg.alpha);
+            -(q.mean() * lambda)
+        };
+        match self.algo.regulariser() {
+            Regulariser::None => -self.critic.first(b.obs.clone(), self.actor.mean_action(b.obs.clone())).mean(),
+            Regulariser::Mse => {
+                let pi = self.actor.mean_action(b.obs.clone());
+                let mse = (pi.clone() - b.actions.clone()).square().mean_dim(1);
+                if self.algo == Algo::Bc {
+                    return mse.mean();
+                }
+                rl_term(self.critic.first(b.obs.clone(), pi)) + weighted(mse)
+            }
+            Regulariser::ReverseKl => {
+                let mixture = terms.mixture.as_ref().expect("reverse KL needs a behaviour density");
+                let sample = self.actor.sample(b.obs.clone());
+                let kl = sample.log_prob - mixture.log_density(sample.action.clone());
+                rl_term(self.critic.first(b.obs.clone(), sample.action)) + weighted(kl)
+            }
+        }
+    }
+
+    /// The policy for acting: the deterministic action, without autodiff.
+    pub fn policy(&self) -> Actor {
+        self.actor.valid()
+    }
+}
+
+/// `w(s) = (1 / coverage(s)) / mean_batch(1 / coverage)`: monotone
+/// decreasing in the coverage, mean 1 over the batch.
+pub fn state_weights(coverage: Tensor<2>) -> Tensor<2> {
+    let inv = coverage.recip();
+    let [n, _] = inv.dims();
+    let mean = inv.clone().mean().reshape([1, 1]).repeat_dim(0, n);
+    (inv / mean).detach()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// w(s) falls as coverage grows and has mean 1 over the batch.
+    #[test]
+    fn state_weights_are_monotone_decreasing_with_mean_one() {
+        let dev = reprolab_core::device::default_device();
+        let cov = Tensor::<2>::from_data(TensorData::new(vec![0.05f32, 0.1, 0.3, 0.6], [4, 1]), &dev);
+        let w: Vec<f32> = state_weights(cov).into_data().try_to_vec().unwrap();
+        assert!(w.windows(2).all(|p| p[0] > p[1]), "{w:?}");
+        assert!((w.iter().sum::<f32>() / 4.0 - 1.0).abs() < 1e-5);
+        // 1/coverage: the ratios are exact.
+        assert!((w[0] / w[1] - 2.0).abs() < 1e-4 && (w[1] / w[3] - 6.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn algorithm_names_round_trip_and_unknown_ones_are_user_errors() {
+        for a in Algo::OFFLINE {
+            assert_eq!(Algo::parse(a.name()).unwrap(), a);
+        }
+        let e = Algo::parse("cql").unwrap_err();
+        assert!(reprolab_core::is_user_error(&e) && e.to_string().contains("td3-rkl-global"));
+        assert!(Algo::Td3Rkl.adaptive() && !Algo::Td3RklGlobal.adaptive() && Algo::Td3MseAdaptive.needs_behaviour());
+    }
+
+    /// One update of every offline algorithm on a tiny batch gives finite
+    /// losses and changes the actor.
+    #[test]
+    fn every_algorithm_updates() {
+        use crate::behaviour::Oracle;
+        use crate::dataset::{Normaliser, Prepared, collect_point};
+        use crate::env::point::Layout;
+        let layout = Layout::obstacle(5.0);
+        let data = collect_point(&layout, 0);
+        let states: Vec<[f32; 2]> = (0..data.len()).map(|i| [data.obs(i)[0], data.obs(i)[1]]).collect();
+        let oracle = Oracle::new(&layout, states, &data.source);
+        let dev = reprolab_core::device::default_device().autodiff();
+        let prepared = Prepared::new(&data, &Normaliser::fit(&data), &[1.0, 1.0]);
+        let mut r = reprolab_core::rng::rng(0);
+        for algo in Algo::OFFLINE {
+            let cfg = Td3Config { hidden: vec![8, 8], batch: 16, policy_freq: 1, ..Default::default() };
+            let mut agent = Agent::new(algo, cfg, 2, 2, &dev);
+            let before: Vec<f32> = agent.actor.net.layers[0].weight.val().into_data().try_to_vec().unwrap();
+            let batch = prepared.sample(16, &mut r, &dev);
+            let losses = agent.update(&batch, &|b| oracle.terms(b));
+            let actor_loss = losses.actor.unwrap().into_scalar::<f32>();
+            assert!(actor_loss.is_finite(), "{}", algo.name());
+            assert_eq!(losses.critic.is_some(), algo.uses_critic());
+            let after: Vec<f32> = agent.actor.net.layers[0].weight.val().into_data().try_to_vec().unwrap();
+            assert_ne!(before, after, "{}", algo.name());
+        }
+    }
+}

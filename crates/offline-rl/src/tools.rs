@@ -1,0 +1,273 @@
+//! What the CLI's `offline-rl` commands do: `dataset` writes a behaviour
+//! dataset of an environment, `train` learns a policy from dataset files
+//! and checkpoints it, `eval` rolls a checkpoint out and scores it.
+
+use crate::behaviour::{MdnConfig, fit_mdn};
+use crate::dataset::{Dataset, Normaliser, Prepared, collect_env, collect_point};
+use crate::env::{self, Env, point::Layout};
+use crate::eval::{Policy, mean_return, normalised_score, rollouts};
+use crate::experiment::references;
+use crate::nets::Actor;
+use crate::td3::{Algo, Td3Config};
+use crate::train::{Behaviour, EvalPlan, action_scale, train_offline};
+use anyhow::Result;
+use reprolab_core::report::plot::{Series, lines_with_bands};
+use reprolab_core::report::{FigureContent, write_bytes_atomic};
+use reprolab_core::train::Checkpoint;
+use reprolab_core::train::checkpoint::TrainState;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Pendulum's D4RL-style references: the uniform random policy's mean
+/// return (measured by 100 rollouts) and this expert return, the level a
+/// well-trained TD3/SAC policy reaches (as D4RL fixes REF_MAX_SCORE).
+pub const PENDULUM_EXPERT_RETURN: f64 = -150.0;
+
+/// The references (score 0, score 100) of an environment.
+pub fn score_references(env_id: &str) -> Result<(f64, f64)> {
+    if env_id == "pendulum" {
+        let make = || env::make("pendulum").expect("known id");
+        let random = std::cell::RefCell::new(reprolab_core::rng::rng(7));
+        let act = |obs: &[Vec<f32>]| {
+            use rand::RngExt;
+            obs.iter().map(|_| vec![random.borrow_mut().random_range(-2.0f32..2.0)]).collect::<Vec<_>>()
+        };
+        return Ok((mean_return(&rollouts(&make, 100, 7, &act)), PENDULUM_EXPERT_RETURN));
+    }
+    let Some(layout) = Layout::by_id(env_id) else {
+        env::make(env_id)?;
+        unreachable!()
+    };
+    let r = references(&layout);
+    Ok((r.behaviour, r.optimal))
+}
+
+/// `offline-rl dataset`: the scripted behaviour data of a point-mass
+/// environment, or `episodes` uniform-random Pendulum episodes.
+pub fn dataset_command(env_id: &str, episodes: usize, seed: u64, out: &Path) -> Result<Dataset> {
+    let mut e = env::make(env_id)?;
+    let data = match Layout::by_id(env_id) {
+        Some(layout) => collect_point(&layout, seed),
+        None => collect_env(e.as_mut(), episodes, seed, "random", |_, r| {
+            use rand::RngExt;
+            vec![r.random_range(-2.0f32..2.0)]
+        }),
+    };
+    crate::io::save(&data, out)?;
+    Ok(data)
+}
+
+/// What `train` stores beside the actor's weights (in the checkpoint state).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyMeta {
+    pub env: String,
+    pub algo: Algo,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub hidden: Vec<usize>,
+    pub stochastic: bool,
+    pub norm: Normaliser,
+    pub action_scale: Vec<f32>,
+    pub datasets: Vec<String>,
+    pub curve: Vec<(usize, f64)>,
+    pub behaviour_validation_log_likelihood: Option<f64>,
+}
+
+pub struct TrainRequest {
+    pub env: String,
+    pub datasets: Vec<PathBuf>,
+    pub algo: Algo,
+    pub steps: usize,
+    pub seed: u64,
+    pub td3: Td3Config,
+    pub mdn: MdnConfig,
+    pub eval_every: usize,
+    pub eval_episodes: usize,
+    pub out: PathBuf,
+}
+
+/// `offline-rl train`: fits the behaviour model when the algorithm needs
+/// one, trains, checkpoints the actor at every evaluation (a later NaN
+/// keeps the last good one) and writes `curve.svg`.
+pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
+    let data = crate::io::load_mixed(&req.datasets)?;
+    let probe = env::make(&req.env)?;
+    let (od, ad) = (probe.observation_space().dim(), probe.action_space().dim());
+    if (data.obs_dim, data.act_dim) != (od, ad) {
+        reprolab_core::user_bail!(
+            "{}: observations/actions have {}/{} columns but '{}' has {od}/{ad}",
+            req.datasets[0].display(),
+            data.obs_dim,
+            data.act_dim,
+            req.env
+        );
+    }
+    if req.algo == Algo::Td3RklOracle || req.algo == Algo::Td3 {
+        reprolab_core::user_bail!(
+            "--algo {} is for the experiments; use bc, td3-bc, td3-rkl, td3-rkl-global or td3-mse-adaptive",
+            req.algo.name()
+        );
+    }
+    let scale = action_scale(probe.as_ref());
+    let dev = reprolab_core::device::default_device().autodiff();
+    let fitted = if req.algo.needs_behaviour() {
+        let norm = Normaliser::fit(&data);
+        Some(fit_mdn(&Prepared::new(&data, &norm, &scale), &req.mdn, req.seed, &dev)?)
+    } else {
+        None
+    };
+    let behaviour = fitted.as_ref().map_or(Behaviour::None, Behaviour::Fitted);
+    let env_id = req.env.clone();
+    let make = move || env::make(&env_id).expect("checked above");
+    let plan = EvalPlan { make_env: &make, every: req.eval_every.max(1), episodes: req.eval_episodes };
+    let ckpt = Checkpoint::new(&req.out);
+    let meta_of = |t: &crate::train::Trained| PolicyMeta {
+        env: req.env.clone(),
+        algo: req.algo,
+        obs_dim: od,
+        act_dim: ad,
+        hidden: req.td3.hidden.clone(),
+        stochastic: t.agent.actor.stochastic,
+        norm: t.norm.clone(),
+        action_scale: scale.clone(),
+        datasets: req.datasets.iter().map(|p| p.display().to_string()).collect(),
+        curve: t.curve.clone(),
+        behaviour_validation_log_likelihood: fitted.as_ref().map(|f| f.validation_log_likelihood),
+    };
+    let bar = reprolab_core::progress::bar(req.steps as u64, &format!("{} on {}", req.algo.name(), req.env));
+    let mut save = |t: &crate::train::Trained| -> Result<()> {
+        let state =
+            TrainState { step: t.agent.updates, extra: serde_json::to_value(meta_of(t))?, ..Default::default() };
+        ckpt.save(&t.agent.actor, None, &state)?;
+        bar.set_position(t.agent.updates as u64);
+        Ok(())
+    };
+    let trained =
+        train_offline(req.algo, &req.td3, &data, &scale, behaviour, req.steps, req.seed, Some(&plan), &dev, &mut save)?;
+    bar.finish_and_clear();
+    let meta = meta_of(&trained);
+    let series = vec![Series {
+        name: req.algo.name().into(),
+        x: meta.curve.iter().map(|c| c.0 as f64).collect(),
+        mean: meta.curve.iter().map(|c| c.1).collect(),
+        std: vec![],
+    }];
+    if let FigureContent::Svg(svg) =
+        lines_with_bands(&format!("{} on {}", req.algo.name(), req.env), "update", "mean return", &series)?
+    {
+        write_bytes_atomic(&req.out.join("curve.svg"), svg)?;
+    }
+    Ok(meta)
+}
+
+/// A checkpoint's policy, ready to act.
+pub fn load_policy(dir: &Path) -> Result<(Actor, PolicyMeta)> {
+    let ckpt = Checkpoint::new(dir);
+    let Some(state) = ckpt.state()? else {
+        reprolab_core::user_bail!(
+            "{}: not a checkpoint written by `offline-rl train` (no state.json/model.safetensors)",
+            dir.display()
+        );
+    };
+    let meta: PolicyMeta = serde_json::from_value(state.extra).map_err(|e| {
+        reprolab_core::user_error(format!("{}: checkpoint state is not an offline-rl policy ({e})", dir.display()))
+    })?;
+    let dev = reprolab_core::device::default_device();
+    let actor = ckpt.load_model(Actor::new(meta.obs_dim, meta.act_dim, &meta.hidden, meta.stochastic, &dev))?;
+    Ok((actor, meta))
+}
+
+/// What `eval` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalSummary {
+    pub env: String,
+    pub algo: String,
+    pub episodes: usize,
+    pub mean_return: f64,
+    pub std_return: f64,
+    pub normalised_score: f64,
+    /// (score 0, score 100) returns.
+    pub references: (f64, f64),
+}
+
+/// `offline-rl eval`.
+pub fn eval_command(dir: &Path, env_id: &str, episodes: usize, seed: u64) -> Result<EvalSummary> {
+    let (actor, meta) = load_policy(dir)?;
+    let probe = env::make(env_id)?;
+    if (probe.observation_space().dim(), probe.action_space().dim()) != (meta.obs_dim, meta.act_dim) {
+        reprolab_core::user_bail!(
+            "{}: the policy was trained on '{}', whose sizes differ from '{env_id}'",
+            dir.display(),
+            meta.env
+        );
+    }
+    if episodes == 0 {
+        reprolab_core::user_bail!("--episodes must be at least 1");
+    }
+    let dev = reprolab_core::device::default_device();
+    let policy = Policy { actor: &actor, norm: &meta.norm, action_scale: &meta.action_scale, device: &dev };
+    let id = env_id.to_string();
+    let make = move || -> Box<dyn Env> { env::make(&id).expect("checked above") };
+    let eps = rollouts(&make, episodes, seed, &|obs| policy.act(obs));
+    let rets: Vec<f64> = eps.iter().map(|e| e.ret).collect();
+    let refs = score_references(env_id)?;
+    let m = mean_return(&eps);
+    Ok(EvalSummary {
+        env: env_id.into(),
+        algo: meta.algo.name().into(),
+        episodes,
+        mean_return: m,
+        std_return: reprolab_core::stats::std(&rets),
+        normalised_score: normalised_score(m, refs.0, refs.1),
+        references: refs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dir: &Path, data: PathBuf, algo: Algo) -> TrainRequest {
+        TrainRequest {
+            env: "point-obstacle".into(),
+            datasets: vec![data],
+            algo,
+            steps: 30,
+            seed: 0,
+            td3: Td3Config { hidden: vec![8, 8], batch: 32, ..Default::default() },
+            mdn: MdnConfig { hidden: vec![8, 8], steps: 10, ..Default::default() },
+            eval_every: 10,
+            eval_episodes: 2,
+            out: dir.join("ck"),
+        }
+    }
+
+    #[test]
+    fn train_checkpoints_and_eval_reloads_the_same_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.npz");
+        dataset_command("point-obstacle", 0, 0, &data).unwrap();
+        let meta = train_command(&request(dir.path(), data, Algo::Td3Rkl)).unwrap();
+        assert_eq!(meta.curve.len(), 3);
+        assert!(meta.stochastic && meta.behaviour_validation_log_likelihood.is_some());
+        let (actor, back) = load_policy(&dir.path().join("ck")).unwrap();
+        assert_eq!(back.norm, meta.norm);
+        let e = eval_command(&dir.path().join("ck"), "point-obstacle", 4, 1).unwrap();
+        assert!(e.mean_return.is_finite() && e.references.1 > e.references.0);
+        let _ = actor;
+    }
+
+    /// Rewards of 1e38 overflow the critic's loss: training stops with the
+    /// guard's message at the first check, before any checkpoint is written.
+    #[test]
+    fn a_diverging_loss_stops_training_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = collect_point(&Layout::obstacle(5.0), 0);
+        d.rewards.iter_mut().for_each(|r| *r = 1e38);
+        let data = dir.path().join("big.npz");
+        crate::io::save(&d, &data).unwrap();
+        let err = train_command(&request(dir.path(), data, Algo::Td3Bc)).unwrap_err().to_string();
+        assert!(err.contains("training stopped") && err.contains("td3-bc critic loss"), "{err}");
+        assert!(!dir.path().join("ck/state.json").exists());
+    }
+}

@@ -1,0 +1,240 @@
+//! Training loops: offline ([`train_offline`]: any algorithm on a fixed
+//! dataset) and online TD3 ([`train_online`]: how Pendulum's behaviour
+//! policies of three qualities are obtained).
+
+use crate::behaviour::{FittedMdn, Oracle};
+use crate::dataset::{Dataset, Normaliser, Prepared};
+use crate::env::Env;
+use crate::eval::{Policy, mean_return, rollouts};
+use crate::nets::Actor;
+use crate::td3::{Agent, Algo, BehaviourTerms, Td3Config};
+use anyhow::Result;
+use burn::tensor::Device;
+use rand::RngExt;
+use reprolab_core::rng::{derive_seed, rng, standard_normal};
+use reprolab_core::train::check_finite;
+
+/// A learning curve: `(update, value)` points.
+pub type Curve = Vec<(usize, f64)>;
+/// An arm's name and its learning curve per seed.
+pub type ArmCurves = (String, Vec<Curve>);
+
+/// Where the regulariser's behaviour density comes from.
+#[derive(Clone, Copy)]
+pub enum Behaviour<'a> {
+    None,
+    Fitted(&'a FittedMdn),
+    Oracle(&'a Oracle),
+}
+
+impl Behaviour<'_> {
+    fn terms(&self, b: &crate::dataset::Batch) -> BehaviourTerms {
+        match self {
+            Behaviour::None => BehaviourTerms { mixture: None, weight: None },
+            Behaviour::Fitted(m) => m.terms(b),
+            Behaviour::Oracle(o) => o.terms(b),
+        }
+    }
+}
+
+/// Evaluation during training: every `every` updates, `episodes` episodes.
+pub struct EvalPlan<'a> {
+    pub make_env: &'a dyn Fn() -> Box<dyn Env>,
+    pub every: usize,
+    pub episodes: usize,
+}
+
+/// A trained policy with what is needed to act and what was logged.
+pub struct Trained {
+    pub agent: Agent,
+    pub norm: Normaliser,
+    pub action_scale: Vec<f32>,
+    /// `(update, mean evaluation return)`.
+    pub curve: Vec<(usize, f64)>,
+    /// Per-state weights seen over training (a sample, for their distribution).
+    pub weights: Vec<f32>,
+}
+
+impl Trained {
+    pub fn act(&self, obs: &[Vec<f32>], device: &Device) -> Vec<Vec<f32>> {
+        let actor = self.agent.policy();
+        Policy { actor: &actor, norm: &self.norm, action_scale: &self.action_scale, device }.act(obs)
+    }
+}
+
+/// The action bound of each dimension (boxes are symmetric here).
+pub fn action_scale(env: &dyn Env) -> Vec<f32> {
+    env.action_space().high.clone()
+}
+
+/// Trains `algo` for `steps` updates on `data`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_offline(
+    algo: Algo,
+    cfg: &Td3Config,
+    data: &Dataset,
+    action_scale: &[f32],
+    behaviour: Behaviour,
+    steps: usize,
+    seed: u64,
+    eval: Option<&EvalPlan>,
+    device: &Device,
+    on_eval: &mut dyn FnMut(&Trained) -> Result<()>,
+) -> Result<Trained> {
+    reprolab_core::rng::seed_burn(derive_seed(seed, algo.name()));
+    let norm = Normaliser::fit(data);
+    let prepared = Prepared::new(data, &norm, action_scale);
+    let agent = Agent::new(algo, cfg.clone(), data.obs_dim, data.act_dim, device);
+    let mut trained =
+        Trained { agent, norm, action_scale: action_scale.to_vec(), curve: Vec::new(), weights: Vec::new() };
+    let mut r = rng(derive_seed(seed, "batches"));
+    let inner = device.clone().inner();
+    for step in 1..=steps {
+        let batch = prepared.sample(cfg.batch, &mut r, device);
+        // Losses are read (a device sync) every 1000 updates and before every
+        // evaluation, so a checkpoint written there is never of a diverged policy.
+        let eval_due = eval.is_some_and(|p| step % p.every == 0);
+        let log = step % 1000 == 0 || step == steps || eval_due;
+        let losses = trained.agent.update(&batch, &|b| behaviour.terms(b));
+        if log
+            && algo.adaptive()
+            && let Some(w) = behaviour.terms(&batch).weight
+        {
+            trained.weights.extend(w.into_data().try_to_vec::<f32>().unwrap_or_default());
+        }
+        if log {
+            for (name, loss) in [("critic loss", losses.critic), ("actor loss", losses.actor)] {
+                if let Some(l) = loss {
+                    check_finite(l.into_scalar::<f32>(), step, &format!("{} {name}", algo.name()))?;
+                }
+            }
+        }
+        if let Some(plan) = eval
+            && (step % plan.every == 0 || step == steps)
+        {
+            let ret = evaluate(&trained, plan, derive_seed(seed, &format!("eval-{step}")), &inner);
+            trained.curve.push((step, ret));
+            on_eval(&trained)?;
+        }
+    }
+    Ok(trained)
+}
+
+fn evaluate(t: &Trained, plan: &EvalPlan, seed: u64, inner: &Device) -> f64 {
+    let act = |obs: &[Vec<f32>]| t.act(obs, inner);
+    mean_return(&rollouts(plan.make_env, plan.episodes, seed, &act))
+}
+
+/// Online TD3's settings (Fujimoto et al.: exploration noise 0.1, uniform
+/// random actions for the first steps).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnlineConfig {
+    pub steps: usize,
+    pub start_steps: usize,
+    pub exploration_noise: f32,
+    pub eval_every: usize,
+    pub eval_episodes: usize,
+    pub td3: Td3Config,
+}
+
+impl Default for OnlineConfig {
+    fn default() -> Self {
+        Self {
+            steps: 20_000,
+            start_steps: 1_000,
+            exploration_noise: 0.1,
+            eval_every: 1_000,
+            eval_episodes: 5,
+            td3: Td3Config::default(),
+        }
+    }
+}
+
+/// What online training produced: a snapshot of the policy the first time
+/// its evaluation return reached each threshold, and the final policy.
+pub struct Online {
+    /// `(threshold, policy, its evaluation return)`, None if never reached.
+    pub snapshots: Vec<Option<(Actor, f64)>>,
+    pub last: (Actor, f64),
+    pub curve: Vec<(usize, f64)>,
+}
+
+/// Online TD3 from scratch in `make_env`'s environment.
+pub fn train_online(
+    make_env: &dyn Fn() -> Box<dyn Env>,
+    cfg: &OnlineConfig,
+    thresholds: &[f64],
+    seed: u64,
+    device: &Device,
+) -> Result<Online> {
+    reprolab_core::rng::seed_burn(derive_seed(seed, "online-td3"));
+    let mut env = make_env();
+    let (od, ad) = (env.observation_space().dim(), env.action_space().dim());
+    let scale = action_scale(env.as_ref());
+    let identity = Normaliser { mean: vec![0.0; od], std: vec![1.0; od] };
+    let mut agent = Agent::new(Algo::Td3, cfg.td3.clone(), od, ad, device);
+    let mut buffer = Dataset::new(od, ad);
+    let mut prepared = Prepared::new(&buffer, &identity, &scale);
+    let inner = device.clone().inner();
+    let mut r = rng(derive_seed(seed, "online"));
+    let mut snapshots: Vec<Option<(Actor, f64)>> = vec![None; thresholds.len()];
+    let mut curve = Vec::new();
+    let mut episode = 0u64;
+    let mut s = env.reset(derive_seed(seed, "episode-0"));
+    let mut last_ret = f64::NEG_INFINITY;
+    let bar = reprolab_core::progress::bar(cfg.steps as u64, "online TD3");
+    for step in 1..=cfg.steps {
+        let a: Vec<f32> = if step <= cfg.start_steps {
+            scale.iter().map(|m| r.random_range(-*m..*m)).collect()
+        } else {
+            let actor = agent.policy();
+            let mean =
+                Policy { actor: &actor, norm: &identity, action_scale: &scale, device: &inner }.act(&[s.clone()]);
+            mean[0]
+                .iter()
+                .zip(&scale)
+                .map(|(v, m)| (v + m * cfg.exploration_noise * standard_normal(&mut r)).clamp(-m, *m))
+                .collect()
+        };
+        let st = env.step(&a);
+        let from = buffer.len();
+        buffer.push(&s, &a, &st, 0);
+        prepared.extend(&buffer, from, &identity, &scale);
+        s = st.obs;
+        if st.terminated || st.truncated {
+            episode += 1;
+            s = env.reset(derive_seed(seed, &format!("episode-{episode}")));
+        }
+        if step > cfg.start_steps {
+            let batch = prepared.sample(cfg.td3.batch, &mut r, device);
+            let losses = agent.update(&batch, &|_| BehaviourTerms { mixture: None, weight: None });
+            if step % 1000 == 0
+                && let Some(l) = losses.critic
+            {
+                check_finite(l.into_scalar::<f32>(), step, "online TD3 critic loss")?;
+            }
+        }
+        if step % cfg.eval_every == 0 {
+            let actor = agent.policy();
+            let act = |obs: &[Vec<f32>]| {
+                Policy { actor: &actor, norm: &identity, action_scale: &scale, device: &inner }.act(obs)
+            };
+            last_ret = mean_return(&rollouts(
+                make_env,
+                cfg.eval_episodes,
+                derive_seed(seed, &format!("online-eval-{step}")),
+                &act,
+            ));
+            curve.push((step, last_ret));
+            for (i, th) in thresholds.iter().enumerate() {
+                if snapshots[i].is_none() && last_ret >= *th {
+                    snapshots[i] = Some((actor.clone(), last_ret));
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(Online { snapshots, last: (agent.policy(), last_ret), curve })
+}
