@@ -370,9 +370,11 @@ pub fn offline_rl_dataset(env: &str, episodes: usize, seed: u64, out: &std::path
 /// The arguments of `reprolab offline-rl train`, as typed.
 #[derive(clap::Args, Debug)]
 pub struct OfflineRlTrain {
-    /// Environment id: point-obstacle, point-obstacle-up, point-gap, point-obstacle-gap, pendulum.
+    /// Environment to evaluate in while training: point-obstacle, point-obstacle-up, point-gap,
+    /// point-obstacle-gap, pendulum. Leave it out for a task without a simulator here (e.g. a
+    /// MuJoCo dataset): the policy then trains from the files alone and is checkpointed unevaluated.
     #[arg(long)]
-    pub env: String,
+    pub env: Option<String>,
     /// Dataset file(s), .hdf5/.h5 (D4RL, Minari) or .npz; several are concatenated into a mixed dataset.
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub dataset: Vec<PathBuf>,
@@ -426,14 +428,11 @@ pub fn offline_rl_train(a: OfflineRlTrain) -> Result<ExitCode> {
         out: out.clone(),
     };
     let meta = offline_rl::tools::train_command(&req)?;
-    let last = meta.curve.last().map_or(f64::NAN, |c| c.1);
-    emit(&format!(
-        "{} on {}: {} updates, last evaluation return {last:.2}; checkpoint and curve.svg in {}\n",
-        meta.algo.name(),
-        meta.env,
-        req.steps,
-        out.display()
-    ))?;
+    let what = match (&meta.env, meta.curve.last()) {
+        (Some(env), Some((_, ret))) => format!("on {env}: {} updates, last evaluation return {ret:.2}", req.steps),
+        _ => format!("on {}: {} updates, not evaluated (no --env)", meta.datasets.join(" + "), req.steps),
+    };
+    emit(&format!("{} {what}; checkpoint and curve.svg in {}\n", meta.algo.name(), out.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -98,7 +98,7 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
     let methods: Vec<&str> = reports.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(
         methods,
-        ["membership", "distill-backdoor", "drums", "fair-kd", "selfcheck"],
+        ["offline-rl", "membership", "distill-backdoor", "drums", "fair-kd", "selfcheck"],
         "every registered method runs, papers first"
     );
     let report = reports.iter().find(|r| r["method"] == "selfcheck").unwrap();
@@ -560,8 +560,11 @@ fn offline_rl_writes_a_dataset_trains_from_it_and_evaluates() {
     let pend = dir.path().join("p.npz");
     let p = pend.to_str().unwrap();
     reprolab().args(["offline-rl", "dataset", "--env", "pendulum", "--episodes", "1", "--out", p]).assert().success();
-    fails_with(&["offline-rl", "train", "--env", "point-gap", "--dataset", p, "--steps", "5"], "has 3/1");
-    fails_with(&["offline-rl", "eval", "--checkpoint", c, "--env", "pendulum"], "sizes differ");
+    fails_with(
+        &["offline-rl", "train", "--env", "point-gap", "--dataset", p, "--steps", "5"],
+        "have 3/1 columns but 'point-gap' has 2/2",
+    );
+    fails_with(&["offline-rl", "eval", "--checkpoint", c, "--env", "pendulum"], "which differ from 'pendulum'");
 }
 
 #[test]

@@ -178,7 +178,7 @@ fn run_arm(
     metrics: &MetricsFn,
     score: &dyn Fn(f64) -> f64,
 ) -> Result<ArmRun> {
-    let plan = EvalPlan { make_env, every: cfg.eval_every, episodes: cfg.eval_episodes };
+    let plan = EvalPlan { make_env: Some(make_env), every: cfg.eval_every, episodes: cfg.eval_episodes };
     let dev = device();
     let trained =
         train_offline(algo, td3, data, action_scale, behaviour, steps, seed, Some(&plan), &dev, &mut |_| Ok(()))?;

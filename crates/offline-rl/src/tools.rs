@@ -60,7 +60,9 @@ pub fn dataset_command(env_id: &str, episodes: usize, seed: u64, out: &Path) -> 
 /// What `train` stores beside the actor's weights (in the checkpoint state).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyMeta {
-    pub env: String,
+    /// The environment it was evaluated in while training (None: trained
+    /// from files alone, e.g. a MuJoCo dataset).
+    pub env: Option<String>,
     pub algo: Algo,
     pub obs_dim: usize,
     pub act_dim: usize,
@@ -74,7 +76,8 @@ pub struct PolicyMeta {
 }
 
 pub struct TrainRequest {
-    pub env: String,
+    /// Evaluate in this environment while training (None: no evaluation).
+    pub env: Option<String>,
     pub datasets: Vec<PathBuf>,
     pub algo: Algo,
     pub steps: usize,
@@ -91,24 +94,27 @@ pub struct TrainRequest {
 /// keeps the last good one) and writes `curve.svg`.
 pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
     let data = crate::io::load_mixed(&req.datasets)?;
-    let probe = env::make(&req.env)?;
-    let (od, ad) = (probe.observation_space().dim(), probe.action_space().dim());
-    if (data.obs_dim, data.act_dim) != (od, ad) {
-        reprolab_core::user_bail!(
-            "{}: observations/actions have {}/{} columns but '{}' has {od}/{ad}",
-            req.datasets[0].display(),
-            data.obs_dim,
-            data.act_dim,
-            req.env
-        );
-    }
     if req.algo == Algo::Td3RklOracle || req.algo == Algo::Td3 {
         reprolab_core::user_bail!(
             "--algo {} is for the experiments; use bc, td3-bc, td3-rkl, td3-rkl-global or td3-mse-adaptive",
             req.algo.name()
         );
     }
-    let scale = action_scale(probe.as_ref());
+    let (od, ad) = (data.obs_dim, data.act_dim);
+    let scale = match &req.env {
+        Some(id) => {
+            let probe = env::make(id)?;
+            let (eo, ea) = (probe.observation_space().dim(), probe.action_space().dim());
+            if (od, ad) != (eo, ea) {
+                reprolab_core::user_bail!(
+                    "{}: observations/actions have {od}/{ad} columns but '{id}' has {eo}/{ea}",
+                    req.datasets[0].display()
+                );
+            }
+            action_scale(probe.as_ref())
+        }
+        None => data_action_scale(&data),
+    };
     let dev = reprolab_core::device::default_device().autodiff();
     let fitted = if req.algo.needs_behaviour() {
         let norm = Normaliser::fit(&data);
@@ -117,9 +123,10 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         None
     };
     let behaviour = fitted.as_ref().map_or(Behaviour::None, Behaviour::Fitted);
-    let env_id = req.env.clone();
+    let env_id = req.env.clone().unwrap_or_default();
     let make = move || env::make(&env_id).expect("checked above");
-    let plan = EvalPlan { make_env: &make, every: req.eval_every.max(1), episodes: req.eval_episodes };
+    let make_env: Option<&dyn Fn() -> Box<dyn Env>> = if req.env.is_some() { Some(&make) } else { None };
+    let plan = EvalPlan { make_env, every: req.eval_every.max(1), episodes: req.eval_episodes };
     let ckpt = Checkpoint::new(&req.out);
     let meta_of = |t: &crate::train::Trained| PolicyMeta {
         env: req.env.clone(),
@@ -134,7 +141,7 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         curve: t.curve.clone(),
         behaviour_validation_log_likelihood: fitted.as_ref().map(|f| f.validation_log_likelihood),
     };
-    let bar = reprolab_core::progress::bar(req.steps as u64, &format!("{} on {}", req.algo.name(), req.env));
+    let bar = reprolab_core::progress::bar(req.steps as u64, &format!("{} on {}", req.algo.name(), meta_name(req)));
     let mut save = |t: &crate::train::Trained| -> Result<()> {
         let state =
             TrainState { step: t.agent.updates, extra: serde_json::to_value(meta_of(t))?, ..Default::default() };
@@ -153,11 +160,27 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         std: vec![],
     }];
     if let FigureContent::Svg(svg) =
-        lines_with_bands(&format!("{} on {}", req.algo.name(), req.env), "update", "mean return", &series)?
+        lines_with_bands(&format!("{} on {}", req.algo.name(), meta_name(req)), "update", "mean return", &series)?
     {
         write_bytes_atomic(&req.out.join("curve.svg"), svg)?;
     }
     Ok(meta)
+}
+
+fn meta_name(req: &TrainRequest) -> String {
+    req.env.clone().unwrap_or_else(|| req.datasets[0].display().to_string())
+}
+
+/// The action bound of a dataset without an environment: 1 per dimension
+/// (D4RL's and Minari's MuJoCo actions lie in [-1, 1]) unless its actions
+/// reach beyond, then their largest magnitude.
+pub fn data_action_scale(data: &Dataset) -> Vec<f32> {
+    let mut scale = vec![1.0f32; data.act_dim];
+    for (i, a) in data.actions.iter().enumerate() {
+        let d = i % data.act_dim;
+        scale[d] = scale[d].max(a.abs());
+    }
+    scale
 }
 
 /// A checkpoint's policy, ready to act.
@@ -196,9 +219,10 @@ pub fn eval_command(dir: &Path, env_id: &str, episodes: usize, seed: u64) -> Res
     let probe = env::make(env_id)?;
     if (probe.observation_space().dim(), probe.action_space().dim()) != (meta.obs_dim, meta.act_dim) {
         reprolab_core::user_bail!(
-            "{}: the policy was trained on '{}', whose sizes differ from '{env_id}'",
+            "{}: the policy has observation/action sizes {}/{}, which differ from '{env_id}'",
             dir.display(),
-            meta.env
+            meta.obs_dim,
+            meta.act_dim
         );
     }
     if episodes == 0 {
@@ -229,7 +253,7 @@ mod tests {
 
     fn request(dir: &Path, data: PathBuf, algo: Algo) -> TrainRequest {
         TrainRequest {
-            env: "point-obstacle".into(),
+            env: Some("point-obstacle".into()),
             datasets: vec![data],
             algo,
             steps: 30,
@@ -269,5 +293,24 @@ mod tests {
         let err = train_command(&request(dir.path(), data, Algo::Td3Bc)).unwrap_err().to_string();
         assert!(err.contains("training stopped") && err.contains("td3-bc critic loss"), "{err}");
         assert!(!dir.path().join("ck/state.json").exists());
+    }
+
+    /// Without an environment (a dataset of a task we cannot simulate) the
+    /// policy trains from the file alone and is checkpointed, with no curve.
+    #[test]
+    fn training_without_an_environment_checkpoints_without_evaluating() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("p.npz");
+        let d = dataset_command("pendulum", 2, 0, &data).unwrap();
+        let largest = d.actions.iter().fold(0f32, |m, a| m.max(a.abs()));
+        let req = TrainRequest { env: None, ..request(dir.path(), data, Algo::Td3Bc) };
+        let meta = train_command(&req).unwrap();
+        assert!(meta.curve.is_empty() && meta.env.is_none());
+        // Pendulum's torques reach beyond 1, so their largest magnitude scales them.
+        assert!(largest > 1.9 && meta.action_scale == vec![largest], "{:?}", meta.action_scale);
+        let (_, back) = load_policy(&dir.path().join("ck")).unwrap();
+        assert_eq!((back.obs_dim, back.act_dim), (3, 1));
+        let e = eval_command(&dir.path().join("ck"), "pendulum", 2, 0).unwrap();
+        assert!(e.mean_return.is_finite());
     }
 }

@@ -37,9 +37,10 @@ impl Behaviour<'_> {
     }
 }
 
-/// Evaluation during training: every `every` updates, `episodes` episodes.
+/// Checkpoints during training, every `every` updates (and at the end),
+/// each after evaluating `episodes` episodes when there is an environment.
 pub struct EvalPlan<'a> {
-    pub make_env: &'a dyn Fn() -> Box<dyn Env>,
+    pub make_env: Option<&'a dyn Fn() -> Box<dyn Env>>,
     pub every: usize,
     pub episodes: usize,
 }
@@ -112,17 +113,20 @@ pub fn train_offline(
         if let Some(plan) = eval
             && (step % plan.every == 0 || step == steps)
         {
-            let ret = evaluate(&trained, plan, derive_seed(seed, &format!("eval-{step}")), &inner);
-            trained.curve.push((step, ret));
+            if let Some(make_env) = plan.make_env {
+                let ret =
+                    evaluate(&trained, make_env, plan.episodes, derive_seed(seed, &format!("eval-{step}")), &inner);
+                trained.curve.push((step, ret));
+            }
             on_eval(&trained)?;
         }
     }
     Ok(trained)
 }
 
-fn evaluate(t: &Trained, plan: &EvalPlan, seed: u64, inner: &Device) -> f64 {
+fn evaluate(t: &Trained, make_env: &dyn Fn() -> Box<dyn Env>, episodes: usize, seed: u64, inner: &Device) -> f64 {
     let act = |obs: &[Vec<f32>]| t.act(obs, inner);
-    mean_return(&rollouts(plan.make_env, plan.episodes, seed, &act))
+    mean_return(&rollouts(make_env, episodes, seed, &act))
 }
 
 /// Online TD3's settings (Fujimoto et al.: exploration noise 0.1, uniform
