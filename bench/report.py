@@ -25,7 +25,7 @@ print("Both sides run the same training step with the same shapes and hyper-para
 print("alternating over rounds so both see the same machine conditions. A step is forward, backward, optimiser update")
 print("and reading the loss back; each round reports the median step time after warm-up, and the table shows the")
 print("median over rounds.\n")
-print("A 'step' is one training step for mlp-step, and one whole 16-model epoch for shadow-epoch (16 separate models) and shadow-stack (the 16 models as one stacked model, as the membership experiment trains them), and one training step of the drums Transformer for lm-step.\n")
+print("A 'step' is one training step for mlp-step, and one whole 16-model epoch for shadow-epoch (16 separate models) and shadow-stack (the 16 models as one stacked model, as the membership experiment trains them), one training step of the drums Transformer for lm-step, and one TD3 cycle (two critic updates, one actor update, the Polyak update) for td3bc-step and td3rkl-step.\n")
 print("| workload | implementation | median ms/step | steps/s | GFLOP/s | % of sgemm peak | speed vs PyTorch | per-round speed vs PyTorch |")
 print("|---|---|---|---|---|---|---|---|")
 for work in works:
