@@ -2,7 +2,7 @@
 //! fitted by maximum likelihood ([`fit_mdn`]), and the oracle density of the
 //! point-mass suite ([`Oracle`]), both as a [`Mixture`] per batch state.
 
-use crate::dataset::{Batch, Prepared};
+use crate::dataset::{Batch, Dataset, Normaliser, Prepared};
 use crate::env::point::{Layout, truncated_normal_log_pdf};
 use crate::nets::{Mdn, Mixture};
 use crate::td3::{BehaviourTerms, state_weights};
@@ -42,6 +42,18 @@ pub struct FittedMdn {
     /// differentiates `log beta` in the action only.
     pub mdn: Mdn,
     pub validation_log_likelihood: f64,
+}
+
+/// Fits the behaviour model of a dataset: states normalised by its
+/// [`Normaliser`], actions divided by `action_scale` (as the learner sees them).
+pub fn fit_behaviour(
+    data: &Dataset,
+    cfg: &MdnConfig,
+    action_scale: &[f32],
+    seed: u64,
+    device: &Device,
+) -> Result<FittedMdn> {
+    fit_mdn(&Prepared::new(data, &Normaliser::fit(data), action_scale), cfg, seed, device)
 }
 
 /// Fits the MDN by maximum likelihood with Adam on minibatches.
@@ -196,7 +208,7 @@ impl Oracle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Dataset, Normaliser, collect_point};
+    use crate::dataset::collect_point;
     use crate::env::Step;
 
     /// The oracle mixture's density equals the shares-weighted sum of the

@@ -14,8 +14,8 @@
 //!   in mean normalised return by more than one std across seeds (the
 //!   larger of the two arms' stds).
 
-use crate::behaviour::{FittedMdn, MdnConfig, Oracle, fit_mdn};
-use crate::dataset::{Dataset, Normaliser, Prepared, collect_env, collect_point};
+use crate::behaviour::{FittedMdn, MdnConfig, Oracle, fit_behaviour};
+use crate::dataset::{Dataset, Normaliser, collect_env, collect_point};
 use crate::env::Env;
 use crate::env::pendulum::Pendulum;
 use crate::env::point::{Layout, PointMass};
@@ -156,12 +156,6 @@ fn device() -> Device {
     reprolab_core::device::default_device().autodiff()
 }
 
-/// The seed's behaviour model of a dataset.
-pub fn fit_behaviour(data: &Dataset, cfg: &Config, action_scale: &[f32], seed: u64) -> Result<FittedMdn> {
-    let norm = Normaliser::fit(data);
-    fit_mdn(&Prepared::new(data, &norm, action_scale), &cfg.mdn, seed, &device())
-}
-
 /// Trains one arm and evaluates it with `metrics`.
 #[allow(clippy::too_many_arguments)]
 fn run_arm(
@@ -257,7 +251,7 @@ pub fn run_point(
     let mut behaviour_ll = Vec::new();
     let mut mdn_seed0 = None;
     for &seed in seeds {
-        let mdn = fit_behaviour(&data, cfg, &scale, seed)?;
+        let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device())?;
         behaviour_ll.push(mdn.validation_log_likelihood);
         for (i, Arm { label, algo, alpha, deterministic }) in arms.iter().enumerate() {
             let td3 = Td3Config {
@@ -331,10 +325,8 @@ pub fn run_pendulum(cfg: &Config, seeds: &[u64], bar: &indicatif::ProgressBar) -
     };
     let random = {
         let mut env = Pendulum::new();
-        collect_env(&mut env, p.episodes, 1, "random", |_, r| {
-            use rand::RngExt;
-            vec![r.random_range(-scale[0]..scale[0])]
-        })
+        let space = env.action_space();
+        collect_env(&mut env, p.episodes, 1, "random", |_, r| space.sample(r))
     };
     let expert = noisy(&online.last.0, "expert");
     let medium = match &online.snapshots[0] {
@@ -369,7 +361,7 @@ pub fn run_pendulum(cfg: &Config, seeds: &[u64], bar: &indicatif::ProgressBar) -
         let mut arm_curves: Vec<ArmCurves> =
             PENDULUM_ARMS.iter().map(|a| (format!("{mix} {}", a.name()), Vec::new())).collect();
         for &seed in seeds {
-            let mdn = fit_behaviour(&data, cfg, &scale, seed)?;
+            let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device())?;
             results.record(
                 &format!("{mix} behaviour model"),
                 "validation log-likelihood",

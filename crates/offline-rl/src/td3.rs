@@ -154,6 +154,9 @@ pub struct Agent {
 pub struct UpdateLosses {
     pub critic: Option<Tensor<1>>,
     pub actor: Option<Tensor<1>>,
+    /// The per-state weights the actor's loss used (adaptive algorithms,
+    /// actor updates only), for logging their distribution.
+    pub weight: Option<Tensor<2>>,
 }
 
 impl Agent {
@@ -181,6 +184,7 @@ impl Agent {
         self.updates += 1;
         let critic = self.algo.uses_critic().then(|| self.critic_step(batch));
         let actor_due = !self.algo.uses_critic() || self.updates.is_multiple_of(self.cfg.policy_freq);
+        let mut weight = None;
         let actor = actor_due.then(|| {
             let terms = if self.algo.needs_behaviour() {
                 behaviour(batch)
@@ -188,6 +192,7 @@ impl Agent {
                 BehaviourTerms { mixture: None, weight: None }
             };
             let loss = self.actor_loss(batch, &terms);
+            weight = terms.weight.filter(|_| self.algo.adaptive());
             let grads = GradientsParams::from_grads(loss.backward(), &self.actor);
             self.actor = self.actor_opt.step(self.cfg.actor_lr, self.actor.clone(), grads);
             if self.algo.uses_critic() {
@@ -196,7 +201,7 @@ impl Agent {
             }
             loss.detach()
         });
-        UpdateLosses { critic, actor }
+        UpdateLosses { critic, actor, weight }
     }
 
     fn critic_step(&mut self, b: &Batch) -> Tensor<1> {

@@ -2,8 +2,8 @@
 //! dataset of an environment, `train` learns a policy from dataset files
 //! and checkpoints it, `eval` rolls a checkpoint out and scores it.
 
-use crate::behaviour::{MdnConfig, fit_mdn};
-use crate::dataset::{Dataset, Normaliser, Prepared, collect_env, collect_point};
+use crate::behaviour::{MdnConfig, fit_behaviour};
+use crate::dataset::{Dataset, Normaliser, collect_env, collect_point};
 use crate::env::{self, Env, point::Layout};
 use crate::eval::{Policy, mean_return, normalised_score, rollouts};
 use crate::experiment::references;
@@ -25,21 +25,16 @@ pub const PENDULUM_EXPERT_RETURN: f64 = -150.0;
 
 /// The references (score 0, score 100) of an environment.
 pub fn score_references(env_id: &str) -> Result<(f64, f64)> {
-    if env_id == "pendulum" {
-        let make = || env::make("pendulum").expect("known id");
-        let random = std::cell::RefCell::new(reprolab_core::rng::rng(7));
-        let act = |obs: &[Vec<f32>]| {
-            use rand::RngExt;
-            obs.iter().map(|_| vec![random.borrow_mut().random_range(-2.0f32..2.0)]).collect::<Vec<_>>()
-        };
-        return Ok((mean_return(&rollouts(&make, 100, 7, &act)), PENDULUM_EXPERT_RETURN));
+    let probe = env::make(env_id)?;
+    if let Some(layout) = Layout::by_id(env_id) {
+        let r = references(&layout);
+        return Ok((r.behaviour, r.optimal));
     }
-    let Some(layout) = Layout::by_id(env_id) else {
-        env::make(env_id)?;
-        unreachable!()
-    };
-    let r = references(&layout);
-    Ok((r.behaviour, r.optimal))
+    let space = probe.action_space();
+    let make = || env::make(env_id).expect("made above");
+    let random = std::cell::RefCell::new(reprolab_core::rng::rng(7));
+    let act = |obs: &[Vec<f32>]| obs.iter().map(|_| space.sample(&mut random.borrow_mut())).collect::<Vec<_>>();
+    Ok((mean_return(&rollouts(&make, 100, 7, &act)), PENDULUM_EXPERT_RETURN))
 }
 
 /// `offline-rl dataset`: the scripted behaviour data of a point-mass
@@ -48,10 +43,10 @@ pub fn dataset_command(env_id: &str, episodes: usize, seed: u64, out: &Path) -> 
     let mut e = env::make(env_id)?;
     let data = match Layout::by_id(env_id) {
         Some(layout) => collect_point(&layout, seed),
-        None => collect_env(e.as_mut(), episodes, seed, "random", |_, r| {
-            use rand::RngExt;
-            vec![r.random_range(-2.0f32..2.0)]
-        }),
+        None => {
+            let space = e.action_space();
+            collect_env(e.as_mut(), episodes, seed, "random", |_, r| space.sample(r))
+        }
     };
     crate::io::save(&data, out)?;
     Ok(data)
@@ -116,12 +111,8 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         None => data_action_scale(&data),
     };
     let dev = reprolab_core::device::default_device().autodiff();
-    let fitted = if req.algo.needs_behaviour() {
-        let norm = Normaliser::fit(&data);
-        Some(fit_mdn(&Prepared::new(&data, &norm, &scale), &req.mdn, req.seed, &dev)?)
-    } else {
-        None
-    };
+    let fitted =
+        if req.algo.needs_behaviour() { Some(fit_behaviour(&data, &req.mdn, &scale, req.seed, &dev)?) } else { None };
     let behaviour = fitted.as_ref().map_or(Behaviour::None, Behaviour::Fitted);
     let env_id = req.env.clone().unwrap_or_default();
     let make = move || env::make(&env_id).expect("checked above");

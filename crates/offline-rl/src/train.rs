@@ -10,7 +10,6 @@ use crate::nets::Actor;
 use crate::td3::{Agent, Algo, BehaviourTerms, Td3Config};
 use anyhow::Result;
 use burn::tensor::Device;
-use rand::RngExt;
 use reprolab_core::rng::{derive_seed, rng, standard_normal};
 use reprolab_core::train::check_finite;
 
@@ -97,10 +96,7 @@ pub fn train_offline(
         let eval_due = eval.is_some_and(|p| step % p.every == 0);
         let log = step % 1000 == 0 || step == steps || eval_due;
         let losses = trained.agent.update(&batch, &|b| behaviour.terms(b));
-        if log
-            && algo.adaptive()
-            && let Some(w) = behaviour.terms(&batch).weight
-        {
+        if log && let Some(w) = losses.weight {
             trained.weights.extend(w.into_data().try_to_vec::<f32>().unwrap_or_default());
         }
         if log {
@@ -190,7 +186,7 @@ pub fn train_online(
     let bar = reprolab_core::progress::bar(cfg.steps as u64, "online TD3");
     for step in 1..=cfg.steps {
         let a: Vec<f32> = if step <= cfg.start_steps {
-            scale.iter().map(|m| r.random_range(-*m..*m)).collect()
+            env.action_space().sample(&mut r)
         } else {
             let actor = agent.policy();
             let mean =

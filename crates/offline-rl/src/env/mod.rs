@@ -19,6 +19,13 @@ impl BoxSpace {
         self.low.len()
     }
 
+    /// A uniform draw from the box (the random behaviour policy, online
+    /// TD3's warm-up actions).
+    pub fn sample(&self, r: &mut reprolab_core::rng::SeededRng) -> Vec<f32> {
+        use rand::RngExt;
+        self.low.iter().zip(&self.high).map(|(lo, hi)| r.random_range(*lo..*hi)).collect()
+    }
+
     /// `x` clipped into the box.
     pub fn clip(&self, x: &[f32]) -> Vec<f32> {
         x.iter().zip(self.low.iter().zip(&self.high)).map(|(v, (lo, hi))| v.clamp(*lo, *hi)).collect()
