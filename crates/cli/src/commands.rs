@@ -3,22 +3,14 @@
 
 use crate::methods;
 use anyhow::Result;
-use reprolab_core::registry::{self, PAPERS, Preset, RunOptions};
+use reprolab_core::registry::{self, PAPERS};
 use reprolab_core::report::{Reproduction, markdown, write_reports};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub struct Options {
-    pub preset: Preset,
-    pub out: Option<PathBuf>,
-    pub data: Option<PathBuf>,
-    pub seeds: Option<usize>,
-    pub config: Option<PathBuf>,
-}
-
 /// Writes to stdout; a closed pipe (`reprolab list | head`) ends output
 /// quietly instead of panicking like `println!` would.
-fn emit(text: &str) -> Result<()> {
+pub(crate) fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -27,12 +19,8 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-fn out_dir(opts: &Options, started: &str) -> PathBuf {
-    opts.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(started.replace(':', "-")))
 }
 
 /// `reprolab list`.
@@ -69,17 +57,7 @@ pub fn list(json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_options(opts: &Options, out: PathBuf) -> RunOptions {
-    RunOptions {
-        preset: Some(opts.preset),
-        seeds: opts.seeds,
-        config_file: opts.config.clone(),
-        data_dir: opts.data.clone(),
-        out_dir: out,
-    }
-}
-
-fn finish(repro: &Reproduction, out: &std::path::Path, json: bool) -> Result<()> {
+pub(crate) fn finish(repro: &Reproduction, out: &std::path::Path, json: bool) -> Result<()> {
     write_reports(out, repro)?;
     if json {
         emit(&format!("{}\n", serde_json::to_string(repro)?))
@@ -91,47 +69,6 @@ fn finish(repro: &Reproduction, out: &std::path::Path, json: bool) -> Result<()>
             out.join("index.html").display()
         ))
     }
-}
-
-/// `reprolab run METHOD`.
-pub fn run(name: &str, opts: &Options, json: bool) -> Result<ExitCode> {
-    let all = methods::all();
-    let method = registry::find(&all, name)?;
-    let started = now_rfc3339();
-    let out = out_dir(opts, &started);
-    let report = registry::run_method(method, &run_options(opts, out.clone()))?;
-    let repro = Reproduction { preset: opts.preset.name().into(), started, reports: vec![report], failures: vec![] };
-    finish(&repro, &out, json)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `reprolab reproduce`: every implemented method (or `--only`), one
-/// failing method does not stop the others; the exit code is 1 if any failed.
-pub fn reproduce(only: &[String], opts: &Options, json: bool) -> Result<ExitCode> {
-    let all = methods::all();
-    let chosen: Vec<_> = if only.is_empty() {
-        all.iter().collect()
-    } else {
-        only.iter().map(|n| registry::find(&all, n)).collect::<Result<_>>()?
-    };
-    let started = now_rfc3339();
-    let out = out_dir(opts, &started);
-    let mut repro = Reproduction { preset: opts.preset.name().into(), started, reports: vec![], failures: vec![] };
-    for method in chosen {
-        if !method.presets.iter().any(|(p, _)| *p == opts.preset) {
-            repro.failures.push((method.name.into(), format!("no '{}' preset", opts.preset.name())));
-            continue;
-        }
-        match registry::run_method(method, &run_options(opts, out.clone())) {
-            Ok(report) => repro.reports.push(report),
-            Err(e) => {
-                tracing::error!(method = method.name, "failed: {e:#}");
-                repro.failures.push((method.name.into(), format!("{e:#}")));
-            }
-        }
-    }
-    finish(&repro, &out, json)?;
-    Ok(if repro.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// `reprolab membership audit`.

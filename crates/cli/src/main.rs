@@ -7,6 +7,7 @@
 
 mod commands;
 mod methods;
+mod runner;
 
 /// mimalloc keeps freed tensor buffers for reuse; glibc's malloc returns
 /// every buffer above 128 KiB to the OS and faults it in again next step.
@@ -93,6 +94,29 @@ enum Command {
         /// Only these methods (comma-separated names).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+    },
+    /// Write the plan and the cluster scripts of a run without running it (submit them by hand).
+    Plan {
+        #[command(flatten)]
+        common: RunArgs,
+        /// Only these methods (comma-separated names).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Run one unit of a written plan (what `--jobs N` workers and Slurm array tasks call).
+    #[command(hide = true)]
+    Unit {
+        /// The run directory holding plan/<method>.json.
+        #[arg(long, value_name = "DIR")]
+        run_dir: PathBuf,
+        #[arg(long)]
+        method: String,
+        /// shared or main.
+        #[arg(long, default_value = "main")]
+        stage: String,
+        /// The unit's index within its stage.
+        #[arg(long)]
+        index: usize,
     },
 }
 
@@ -294,12 +318,27 @@ enum FairKdCommand {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// Experiment scale: smoke (seconds), quick (minutes, default), paper (the paper's scale).
-    #[arg(long, default_value = "quick")]
-    preset: String,
+    /// Experiment scale: smoke (seconds), quick (a fast look, default), full (the registered evidence), paper (the paper's scale).
+    #[arg(long)]
+    preset: Option<String>,
     /// Output directory (default: runs/<UTC timestamp>).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Continue the run in DIR: finished units are read from its cache, the rest computed (same options as it started with).
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Units at once on this machine (worker processes; default: one per core). 1 runs them in this process.
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Where units run: local (this machine) or slurm (job arrays through sbatch).
+    #[arg(long, value_enum)]
+    executor: Option<runner::ExecutorKind>,
+    /// Extra sbatch option for every array job (repeatable), e.g. --sbatch-arg=--partition=cpu.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    sbatch_arg: Vec<String>,
+    /// Milliseconds between two squeue polls.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    slurm_poll_ms: u64,
     /// Directory with real datasets (default: $REPROLAB_DATA).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -351,7 +390,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::List { json } => commands::list(json),
             Command::Run { method, common, seeds, config } => {
-                commands::run(&method, &common.to_options(seeds, config)?, common.json)
+                runner::execute(&common.to_request(vec![method], seeds, config)?, common.json, true)
             }
             Command::Membership { command: MembershipCommand::Audit { input, shadows, out, json } } => {
                 commands::membership_audit(&input, &shadows, out, json)
@@ -388,8 +427,10 @@ fn main() -> ExitCode {
             }
             Command::FairKd { command: FairKdCommand::Train { args, json } } => commands::fair_kd_train(args, json),
             Command::Reproduce { common, only } => {
-                commands::reproduce(&only, &common.to_options(None, None)?, common.json)
+                runner::execute(&common.to_request(only, None, None)?, common.json, false)
             }
+            Command::Plan { common, only } => runner::plan(&common.to_request(only, None, None)?),
+            Command::Unit { run_dir, method, stage, index } => runner::unit(&run_dir, &method, stage.parse()?, index),
         }
     });
     match result {
@@ -419,14 +460,34 @@ fn one_line(err: &anyhow::Error) -> String {
 }
 
 impl RunArgs {
-    fn to_options(&self, seeds: Option<usize>, config: Option<PathBuf>) -> anyhow::Result<commands::Options> {
-        let preset: reprolab_core::registry::Preset = self.preset.parse()?;
-        if let Some(d) = &self.data {
-            reprolab_core::registry::existing_path(d)?;
+    fn to_request(
+        &self,
+        only: Vec<String>,
+        seeds: Option<usize>,
+        config: Option<PathBuf>,
+    ) -> anyhow::Result<runner::Request> {
+        let preset = self.preset.as_deref().map(str::parse::<reprolab_core::registry::Preset>).transpose()?;
+        for p in [&self.data, &config, &self.resume].into_iter().flatten() {
+            reprolab_core::registry::existing_path(p)?;
         }
-        if let Some(c) = &config {
-            reprolab_core::registry::existing_path(c)?;
+        if self.jobs == Some(0) {
+            reprolab_core::user_bail!("--jobs must be at least 1");
         }
-        Ok(commands::Options { preset, out: self.out.clone(), data: self.data.clone(), seeds, config })
+        if seeds == Some(0) {
+            reprolab_core::user_bail!("--seeds must be at least 1");
+        }
+        Ok(runner::Request {
+            preset,
+            only,
+            seeds,
+            config,
+            data: self.data.clone(),
+            out: self.out.clone(),
+            resume: self.resume.clone(),
+            jobs: self.jobs,
+            executor: self.executor,
+            sbatch_args: self.sbatch_arg.clone(),
+            poll_ms: self.slurm_poll_ms,
+        })
     }
 }

@@ -10,6 +10,7 @@ pub mod device;
 pub mod error;
 pub mod metrics;
 pub mod nn;
+pub mod plan;
 pub mod progress;
 pub mod registry;
 pub mod report;

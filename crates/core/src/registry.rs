@@ -8,31 +8,36 @@
 //! the merged table is deserialised into the method's `Config`, whose
 //! `#[serde(deny_unknown_fields)]` turns a misspelt key into a user error.
 
+use crate::plan::{Outputs, Resources, Unit, UnitKey, UnitOutput};
 use crate::report::Report;
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Experiment scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// Seconds; what the tests run.
+    /// Seconds; what the tests run. Verdicts are usually inconclusive.
     Smoke,
-    /// Minutes on a laptop; the default, what `reproduce` runs.
+    /// A fast look: at most 3 minutes per method on 2 cores at `--jobs 1`;
+    /// the default, what the README's main command runs.
     Quick,
+    /// The registered evidence: every seed and arm the spec asks for; meant
+    /// for `--jobs N` or a Slurm cluster.
+    Full,
     /// The paper's scale; a GPU is advised.
     Paper,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 3] = [Preset::Smoke, Preset::Quick, Preset::Paper];
+    pub const ALL: [Preset; 4] = [Preset::Smoke, Preset::Quick, Preset::Full, Preset::Paper];
 
     pub fn name(self) -> &'static str {
         match self {
             Preset::Smoke => "smoke",
             Preset::Quick => "quick",
+            Preset::Full => "full",
             Preset::Paper => "paper",
         }
     }
@@ -44,7 +49,7 @@ impl std::str::FromStr for Preset {
         Preset::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| crate::user_error(format!("unknown preset '{s}' (known: smoke, quick, paper)")))
+            .ok_or_else(|| crate::user_error(format!("unknown preset '{s}' (known: smoke, quick, full, paper)")))
     }
 }
 
@@ -122,7 +127,8 @@ pub const PAPERS: [Paper; 10] = [
     },
 ];
 
-/// A runnable experiment.
+/// A runnable experiment: a map over independent units and a reduce
+/// (see [`crate::plan`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Method {
     /// The name commands take (for papers, the crate name in [`PAPERS`]).
@@ -133,15 +139,24 @@ pub struct Method {
     pub claim: &'static str,
     /// Preset configs as TOML text, one per supported preset.
     pub presets: &'static [(Preset, &'static str)],
-    /// Runs the experiment.
-    pub run: fn(&RunContext) -> Result<Report>,
+    /// The plan: every unit of the experiment under `ctx`, shared-stage
+    /// units first. Must be cheap (no training) and deterministic.
+    pub units: fn(&RunContext) -> Result<Vec<Unit>>,
+    /// Computes one unit: a pure function of (config, unit key); it may read
+    /// finished shared units with [`RunContext::shared`].
+    pub run_unit: fn(&RunContext, &Unit) -> Result<UnitOutput>,
+    /// Builds the report and the verdict from the units' outputs alone.
+    pub summarise: fn(&RunContext, &Outputs) -> Result<Report>,
+    /// What one unit asks a cluster for.
+    pub resources: Resources,
     /// False while parts of the paper's spec are still missing (`list`
     /// then says "in progress"; the crate docs say what is missing).
     pub complete: bool,
 }
 
-/// What a method's `run` gets: the preset, the seeds, the merged config and
-/// where data and outputs live.
+/// What a method's functions get: the preset, the seeds, the merged config
+/// and where data, outputs and the unit cache live.
+#[derive(Debug, Clone)]
 pub struct RunContext {
     pub method: &'static str,
     pub preset: Preset,
@@ -149,6 +164,8 @@ pub struct RunContext {
     config: toml::Table,
     config_source: String,
     data_dir: Option<PathBuf>,
+    /// The run directory (reports, the unit cache, cluster scripts).
+    pub run_dir: PathBuf,
     /// A directory the method may write artifacts into (checkpoints, caches).
     pub out_dir: PathBuf,
 }
@@ -201,9 +218,55 @@ impl RunContext {
             seeds: (0..n_seeds as u64).collect(),
             config,
             config_source: source,
-            data_dir: opts.data_dir.clone(),
+            data_dir: opts.data_dir.clone().or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from)),
+            run_dir: opts.out_dir.clone(),
             out_dir: opts.out_dir.join(method.name),
         })
+    }
+
+    /// The resolved config (preset merged with the user's file, without
+    /// `seeds`): what the unit cache's hash covers.
+    pub fn config_table(&self) -> &toml::Table {
+        &self.config
+    }
+
+    /// The context as a worker process rebuilds it from a plan file.
+    pub fn from_plan(method: &Method, plan: &PlanFile, run_dir: &Path) -> Result<Self> {
+        let config: toml::Table =
+            plan.config.parse().map_err(|e| anyhow::anyhow!("{}: plan config is invalid: {e}", run_dir.display()))?;
+        Ok(Self {
+            method: method.name,
+            preset: plan.preset,
+            seeds: plan.seeds.clone(),
+            config,
+            config_source: plan.config_source.clone(),
+            data_dir: plan.data_dir.clone(),
+            run_dir: run_dir.to_path_buf(),
+            out_dir: run_dir.join(method.name),
+        })
+    }
+
+    /// What a worker needs to rebuild this context.
+    pub fn plan_file(&self, units: Vec<Unit>) -> PlanFile {
+        PlanFile {
+            method: self.method.into(),
+            preset: self.preset,
+            seeds: self.seeds.clone(),
+            config: toml::to_string(&self.config).unwrap_or_default(),
+            config_source: self.config_source.clone(),
+            data_dir: self.data_dir.clone(),
+            units,
+        }
+    }
+
+    /// The output of the finished shared-stage unit `key` (the executor
+    /// runs every shared unit before any main unit).
+    pub fn shared(&self, key: &UnitKey) -> Result<UnitOutput> {
+        let unit = Unit { key: key.clone(), stage: crate::plan::Stage::Shared };
+        match crate::plan::cache::load(self, &unit)? {
+            Some(entry) => Ok(entry.output),
+            None => anyhow::bail!("{}: shared unit '{key}' has not run (no cache entry)", self.method),
+        }
     }
 
     /// The merged config as the method's `Config` type.
@@ -216,8 +279,7 @@ impl RunContext {
     /// with an error that says how to provide it when neither is set or the
     /// path is missing.
     pub fn data_path(&self, rel: &str) -> Result<PathBuf> {
-        let base = self.data_dir.clone().or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from));
-        let Some(base) = base else {
+        let Some(base) = self.data_dir.clone() else {
             crate::user_bail!("{}: needs real data '{rel}'; pass --data DIR or set REPROLAB_DATA", self.method);
         };
         let path = base.join(rel);
@@ -230,8 +292,23 @@ impl RunContext {
     /// The data directory if one was given (methods use it to decide
     /// whether to add real-data arms).
     pub fn data_dir(&self) -> Option<PathBuf> {
-        self.data_dir.clone().or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from))
+        self.data_dir.clone()
     }
+}
+
+/// A method's plan as written to `RUN_DIR/plan/<method>.json`: everything a
+/// worker process (`reprolab unit`, a Slurm array task) needs to rebuild the
+/// [`RunContext`] and run one unit by index.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PlanFile {
+    pub method: String,
+    pub preset: Preset,
+    pub seeds: Vec<u64>,
+    /// The resolved config as TOML text.
+    pub config: String,
+    pub config_source: String,
+    pub data_dir: Option<PathBuf>,
+    pub units: Vec<Unit>,
 }
 
 /// Overrides `base` with `over`, recursing into tables.
@@ -246,19 +323,7 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Runs `method` under `opts` and stamps the wall time on its report.
-pub fn run_method(method: &Method, opts: &RunOptions) -> Result<Report> {
-    let ctx = RunContext::new(method, opts)?;
-    crate::rng::seed_burn(ctx.seeds[0]);
-    let start = Instant::now();
-    tracing::info!(method = method.name, preset = ctx.preset.name(), seeds = ctx.seeds.len(), "running experiment");
-    let mut report = (method.run)(&ctx)?;
-    report.wall_time_s = start.elapsed().as_secs_f64();
-    if !report.results.all_finite() {
-        tracing::warn!(method = method.name, "report contains non-finite metric values");
-    }
-    Ok(report)
-}
+pub use crate::plan::executor::run_method;
 
 /// Finds a method by name among `methods`, with a helpful error.
 pub fn find<'a>(methods: &'a [Method], name: &str) -> Result<&'a Method> {
@@ -286,7 +351,7 @@ pub fn existing_path(path: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Results, Verdict};
+    use crate::report::Verdict;
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]
@@ -295,18 +360,28 @@ mod tests {
         steps: usize,
     }
 
-    fn run(ctx: &RunContext) -> Result<Report> {
+    fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
+        // Parse the config while planning, so a bad key fails before any unit runs.
+        let _: Cfg = ctx.config()?;
+        Ok(ctx.seeds.iter().map(|&s| Unit::main("", s)).collect())
+    }
+
+    fn run_unit(ctx: &RunContext, _unit: &Unit) -> Result<UnitOutput> {
         let c: Cfg = ctx.config()?;
-        let mut r = Results::default();
-        r.record("a", "lr", c.lr);
-        r.record("a", "steps", c.steps as f64);
+        let mut out = UnitOutput::default();
+        out.record("a", "lr", c.lr);
+        out.record("a", "steps", c.steps as f64);
+        Ok(out)
+    }
+
+    fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
         Ok(Report::new(
             ctx.method,
             "p",
             "c",
             ctx.preset.name(),
             ctx.seeds.clone(),
-            r,
+            outputs.results(""),
             Verdict::inconclusive("rule", "test".into()),
         ))
     }
@@ -316,12 +391,16 @@ mod tests {
         paper: "p",
         claim: "c",
         presets: &[(Preset::Smoke, "seeds = 2\nlr = 0.1\nsteps = 5\n")],
-        run,
+        units,
+        run_unit,
+        summarise,
+        resources: Resources::SMALL,
         complete: true,
     };
 
     #[test]
     fn preset_and_user_config_merge() {
+        let _seeding = crate::rng::global_seed_lock();
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
         std::fs::write(&f, "steps = 9\n").unwrap();
@@ -339,6 +418,7 @@ mod tests {
 
     #[test]
     fn config_errors_are_user_errors_naming_the_key() {
+        let _seeding = crate::rng::global_seed_lock();
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.toml");
         std::fs::write(&f, "stepz = 9\n").unwrap();

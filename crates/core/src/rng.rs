@@ -46,6 +46,15 @@ pub fn seed_burn(seed: u64) {
     crate::device::seed(seed);
 }
 
+/// Unit tests that seed burn's one global generator and then draw from it
+/// hold this lock, so tests running in parallel threads do not reseed it
+/// between another test's seed and its draw.
+#[cfg(test)]
+pub(crate) fn global_seed_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,10 @@
 use crate::data::{Dataset, embedded, scale::Standardiser, split::stratified_split};
 use crate::metrics::{accuracy, macro_f1};
 use crate::nn::MlpConfig;
+use crate::plan::{Outputs, Resources, Unit, UnitOutput};
 use crate::registry::{Method, Preset, RunContext};
 use crate::report::plot::{Bars, Series, grouped_bars, image_grid, lines_with_bands};
-use crate::report::{Report, Results, Verdict};
+use crate::report::{Report, Verdict};
 use crate::rng::derive_seed;
 use crate::stats;
 use crate::train::classifier::{FitConfig, argmax_rows, fit, predict_logits};
@@ -30,9 +31,13 @@ pub const METHOD: Method = Method {
     presets: &[
         (Preset::Smoke, include_str!("../../../configs/selfcheck/smoke.toml")),
         (Preset::Quick, include_str!("../../../configs/selfcheck/quick.toml")),
+        (Preset::Full, include_str!("../../../configs/selfcheck/full.toml")),
         (Preset::Paper, include_str!("../../../configs/selfcheck/paper.toml")),
     ],
-    run,
+    units,
+    run_unit,
+    summarise,
+    resources: Resources::SMALL,
     complete: true,
 };
 
@@ -91,21 +96,31 @@ fn majority_class(labels: &[usize]) -> usize {
     counts.into_iter().max_by_key(|&(l, c)| (c, std::cmp::Reverse(l))).map_or(0, |(l, _)| l)
 }
 
-/// Runs the check at `ctx`'s preset.
-pub fn run(ctx: &RunContext) -> Result<Report> {
+/// The map: one unit per seed (a split, a model, its evaluation).
+pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
+    let _: Config = ctx.config()?; // a bad config fails while planning
+    Ok(ctx.seeds.iter().map(|&s| Unit::main("", s)).collect())
+}
+
+/// One seed: train on its split, score both arms, keep the loss curve.
+pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     let cfg: Config = ctx.config()?;
     let data = embedded::by_name(&cfg.dataset)?;
-    let mut results = Results::default();
-    let mut curves = Vec::new();
-    for &seed in &ctx.seeds {
-        let r = run_seed(&cfg, &data, seed)?;
-        results.record("majority class", "accuracy", r.majority_acc);
-        results.record("majority class", "macro-F1", r.majority_f1);
-        results.record("MLP", "accuracy", r.mlp_acc);
-        results.record("MLP", "macro-F1", r.mlp_f1);
-        curves.push(r.epoch_loss);
-    }
+    let r = run_seed(&cfg, &data, unit.key.seed)?;
+    let mut out = UnitOutput::default();
+    out.record("majority class", "accuracy", r.majority_acc);
+    out.record("majority class", "macro-F1", r.majority_f1);
+    out.record("MLP", "accuracy", r.mlp_acc);
+    out.record("MLP", "macro-F1", r.mlp_f1);
+    out.with_data(&r.epoch_loss)
+}
 
+/// The reduce: the rule on the per-seed accuracies, the figures.
+pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
+    let cfg: Config = ctx.config()?;
+    let data = embedded::by_name(&cfg.dataset)?;
+    let results = outputs.results("");
+    let curves: Vec<Vec<f64>> = outputs.units.iter().map(|(_, o)| o.data()).collect::<Result<_>>()?;
     let mlp = results.values("MLP", "accuracy");
     let base = results.values("majority class", "accuracy");
     let worst_mlp = mlp.iter().copied().fold(f64::INFINITY, f64::min);

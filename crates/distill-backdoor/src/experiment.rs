@@ -2,6 +2,13 @@
 //! digits with DC (and DM) cleanly, under NAIVEATTACK and under DOORPING
 //! at two poisoning ratios; train fresh networks on each synthetic set;
 //! compare clean test accuracy (CTA) and attack success rate (ASR).
+//!
+//! The experiment is a map over units, one per (seed, arm), seed outer:
+//! an arm is a distillation method (DC, DM) clean or under NAIVEATTACK or
+//! DOORPING at one ratio, and its unit distils its own synthetic set from
+//! the seed's digits split, evaluates fresh networks on it and runs the
+//! defences. The seed-0 units draw the synthetic-set and trigger figures;
+//! `summarise` adds the defence notes, the verdict and the CTA/ASR bars.
 
 use crate::attack::{AttackConfig, AttackKind, Poisoned};
 use crate::data::{ImageData, digits};
@@ -10,16 +17,31 @@ use crate::distill::{DistillConfig, Distilled, Method, distill};
 use crate::net::{NetConfig, Params};
 use crate::train::{EvalConfig, accuracy, train_fresh};
 use anyhow::Result;
+use reprolab_core::plan::{Outputs, Resources, Unit, UnitOutput};
 use reprolab_core::registry::{Method as Registered, Preset, RunContext};
 use reprolab_core::report::plot::{Bars, grouped_bars, image_grid};
-use reprolab_core::report::{Report, Results, Verdict};
+use reprolab_core::report::{Figure, Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
 use serde::Deserialize;
 
 pub const PAPER: &str =
     "Liu, Li, Backes, Shen, Zhang. Backdoor Attacks Against Dataset Distillation. NDSS 2023, arXiv 2301.01197";
 pub const CLAIM: &str = "Poisoning the distillation plants a backdoor in every model trained on the synthetic set: DOORPING reaches an attack success rate near 1 while clean accuracy stays close to clean distillation, well above NAIVEATTACK.";
-const RULE: &str = "Written before the run (the spec's rule, made exact). On DC, at every poisoning ratio, over seeds: DOORPING's mean ASR >= 0.90; DOORPING's mean ASR at least 0.10 above NAIVEATTACK's; DOORPING's mean CTA at most 2 points below clean DC's. Supported when all hold. DM arms are reported, not judged (the paper attacks DD and DC).";
+const RULE: &str = "Written before the run (the spec's rule, made exact). On DC, at every poisoning ratio the preset runs (full and paper: 1% and 5%; quick: 5%), over seeds: DOORPING's mean ASR >= 0.90; DOORPING's mean ASR at least 0.10 above NAIVEATTACK's; DOORPING's mean CTA at most 2 points below clean DC's. Supported when all hold. Precondition (else inconclusive): DC clean, NAIVEATTACK and DOORPING were run at some ratio, each judged arm has finite CTA and ASR on at least 3 seeds, and clean DC's mean CTA is at least 0.50 (five times chance on ten classes: the synthetic set teaches the classes, so a CTA within 2 points of it and an ASR are measured on working classifiers). DM arms are reported, not judged (the paper attacks DD and DC).";
+
+/// Seeds every judged arm needs: the rule compares means over seeds, and
+/// with fewer than 3 there is no seed-to-seed spread to read a 2-point CTA
+/// margin against (the seeds' std is 1.5 to 3 points at this scale).
+const MIN_SEEDS: usize = 3;
+/// Clean DC's mean CTA the CTA comparison needs: five times chance on ten
+/// classes. Below it the clean synthetic set does not teach the classes,
+/// so "DOORPING's CTA within 2 points of clean" holds for a set that
+/// teaches nothing; it is far under what DC reaches with 10 images per
+/// class on digit data (the DC paper: 94.7% on MNIST), so it only catches
+/// a distillation that failed, not a weak one.
+const MIN_CLEAN_CTA: f64 = 0.5;
+/// The command whose run can decide when a precondition fails.
+const DECIDE: &str = "run `reprolab run distill-backdoor --preset full --jobs 2` (or --executor slurm)";
 
 /// The registry entry.
 pub const METHOD: Registered = Registered {
@@ -29,9 +51,13 @@ pub const METHOD: Registered = Registered {
     presets: &[
         (Preset::Smoke, include_str!("../../../configs/distill-backdoor/smoke.toml")),
         (Preset::Quick, include_str!("../../../configs/distill-backdoor/quick.toml")),
+        (Preset::Full, include_str!("../../../configs/distill-backdoor/full.toml")),
         (Preset::Paper, include_str!("../../../configs/distill-backdoor/paper.toml")),
     ],
-    run,
+    units,
+    run_unit,
+    summarise,
+    resources: Resources::SMALL,
     complete: true,
 };
 
@@ -95,73 +121,120 @@ pub fn arm(method: Method, kind: AttackKind, ratio: f64) -> String {
     }
 }
 
-/// What seed 0 produced, for the figures.
-struct Pictures {
-    sets: Vec<(String, Vec<f32>)>,
-    triggers: Vec<Vec<f32>>,
+/// One arm of the plan: a distillation method under an attack at a ratio
+/// (`AttackKind::None` with ratio 0 for the clean arm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Arm {
+    method: Method,
+    kind: AttackKind,
+    ratio: f64,
 }
 
-pub fn run(ctx: &RunContext) -> Result<Report> {
-    let cfg: Config = ctx.config()?;
-    cfg.net.validate()?;
-    let mut results = Results::default();
-    let mut pictures = Pictures { sets: Vec::new(), triggers: Vec::new() };
-    let mut notes = Vec::new();
-    for &seed in &ctx.seeds {
-        let data = digits(seed)?;
-        for &method in &cfg.methods {
-            let dcfg = DistillConfig {
-                iterations: if method == Method::Dm { cfg.dm_iterations } else { cfg.distill.iterations },
-                ..cfg.distill.clone()
-            };
-            let mut arms = vec![(AttackKind::None, 0.0)];
-            for &r in &cfg.ratios {
-                arms.push((AttackKind::Naive, r));
-                arms.push((AttackKind::Doorping, r));
-            }
-            for (kind, ratio) in arms {
-                let name = arm(method, kind, ratio);
-                tracing::info!(seed, arm = name.as_str(), "distilling");
-                let attack = AttackConfig { kind, ratio, ..cfg.attack.clone() };
-                let mut poisoned = Poisoned::new(&data, &attack, derive_seed(seed, "attack"))?;
-                let bar = reprolab_core::progress::bar(dcfg.iterations as u64, &name);
-                let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, derive_seed(seed, &name), &bar)?;
-                bar.finish_and_clear();
-                // Clean arms are measured with the BadNets patch (their ASR is the base rate).
-                let (m, nets) = evaluate(&cfg.net, &syn, &poisoned, &data, &cfg.eval, derive_seed(seed, &name))?;
-                results.record(&name, "CTA", m.cta);
-                results.record(&name, "ASR", m.asr);
-                results.record(&name, "ASR incl. target", m.asr_with_target);
-                defend(&cfg, &data, &poisoned, &syn, &nets, derive_seed(seed, &name), &name, &mut results)?;
-                if kind == AttackKind::Doorping && !syn.trigger_updates.is_empty() {
-                    let capped = syn.trigger_updates.iter().filter(|u| u.steps == attack.max_steps).count();
-                    let idle = syn.trigger_updates.iter().filter(|u| u.steps == 0).count();
-                    results.record(
-                        &name,
-                        "trigger updates at the step cap",
-                        capped as f64 / syn.trigger_updates.len() as f64,
-                    );
-                    if seed == ctx.seeds[0] {
-                        notes.push(format!(
-                            "{name}, seed {seed}: {} trigger updates, {idle} stopped at once (loss already < {}), {capped} hit the {}-step cap.",
-                            syn.trigger_updates.len(),
-                            attack.stop_below,
-                            attack.max_steps
-                        ));
-                    }
-                }
-                if seed == ctx.seeds[0] && (ratio == *cfg.ratios.last().unwrap_or(&0.0) || kind == AttackKind::None) {
-                    let images: Vec<f32> = (0..syn.labels.len())
-                        .flat_map(|i| syn.images[i * cfg.net.image_len()..(i + 1) * cfg.net.image_len()].to_vec())
-                        .collect();
-                    pictures.sets.push((name.clone(), images));
-                    if kind == AttackKind::Doorping && method == cfg.methods[0] {
-                        pictures.triggers = syn.triggers.clone();
-                    }
-                }
-            }
+impl Arm {
+    fn name(self) -> String {
+        arm(self.method, self.kind, self.ratio)
+    }
+
+    /// The arm's unit part and figure slug: "DC DOORPING 5%" -> "dc-doorping-5pct".
+    fn slug(self) -> String {
+        slug(&self.name())
+    }
+}
+
+/// "DC DOORPING 5%" -> "dc-doorping-5pct".
+fn slug(name: &str) -> String {
+    name.to_lowercase().replace('%', "pct").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+}
+
+/// Every arm in table order: per method, clean, then NAIVEATTACK and
+/// DOORPING at each ratio.
+fn arms(cfg: &Config) -> Vec<Arm> {
+    let mut out = Vec::new();
+    for &method in &cfg.methods {
+        out.push(Arm { method, kind: AttackKind::None, ratio: 0.0 });
+        for &ratio in &cfg.ratios {
+            out.push(Arm { method, kind: AttackKind::Naive, ratio });
+            out.push(Arm { method, kind: AttackKind::Doorping, ratio });
         }
     }
+    out
+}
+
+/// The map: one unit per (seed, arm), seed outer and arms in table order
+/// (the old loop's nesting, so the cells' per-seed order is kept). Each
+/// unit distils its own synthetic set from the seed's digits split, so the
+/// arms of a seed are independent.
+pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
+    let cfg: Config = ctx.config()?;
+    cfg.net.validate()?;
+    let arms = arms(&cfg);
+    Ok(ctx.seeds.iter().flat_map(|&seed| arms.iter().map(move |a| Unit::main(a.slug(), seed))).collect())
+}
+
+/// One (seed, arm): distil, evaluate fresh networks, run the defences. The
+/// seed-0 units also draw their synthetic set (clean arms and the largest
+/// ratio) and, for the first method's DOORPING, the trigger figure, and
+/// note DOORPING's trigger-update counts.
+pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
+    let cfg: Config = ctx.config()?;
+    cfg.net.validate()?;
+    let seed = unit.key.seed;
+    let Some(a) = arms(&cfg).into_iter().find(|a| a.slug() == unit.key.part) else {
+        anyhow::bail!("no arm '{}' in this config", unit.key.part);
+    };
+    let Arm { method, kind, ratio } = a;
+    let data = digits(seed)?;
+    let dcfg = DistillConfig {
+        iterations: if method == Method::Dm { cfg.dm_iterations } else { cfg.distill.iterations },
+        ..cfg.distill.clone()
+    };
+    let name = a.name();
+    let mut out = UnitOutput::default();
+    tracing::info!(seed, arm = name.as_str(), "distilling");
+    let attack = AttackConfig { kind, ratio, ..cfg.attack.clone() };
+    let mut poisoned = Poisoned::new(&data, &attack, derive_seed(seed, "attack"))?;
+    let bar = reprolab_core::progress::bar(dcfg.iterations as u64, &name);
+    let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, derive_seed(seed, &name), &bar)?;
+    bar.finish_and_clear();
+    // Clean arms are measured with the BadNets patch (their ASR is the base rate).
+    let (m, nets) = evaluate(&cfg.net, &syn, &poisoned, &data, &cfg.eval, derive_seed(seed, &name))?;
+    out.record(&name, "CTA", m.cta);
+    out.record(&name, "ASR", m.asr);
+    out.record(&name, "ASR incl. target", m.asr_with_target);
+    defend(&cfg, &data, &poisoned, &syn, &nets, derive_seed(seed, &name), &name, &mut out)?;
+    // Seeds are 0..n, so seed 0 is the first seed of every run.
+    let first_seed = seed == 0;
+    if kind == AttackKind::Doorping && !syn.trigger_updates.is_empty() {
+        let capped = syn.trigger_updates.iter().filter(|u| u.steps == attack.max_steps).count();
+        let idle = syn.trigger_updates.iter().filter(|u| u.steps == 0).count();
+        out.record(&name, "trigger updates at the step cap", capped as f64 / syn.trigger_updates.len() as f64);
+        if first_seed {
+            out.note(format!(
+                "{name}, seed {seed}: {} trigger updates, {idle} stopped at once (loss already < {}), {capped} hit the {}-step cap.",
+                syn.trigger_updates.len(),
+                attack.stop_below,
+                attack.max_steps
+            ));
+        }
+    }
+    if first_seed && (ratio == *cfg.ratios.last().unwrap_or(&0.0) || kind == AttackKind::None) {
+        let images: Vec<f32> = (0..syn.labels.len())
+            .flat_map(|i| syn.images[i * cfg.net.image_len()..(i + 1) * cfg.net.image_len()].to_vec())
+            .collect();
+        out.figure(synthetic_figure(&cfg, &name, &images, &data)?);
+        if kind == AttackKind::Doorping && method == cfg.methods[0] && !syn.triggers.is_empty() {
+            out.figure(trigger_figure(&cfg, &syn.triggers, &data)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The reduce: the defence notes per arm, the verdict, the CTA/ASR bars
+/// (after the seed-0 units' synthetic-set figures and the trigger figure).
+pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
+    let cfg: Config = ctx.config()?;
+    let results = outputs.results("");
+    let mut notes = outputs.notes();
     for name in results.arms.clone() {
         let seeds = results.values(&name, "reverse engineering flags the target").len();
         let flagged = |metric: &str| results.values(&name, metric).iter().filter(|&&v| v == 1.0).count();
@@ -177,10 +250,16 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
             flagged("spectral test flags the target"),
         ));
     }
-    let verdict = judge(&cfg, &results);
+    let verdict = judge(&cfg.methods, &cfg.ratios, &results);
     let mut report =
         Report::new(METHOD.name, PAPER, CLAIM, ctx.preset.name(), ctx.seeds.clone(), results.clone(), verdict);
-    report = add_figures(report, &cfg, &results, &pictures, &digits(ctx.seeds[0])?)?;
+    // The synthetic sets in unit order, then the trigger (drawn by its unit
+    // between the sets, shown after all of them).
+    let (triggers, sets): (Vec<Figure>, Vec<Figure>) = outputs.figures().into_iter().partition(|f| f.name == "trigger");
+    for f in sets.into_iter().chain(triggers) {
+        report.figures.push(f);
+    }
+    report = add_bars(report, &cfg, &results)?;
     for n in notes {
         report = report.note(n);
     }
@@ -203,7 +282,7 @@ fn defend(
     nets: &[Params],
     seed: u64,
     name: &str,
-    results: &mut Results,
+    out: &mut UnitOutput,
 ) -> Result<()> {
     use rand::seq::SliceRandom;
     let mut r = reprolab_core::rng::rng(derive_seed(seed, "clean-set"));
@@ -228,36 +307,63 @@ fn defend(
         asr += accuracy(&cfg.net, &tuned, &triggered, &vec![target; others.len()]);
     }
     let n = nets.len().max(1) as f64;
-    results.record(name, "CTA after fine-tuning", cta / n);
-    results.record(name, "ASR after fine-tuning", asr / n);
+    out.record(name, "CTA after fine-tuning", cta / n);
+    out.record(name, "ASR after fine-tuning", asr / n);
     // Input-level check: a deployed model sees only valid pixels, so clip
     // every triggered input to the data's intensity range [0, 1].
     let clipped = data.clip_to_pixel_range(&triggered);
     let clipped_asr: f64 =
         nets.iter().map(|p| accuracy(&cfg.net, p, &clipped, &vec![target; others.len()])).sum::<f64>() / n;
-    results.record(name, "ASR on inputs clipped to the pixel range", clipped_asr);
+    out.record(name, "ASR on inputs clipped to the pixel range", clipped_asr);
     if let Some(first) = nets.first() {
         let cleanse = neural_cleanse(&cfg.net, first, &x, &cfg.defence, derive_seed(seed, "cleanse"));
-        results.record(
+        out.record(
             name,
             "reverse engineering flags the target",
             f64::from(u8::from(cleanse.flagged.contains(&target))),
         );
-        results.record(name, "reverse engineering anomaly index of the target", cleanse.anomaly[target]);
+        out.record(name, "reverse engineering anomaly index of the target", cleanse.anomaly[target]);
         let sp = spectral(&cfg.net, first, &syn.images, &syn.labels);
-        results.record(name, "spectral test flags the target", f64::from(u8::from(sp.flagged == Some(target))));
+        out.record(name, "spectral test flags the target", f64::from(u8::from(sp.flagged == Some(target))));
     }
     Ok(())
 }
 
-fn judge(cfg: &Config, results: &Results) -> Verdict {
-    if !cfg.methods.contains(&Method::Dc) {
-        return Verdict::inconclusive(RULE, "DC was not run".into());
+/// The verdict: the preconditions (every judged arm on `MIN_SEEDS` seeds,
+/// clean DC at `MIN_CLEAN_CTA`), then the rule at every ratio.
+fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Verdict {
+    if !methods.contains(&Method::Dc) {
+        return Verdict::inconclusive(RULE, format!("precondition failed: DC was not run; {DECIDE}"));
     }
-    let clean_cta = results.mean(&arm(Method::Dc, AttackKind::None, 0.0), "CTA");
+    if ratios.is_empty() {
+        return Verdict::inconclusive(RULE, format!("precondition failed: no poisoning ratio was run; {DECIDE}"));
+    }
+    let clean = arm(Method::Dc, AttackKind::None, 0.0);
+    let clean_cta = results.mean(&clean, "CTA");
+    let mut judged = vec![clean];
+    for &r in ratios {
+        judged.push(arm(Method::Dc, AttackKind::Naive, r));
+        judged.push(arm(Method::Dc, AttackKind::Doorping, r));
+    }
+    let mut unmet = Vec::new();
+    for a in &judged {
+        let n = ["CTA", "ASR"].iter().map(|m| results.values(a, m).len()).min().unwrap_or(0);
+        let finite = ["CTA", "ASR"].iter().all(|m| results.values(a, m).iter().all(|v| v.is_finite()));
+        if n < MIN_SEEDS {
+            unmet.push(format!("{a} has {n} seeds (< {MIN_SEEDS})"));
+        } else if !finite {
+            unmet.push(format!("{a} has a non-finite CTA or ASR"));
+        }
+    }
+    // Checked only when clean DC has a CTA (else the loop above names it).
+    if clean_cta.is_finite() && clean_cta < MIN_CLEAN_CTA {
+        unmet.push(format!(
+            "clean DC's CTA {clean_cta:.3} < {MIN_CLEAN_CTA:.2} (the clean synthetic set does not teach the classes)"
+        ));
+    }
     let mut failures = Vec::new();
     let mut evidence = Vec::new();
-    for &r in &cfg.ratios {
+    for &r in ratios {
         let door = arm(Method::Dc, AttackKind::Doorping, r);
         let naive = arm(Method::Dc, AttackKind::Naive, r);
         let (d_asr, n_asr, d_cta) =
@@ -276,6 +382,12 @@ fn judge(cfg: &Config, results: &Results) -> Verdict {
             failures.push(format!("CTA {:.1} points below clean at {}%", (clean_cta - d_cta) * 100.0, r * 100.0));
         }
     }
+    if !unmet.is_empty() {
+        return Verdict::inconclusive(
+            RULE,
+            format!("{}; precondition failed: {}; {DECIDE}", evidence.join("; "), unmet.join(", ")),
+        );
+    }
     let text = if failures.is_empty() {
         evidence.join("; ")
     } else {
@@ -284,42 +396,38 @@ fn judge(cfg: &Config, results: &Results) -> Verdict {
     Verdict::from_rule(failures.is_empty(), RULE, text)
 }
 
-fn add_figures(
-    mut report: Report,
-    cfg: &Config,
-    results: &Results,
-    pics: &Pictures,
-    data: &ImageData,
-) -> Result<Report> {
+/// The synthetic set of one arm (seed 0) as an image grid, one row per class.
+fn synthetic_figure(cfg: &Config, name: &str, images: &[f32], data: &ImageData) -> Result<Figure> {
     let side = cfg.net.side;
-    let channels = cfg.net.channels;
-    let to_pixels = |img: &[f32]| data.display_pixels(img);
-    for (name, images) in &pics.sets {
-        let cells: Vec<Vec<f32>> = images.chunks(cfg.net.image_len()).map(to_pixels).collect();
-        // "DC DOORPING 5%" -> "dc-doorping-5pct"
-        let slug: String = name
-            .to_lowercase()
-            .replace('%', "pct")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        report = report.figure(
-            &format!("synthetic-{slug}"),
-            &format!("{name}, seed 0: the synthetic set, one row per class (class 0 on top, the target), {} images per class.", cfg.distill.ipc),
-            image_grid(&cells, side, side, channels, cfg.distill.ipc, 4)?,
-        );
-    }
-    if !pics.triggers.is_empty() {
-        let n = pics.triggers.len();
-        let k = 10.min(n);
-        let picks: Vec<usize> = (0..k).map(|j| if k == 1 { 0 } else { j * (n - 1) / (k - 1) }).collect();
-        let cells: Vec<Vec<f32>> = picks.iter().map(|&i| to_pixels(&pics.triggers[i])).collect();
-        report = report.figure(
-            "trigger",
-            &format!("DOORPING's trigger image during DC at the largest ratio, seed 0, after iterations {picks:?} (intensities clipped to [0, 1]; the patch is the only part stamped)."),
-            image_grid(&cells, side, side, channels, cells.len(), 6)?,
-        );
-    }
+    let cells: Vec<Vec<f32>> = images.chunks(cfg.net.image_len()).map(|img| data.display_pixels(img)).collect();
+    Ok(Figure {
+        name: format!("synthetic-{}", slug(name)),
+        caption: format!(
+            "{name}, seed 0: the synthetic set, one row per class (class 0 on top, the target), {} images per class.",
+            cfg.distill.ipc
+        ),
+        content: image_grid(&cells, side, side, cfg.net.channels, cfg.distill.ipc, 4)?,
+    })
+}
+
+/// DOORPING's trigger after up to ten evenly spaced iterations.
+fn trigger_figure(cfg: &Config, triggers: &[Vec<f32>], data: &ImageData) -> Result<Figure> {
+    let side = cfg.net.side;
+    let n = triggers.len();
+    let k = 10.min(n);
+    let picks: Vec<usize> = (0..k).map(|j| if k == 1 { 0 } else { j * (n - 1) / (k - 1) }).collect();
+    let cells: Vec<Vec<f32>> = picks.iter().map(|&i| data.display_pixels(&triggers[i])).collect();
+    Ok(Figure {
+        name: "trigger".into(),
+        caption: format!(
+            "DOORPING's trigger image during DC at the largest ratio, seed 0, after iterations {picks:?} (intensities clipped to [0, 1]; the patch is the only part stamped)."
+        ),
+        content: image_grid(&cells, side, side, cfg.net.channels, cells.len(), 6)?,
+    })
+}
+
+/// One CTA/ASR bar chart per distillation method.
+fn add_bars(mut report: Report, cfg: &Config, results: &Results) -> Result<Report> {
     for &method in &cfg.methods {
         let prefix = format!("{} ", method.name());
         let arms: Vec<String> = results.arms.iter().filter(|a| a.starts_with(&prefix)).cloned().collect();
@@ -343,4 +451,65 @@ fn add_figures(
         );
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprolab_core::report::Outcome;
+
+    /// Results of the DC arms at 5% over `seeds` seeds: clean CTA `clean`,
+    /// DOORPING ASR `door` and CTA `clean - 0.01`, NAIVEATTACK ASR 0.1.
+    fn results(seeds: usize, clean: f64, door: f64) -> Results {
+        let mut r = Results::default();
+        for _ in 0..seeds {
+            for (a, cta, asr) in [
+                (arm(Method::Dc, AttackKind::None, 0.0), clean, 0.01),
+                (arm(Method::Dc, AttackKind::Naive, 0.05), clean, 0.1),
+                (arm(Method::Dc, AttackKind::Doorping, 0.05), clean - 0.01, door),
+            ] {
+                r.record(&a, "CTA", cta);
+                r.record(&a, "ASR", asr);
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn supported_when_the_rule_holds_on_enough_seeds() {
+        let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 1.0));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
+    }
+
+    #[test]
+    fn inconclusive_below_three_seeds() {
+        let v = judge(&[Method::Dc], &[0.05], &results(2, 0.87, 1.0));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("DC clean has 2 seeds (< 3)"), "{}", v.evidence);
+        assert!(v.evidence.ends_with("(or --executor slurm)"), "{}", v.evidence);
+    }
+
+    #[test]
+    fn inconclusive_when_clean_dc_does_not_learn() {
+        // The pass criterion alone would say supported: DOORPING's CTA is
+        // within 2 points of a clean CTA that is itself near chance.
+        let v = judge(&[Method::Dc], &[0.05], &results(5, 0.2, 1.0));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("clean DC's CTA 0.200 < 0.50"), "{}", v.evidence);
+    }
+
+    #[test]
+    fn inconclusive_when_a_judged_arm_is_missing() {
+        // The 1% arms were never run: their NaN means must not pass.
+        let v = judge(&[Method::Dc], &[0.01, 0.05], &results(3, 0.87, 1.0));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("DC DOORPING 1% has 0 seeds"), "{}", v.evidence);
+    }
+
+    #[test]
+    fn not_supported_when_doorping_misses_on_a_valid_run() {
+        let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 0.75));
+        assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
+        assert!(v.evidence.contains("DOORPING ASR 0.750 < 0.90"), "{}", v.evidence);
+    }
 }

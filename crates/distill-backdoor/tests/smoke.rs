@@ -1,6 +1,6 @@
 //! The distill-backdoor experiment end to end at the smoke preset: every
-//! arm is distilled and evaluated, metrics are shares, the verdict follows
-//! the rule, the figures are there.
+//! arm is distilled and evaluated, metrics are shares, the verdict is
+//! inconclusive (one seed), the figures are there.
 
 use distill_backdoor::METHOD;
 use reprolab_core::registry::{Preset, RunOptions, run_method};
@@ -22,8 +22,12 @@ fn smoke_experiment_measures_every_arm() {
             assert!((0.0..=1.0).contains(&v), "{arm} {metric} = {v}");
         }
     }
-    assert!(matches!(report.verdict.outcome, Outcome::Supported | Outcome::NotSupported));
-    assert!(report.verdict.evidence.starts_with("5%: DOORPING ASR"), "{}", report.verdict.evidence);
+    // One seed: the rule's seed precondition fails, so the verdict is
+    // inconclusive, with the measured numbers and the command for full.
+    assert_eq!(report.verdict.outcome, Outcome::Inconclusive, "{}", report.verdict.evidence);
+    let evidence = &report.verdict.evidence;
+    assert!(evidence.starts_with("5%: DOORPING ASR"), "{evidence}");
+    assert!(evidence.contains("DC clean has 1 seeds (< 3)") && evidence.contains("--preset full"), "{evidence}");
     let names: Vec<&str> = report.figures.iter().map(|f| f.name.as_str()).collect();
     assert!(
         names.contains(&"trigger")

@@ -5,24 +5,33 @@
 //! first then fine-tuned, each continue the 37 test prompts (2 measures)
 //! with several sampling seeds; their structural metrics sit next to the
 //! paper's human, davinci, ada, random and repeat rows.
+//!
+//! The experiment is a map over units and a reduce ([`summarise`]). With
+//! the groove data, the units are `data` (first seed: the paper's stored
+//! rows and the random and repeat baselines, no training), then for each
+//! training seed `n-gram` (fit and sample the measure n-gram), `scratch`
+//! and `pre-trained` (train one Transformer and sample it); every
+//! sampling seed stays inside its unit. Without a data directory there
+//! are no units and the report is inconclusive.
 
 use crate::codec::{Groove, MEASURE, parse_line};
 use crate::lm::{self, LmConfig, LmTrainConfig, SampleConfig};
 use crate::model::{PretrainConfig, train_transformer};
 use crate::ngram::MeasureNgram;
-use crate::structure::{GrooveStructure, MEASURES, groove_structure, random_groove, repeat_groove, summarise};
+use crate::structure::{GrooveStructure, MEASURES, groove_structure, random_groove, repeat_groove};
 use crate::tokens::{self, Decoded};
 use anyhow::Result;
+use reprolab_core::plan::{Outputs, Resources, Unit, UnitOutput, json_f64};
 use reprolab_core::registry::{Method, Preset, RunContext};
 use reprolab_core::report::plot::{Series, image_grid, lines_with_bands};
 use reprolab_core::report::{Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const PAPER: &str = "Zhang & Callison-Burch. Language Models are Drummers: Drum Composition with Natural Language Pre-Training. AAAI-23 workshop on Creative AI across Modalities, arXiv 2301.01162";
 pub const CLAIM: &str = "A language model pre-trained on text and fine-tuned on a few hundred grooves writes grooves with human-like structure, while the same model trained from scratch only repeats.";
-const RULE: &str = "Written before the run. The from-scratch Transformer collapses to repetition when its mean stability s is at most 1.0 and its mean centre gap at most 2.0 (human on the 37 test grooves: 5.08 and 10.0). Pre-training moves the metrics towards the human row when, for every sampling seed, the pre-trained Transformer's distance D = |s - s_human| / s_human + |gap - gap_human| / gap_human (human values measured on the same test grooves) is below the from-scratch Transformer's mean D. Supported when both hold; not supported otherwise (the evidence says which part failed).";
+const RULE: &str = "Written before the run. The from-scratch Transformer collapses to repetition when its mean stability s is at most 1.0 and its mean centre gap at most 2.0 (human on the 37 test grooves: 5.08 and 10.0). Pre-training moves the metrics towards the human row when, for every sampling seed, the pre-trained Transformer's distance D = |s - s_human| / s_human + |gap - gap_human| / gap_human (human values measured on the same test grooves) is below the from-scratch Transformer's mean D. Supported when both hold; not supported otherwise (the evidence says which part failed). Preconditions, without which the run could not have shown the effect and the verdict is inconclusive: (1) every trained Transformer learnt the grooves, i.e. its mean next-token loss on the 47 dev grooves is below a unigram model's (line frequencies of the training grooves); (2) every pre-training learnt text beyond unigram statistics, i.e. the loss on held-out text after pre-training is below a unigram model's of the pre-training bytes; (3) each Transformer has at least 3 runs (training x sampling seeds) for the every-run comparison.";
 
 /// The registry entry.
 pub const METHOD: Method = Method {
@@ -32,9 +41,13 @@ pub const METHOD: Method = Method {
     presets: &[
         (Preset::Smoke, include_str!("../../../configs/drums/smoke.toml")),
         (Preset::Quick, include_str!("../../../configs/drums/quick.toml")),
+        (Preset::Full, include_str!("../../../configs/drums/full.toml")),
         (Preset::Paper, include_str!("../../../configs/drums/paper.toml")),
     ],
-    run,
+    units,
+    run_unit,
+    summarise,
+    resources: Resources::SMALL,
     complete: true,
 };
 
@@ -127,13 +140,13 @@ fn from_texts(texts: &[String]) -> Result<Generated> {
     })
 }
 
-fn record(results: &mut Results, arm: &str, g: &Generated) {
-    let s = summarise(&g.structures);
-    results.record(arm, "mean stability s", s.mean_stability);
-    results.record(arm, "gap between centres", s.centre_gap);
-    results.record(arm, "spread within clusters", s.spread);
-    results.record(arm, "well-formed share", g.well_formed);
-    results.record(arm, "lines per groove", g.mean_lines);
+fn record(out: &mut UnitOutput, arm: &str, g: &Generated) {
+    let s = crate::structure::summarise(&g.structures);
+    out.record(arm, "mean stability s", s.mean_stability);
+    out.record(arm, "gap between centres", s.centre_gap);
+    out.record(arm, "spread within clusters", s.spread);
+    out.record(arm, "well-formed share", g.well_formed);
+    out.record(arm, "lines per groove", g.mean_lines);
 }
 
 /// Mean s_i at each measure position (2..15) over the grooves.
@@ -166,75 +179,170 @@ fn piano_roll(groove: &Groove) -> Vec<f32> {
     img
 }
 
-pub fn run(ctx: &RunContext) -> Result<Report> {
-    let cfg: Config = ctx.config()?;
-    let mut results = Results::default();
-    let Some(_) = ctx.data_dir() else {
-        let why = "needs the groove data (../shared/data/groove): pass --data DIR or set REPROLAB_DATA".to_string();
-        return Ok(Report::new(
-            METHOD.name,
-            PAPER,
-            CLAIM,
-            ctx.preset.name(),
-            ctx.seeds.clone(),
-            results,
-            Verdict::inconclusive(RULE, why),
-        ));
-    };
-    let root = ctx.data_path("groove")?;
+/// Unit parts: the data-only rows (first seed), then per training seed the
+/// n-gram and the two Transformers.
+const DATA: &str = "data";
+const NGRAM: &str = "n-gram";
+const SCRATCH: &str = "scratch";
+const PRETRAINED: &str = "pre-trained";
+
+const SCRATCH_ARM: &str = "Transformer from scratch";
+const PRETRAINED_ARM: &str = "Transformer, pre-trained on text";
+
+/// The table of what the Transformers learnt, for the preconditions.
+const FIT_TABLE: &str =
+    "What the Transformers learnt (mean next-token loss in nats; the unigram row is the floor each must beat)";
+const UNIGRAM_ARM: &str = "unigram (token frequencies)";
+const DEV_LOSS: &str = "dev grooves";
+const TEXT_LOSS: &str = "held-out text";
+const TEXT_BEFORE: &str = "held-out text, before pre-training";
+/// Runs (training x sampling seeds) the every-run comparison needs: with
+/// one or two, "every run" is one or two draws a single lucky sample
+/// decides; three is the project's minimum for a comparison over seeds.
+const MIN_RUNS: usize = 3;
+
+/// An `f64` that survives JSON when non-finite.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct F(#[serde(with = "json_f64")] f64);
+
+/// What `summarise` needs of one source in one unit besides its records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SourceData {
+    arm: String,
+    /// Mean s_i per measure position, one row per run (sampling seed).
+    per_measure: Vec<Vec<F>>,
+    /// The first test groove of the first run (for its piano roll).
+    first: Vec<[bool; 6]>,
+}
+
+/// Fine-tuning loss per epoch of one Transformer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Curve {
+    name: String,
+    losses: Vec<F>,
+}
+
+/// The data sizes and the first prompt's name (the `data` unit's).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Corpus {
+    first_test: String,
+    n_train: usize,
+    n_test: usize,
+}
+
+/// A unit's method-specific data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct UnitData {
+    sources: Vec<SourceData>,
+    #[serde(default)]
+    curve: Option<Curve>,
+    #[serde(default)]
+    corpus: Option<Corpus>,
+}
+
+/// Records every run of `arm` and keeps its figure data.
+fn add_source(out: &mut UnitOutput, data: &mut UnitData, arm: &str, runs: &[Generated]) {
+    for g in runs {
+        record(out, arm, g);
+    }
+    data.sources.push(SourceData {
+        arm: arm.to_string(),
+        per_measure: runs.iter().map(|g| per_measure(&g.structures).into_iter().map(F).collect()).collect(),
+        first: runs.first().map(|g| g.first.lines.clone()).unwrap_or_default(),
+    });
+}
+
+/// The training and test examples the config asks for.
+fn examples(root: &Path, cfg: &Config) -> Result<(Vec<Example>, Vec<Example>)> {
     let train: Vec<Example> = read_jsonl(&root.join("gpt3_train.jsonl"))?.into_iter().take(cfg.max_train).collect();
     let test: Vec<Example> = read_jsonl(&root.join("gpt3_test.jsonl"))?.into_iter().take(cfg.max_prompts).collect();
-    let names: Vec<&str> = test.iter().map(|e| e.name.as_str()).collect();
-    let keep = |texts: Vec<(String, String)>| -> Vec<String> {
-        texts.into_iter().filter(|(n, _)| names.contains(&n.as_str())).map(|(_, t)| t).collect()
-    };
+    Ok((train, test))
+}
 
-    // The paper's rows, computed exactly as the golden test checks them.
-    let human = keep(folder_texts(&root.join("data_text/test"))?);
-    let mut sources: Vec<(String, Vec<Generated>)> = vec![
-        ("human".into(), vec![from_texts(&human)?]),
-        (
-            "GPT-3 davinci (paper's outputs)".into(),
-            vec![from_texts(&keep(folder_texts(&root.join("output_text_davinci/test"))?))?],
-        ),
-        (
-            "GPT-3 ada (paper's outputs)".into(),
-            vec![from_texts(&keep(folder_texts(&root.join("output_text_ada/test"))?))?],
-        ),
-    ];
-    let mut rng = reprolab_core::rng::rng(derive_seed(ctx.seeds[0], "random-baseline"));
-    let random: Vec<String> = human.iter().map(|_| random_groove(&mut rng)).collect();
-    sources.push(("random".into(), vec![from_texts(&random)?]));
-    sources.push(("repeat".into(), vec![from_texts(&human.iter().map(|t| repeat_groove(t)).collect::<Vec<_>>())?]));
+/// The dev grooves' token sequences (all of them: they only measure the fit).
+fn dev_sequences(root: &Path) -> Result<Vec<Vec<usize>>> {
+    Ok(read_jsonl(&root.join("gpt3_dev.jsonl"))?.into_iter().map(|e| e.tokens).collect())
+}
 
-    let n_new = MEASURES - 2;
-    let prompts: Vec<Vec<usize>> = test.iter().map(|e| tokens::measures_with_seps(&e.prompt_lines)).collect();
-    let train_lines: Vec<Vec<[bool; 6]>> =
-        train.iter().map(|e| e.tokens.iter().filter_map(|&t| tokens::token_line(t)).collect()).collect();
-    let train_seqs: Vec<Vec<usize>> = train.iter().map(|e| e.tokens.clone()).collect();
-    let device = reprolab_core::device::default_device();
-    let ad = device.clone().autodiff();
-    let mut notes = Vec::new();
-    let mut curves: Vec<Series> = Vec::new();
+/// The map: nothing without data; else `data` (first seed), then per
+/// training seed `n-gram`, `scratch`, `pre-trained` (the old loop's
+/// nesting, so the tables replay in the same order).
+pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
+    let _: Config = ctx.config()?;
+    if ctx.data_dir().is_none() {
+        return Ok(vec![]);
+    }
+    ctx.data_path("groove")?;
+    let mut units = vec![Unit::main(DATA, ctx.seeds[0])];
     for &seed in &ctx.seeds {
-        let ngram = MeasureNgram::fit(&train_lines, cfg.ngram_order);
-        let mut per_seed = Vec::new();
-        for s in 0..cfg.sampling_seeds {
-            let mut rng = reprolab_core::rng::rng(derive_seed(seed, &format!("ngram-{s}")));
-            let decoded: Vec<Decoded> = test
-                .iter()
-                .map(|e| Decoded {
-                    groove: Groove { lines: ngram.generate(&e.prompt_lines, n_new, &mut rng) },
-                    well_formed: true,
-                    invalid_tokens: 0,
-                })
-                .collect();
-            per_seed.push(from_decoded(&decoded));
-        }
-        push_source(&mut sources, &format!("measure {}-gram", cfg.ngram_order), per_seed);
+        units.extend([NGRAM, SCRATCH, PRETRAINED].map(|part| Unit::main(part, seed)));
+    }
+    Ok(units)
+}
 
-        for pretrained in [false, true] {
-            let name = if pretrained { "Transformer, pre-trained on text" } else { "Transformer from scratch" };
+/// One unit: the stored rows and baselines (`data`), or one model of one
+/// training seed with all its sampling seeds.
+pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
+    let cfg: Config = ctx.config()?;
+    let root = ctx.data_path("groove")?;
+    let (train, test) = examples(&root, &cfg)?;
+    let seed = unit.key.seed;
+    let mut out = UnitOutput::default();
+    let mut data = UnitData::default();
+    match unit.key.part.as_str() {
+        DATA => {
+            let names: Vec<&str> = test.iter().map(|e| e.name.as_str()).collect();
+            let keep = |texts: Vec<(String, String)>| -> Vec<String> {
+                texts.into_iter().filter(|(n, _)| names.contains(&n.as_str())).map(|(_, t)| t).collect()
+            };
+            // The paper's rows, computed exactly as the golden test checks them.
+            let human = keep(folder_texts(&root.join("data_text/test"))?);
+            add_source(&mut out, &mut data, "human", &[from_texts(&human)?]);
+            let davinci = keep(folder_texts(&root.join("output_text_davinci/test"))?);
+            add_source(&mut out, &mut data, "GPT-3 davinci (paper's outputs)", &[from_texts(&davinci)?]);
+            let ada = keep(folder_texts(&root.join("output_text_ada/test"))?);
+            add_source(&mut out, &mut data, "GPT-3 ada (paper's outputs)", &[from_texts(&ada)?]);
+            let mut rng = reprolab_core::rng::rng(derive_seed(seed, "random-baseline"));
+            let random: Vec<String> = human.iter().map(|_| random_groove(&mut rng)).collect();
+            add_source(&mut out, &mut data, "random", &[from_texts(&random)?]);
+            let repeat: Vec<String> = human.iter().map(|t| repeat_groove(t)).collect();
+            add_source(&mut out, &mut data, "repeat", &[from_texts(&repeat)?]);
+            // The floor of precondition (1): line frequencies of the training grooves.
+            let train_seqs: Vec<Vec<usize>> = train.iter().map(|e| e.tokens.clone()).collect();
+            let unigram =
+                lm::unigram_loss(&train_seqs, &dev_sequences(&root)?, tokens::LINE0..tokens::PAD, cfg.model.context);
+            out.record_in(FIT_TABLE, UNIGRAM_ARM, DEV_LOSS, unigram);
+            data.corpus = Some(Corpus {
+                first_test: test.first().map(|e| e.name.clone()).unwrap_or_default(),
+                n_train: train.len(),
+                n_test: test.len(),
+            });
+        }
+        NGRAM => {
+            let train_lines: Vec<Vec<[bool; 6]>> =
+                train.iter().map(|e| e.tokens.iter().filter_map(|&t| tokens::token_line(t)).collect()).collect();
+            let ngram = MeasureNgram::fit(&train_lines, cfg.ngram_order);
+            let mut runs = Vec::new();
+            for s in 0..cfg.sampling_seeds {
+                let mut rng = reprolab_core::rng::rng(derive_seed(seed, &format!("ngram-{s}")));
+                let decoded: Vec<Decoded> = test
+                    .iter()
+                    .map(|e| Decoded {
+                        groove: Groove { lines: ngram.generate(&e.prompt_lines, MEASURES - 2, &mut rng) },
+                        well_formed: true,
+                        invalid_tokens: 0,
+                    })
+                    .collect();
+                runs.push(from_decoded(&decoded));
+            }
+            add_source(&mut out, &mut data, &format!("measure {}-gram", cfg.ngram_order), &runs);
+        }
+        SCRATCH | PRETRAINED => {
+            let pretrained = unit.key.part == PRETRAINED;
+            let name = if pretrained { PRETRAINED_ARM } else { SCRATCH_ARM };
+            let prompts: Vec<Vec<usize>> = test.iter().map(|e| tokens::measures_with_seps(&e.prompt_lines)).collect();
+            let train_seqs: Vec<Vec<usize>> = train.iter().map(|e| e.tokens.clone()).collect();
+            let ad = reprolab_core::device::default_device().autodiff();
             let trained = train_transformer(
                 &cfg.model,
                 &cfg.train,
@@ -244,21 +352,20 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
                 &ad,
                 name,
             )?;
-            if let (Some(corpus), Some((before, after))) = (&trained.corpus_note, trained.pretrain_held_out) {
-                notes.push(format!(
-                    "Seed {seed}: pre-trained on {corpus}; loss on held-out text {before:.3} -> {after:.3} nats per byte (uniform: 5.545)."
+            if let (Some(corpus), Some((before, after)), Some(unigram)) =
+                (&trained.corpus_note, trained.pretrain_held_out, trained.pretrain_unigram)
+            {
+                out.note(format!(
+                    "Seed {seed}: pre-trained on {corpus}; loss on held-out text {before:.3} -> {after:.3} nats per byte (uniform: 5.545; unigram of the pre-training bytes: {unigram:.3})."
                 ));
+                out.record_in(FIT_TABLE, name, TEXT_BEFORE, before);
+                out.record_in(FIT_TABLE, name, TEXT_LOSS, after);
+                out.record_in(FIT_TABLE, UNIGRAM_ARM, TEXT_LOSS, unigram);
             }
-            let (model, losses) = (trained.model, trained.losses);
-            if seed == ctx.seeds[0] {
-                curves.push(Series {
-                    name: name.into(),
-                    x: (1..=losses.len()).map(|e| e as f64).collect(),
-                    mean: losses.clone(),
-                    std: vec![],
-                });
-            }
-            let mut per_seed = Vec::new();
+            let model = trained.model;
+            out.record_in(FIT_TABLE, name, DEV_LOSS, lm::evaluate(&model, &dev_sequences(&root)?, &ad));
+            data.curve = Some(Curve { name: name.into(), losses: trained.losses.into_iter().map(F).collect() });
+            let mut runs = Vec::new();
             for s in 0..cfg.sampling_seeds {
                 let clock = std::time::Instant::now();
                 let generated =
@@ -266,17 +373,19 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
                 tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = name, "sampling done");
                 let decoded: Vec<Decoded> =
                     test.iter().zip(&generated).map(|(e, g)| tokens::decode(&e.prompt_lines, g)).collect();
-                per_seed.push(from_decoded(&decoded));
+                runs.push(from_decoded(&decoded));
             }
-            push_source(&mut sources, name, per_seed);
+            add_source(&mut out, &mut data, name, &runs);
         }
+        other => anyhow::bail!("drums: unknown unit part '{other}'"),
     }
+    out.with_data(&data)
+}
 
-    for (arm, runs) in &sources {
-        for g in runs {
-            record(&mut results, arm, g);
-        }
-    }
+/// The written rule on the main table, under the preconditions checked on
+/// the fit table (same code at every preset; `preset` only names the
+/// command that can decide).
+fn judge(results: &Results, fit: &Results, preset: Preset) -> Verdict {
     let human_row = (results.mean("human", "mean stability s"), results.mean("human", "gap between centres"));
     let distance = |s: f64, gap: f64| (s - human_row.0).abs() / human_row.0 + (gap - human_row.1).abs() / human_row.1;
     let d = |arm: &str| -> Vec<f64> {
@@ -284,8 +393,8 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         let g = results.values(arm, "gap between centres");
         s.iter().zip(g).map(|(s, g)| distance(*s, *g)).collect()
     };
-    let scratch = "Transformer from scratch";
-    let pre = "Transformer, pre-trained on text";
+    let scratch = SCRATCH_ARM;
+    let pre = PRETRAINED_ARM;
     let (s_scratch, gap_scratch) =
         (results.mean(scratch, "mean stability s"), results.mean(scratch, "gap between centres"));
     let collapsed = s_scratch <= 1.0 && gap_scratch <= 2.0;
@@ -308,25 +417,117 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
             "pre-training does not move towards the human row in every seed"
         },
     );
-    let verdict = Verdict::from_rule(collapsed && closer, RULE, evidence);
+
+    // Preconditions. The floors are the unigram models: a Transformer not
+    // below its unigram floor has learnt nothing about the order of tokens,
+    // so it can neither collapse to repetition nor carry structure from
+    // the text it read (no threshold was tuned on a verdict).
+    let mut failed = Vec::new();
+    let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ");
+    let dev_floor = fit.mean(UNIGRAM_ARM, DEV_LOSS);
+    for arm in [scratch, pre] {
+        let dev = fit.values(arm, DEV_LOSS);
+        // `all(x < floor)` is false for a NaN or a missing floor: it fails too.
+        if dev.is_empty() || !dev.iter().all(|&x| x < dev_floor) {
+            failed.push(format!(
+                "(1) {arm} did not learn the grooves: dev loss {} nats per token (per training seed), unigram floor {dev_floor:.3}",
+                fmt(dev)
+            ));
+        }
+    }
+    let text = fit.values(pre, TEXT_LOSS);
+    let text_floor = fit.mean(UNIGRAM_ARM, TEXT_LOSS);
+    if text.is_empty() || !text.iter().all(|&x| x < text_floor) {
+        failed.push(format!(
+            "(2) pre-training learnt nothing beyond unigram statistics: held-out text loss {} nats per byte after pre-training (from {}), unigram floor {text_floor:.3}",
+            fmt(text),
+            fmt(fit.values(pre, TEXT_BEFORE))
+        ));
+    }
+    let runs = results.values(scratch, "mean stability s").len().min(d_pre.len());
+    if runs < MIN_RUNS {
+        failed.push(format!(
+            "(3) only {runs} runs per Transformer (training x sampling seeds), the comparison needs {MIN_RUNS}"
+        ));
+    }
+    if failed.is_empty() {
+        return Verdict::from_rule(collapsed && closer, RULE, evidence);
+    }
+    let next = match preset {
+        Preset::Smoke | Preset::Quick => {
+            "run `reprolab run drums --preset full --data DIR --jobs 2` (or --executor slurm)"
+        }
+        Preset::Full => "run `reprolab run drums --preset paper --data DIR --jobs 4` (or --executor slurm)",
+        Preset::Paper => {
+            "run `reprolab run drums --preset paper --data DIR --config FILE.toml` with longer training or pre-training (train.epochs, pretrain.max_bytes, pretrain.train.epochs)"
+        }
+    };
+    Verdict::inconclusive(RULE, format!("{}. Measured: {evidence}. To decide, {next}.", failed.join("; ")))
+}
+
+/// The reduce: the written rule on the table, the three figures, the notes.
+pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
+    let cfg: Config = ctx.config()?;
+    let results = outputs.results("");
+    if ctx.data_dir().is_none() {
+        let why = "needs the groove data (../shared/data/groove): pass --data DIR or set REPROLAB_DATA".to_string();
+        return Ok(Report::new(
+            METHOD.name,
+            PAPER,
+            CLAIM,
+            ctx.preset.name(),
+            ctx.seeds.clone(),
+            results,
+            Verdict::inconclusive(RULE, why),
+        ));
+    }
+    let datas: Vec<(&Unit, UnitData)> =
+        outputs.units.iter().map(|(u, o)| Ok((u, o.data::<UnitData>()?))).collect::<Result<_>>()?;
+    let Some(corpus) = datas.iter().find_map(|(_, d)| d.corpus.clone()) else {
+        anyhow::bail!("drums: no output of the '{DATA}' unit");
+    };
+    // Each source's runs in unit order (sources in order of first appearance).
+    let mut sources: Vec<SourceData> = Vec::new();
+    for (_, d) in &datas {
+        for src in &d.sources {
+            match sources.iter_mut().find(|s| s.arm == src.arm) {
+                Some(s) => s.per_measure.extend(src.per_measure.iter().cloned()),
+                None => sources.push(src.clone()),
+            }
+        }
+    }
+    let curves: Vec<Series> = datas
+        .iter()
+        .filter(|(u, _)| u.key.seed == ctx.seeds[0])
+        .filter_map(|(_, d)| d.curve.as_ref())
+        .map(|c| Series {
+            name: c.name.clone(),
+            x: (1..=c.losses.len()).map(|e| e as f64).collect(),
+            mean: c.losses.iter().map(|v| v.0).collect(),
+            std: vec![],
+        })
+        .collect();
+
+    let fit = outputs.results(FIT_TABLE);
+    let verdict = judge(&results, &fit, ctx.preset);
 
     let series: Vec<Series> = sources
         .iter()
-        .map(|(arm, runs)| {
-            let per: Vec<Vec<f64>> = runs.iter().map(|g| per_measure(&g.structures)).collect();
+        .map(|src| {
             let mean: Vec<f64> = (0..MEASURES - 2)
-                .map(|i| reprolab_core::stats::mean(&per.iter().map(|p| p[i]).collect::<Vec<_>>()))
+                .map(|i| reprolab_core::stats::mean(&src.per_measure.iter().map(|p| p[i].0).collect::<Vec<_>>()))
                 .collect();
-            Series { name: arm.clone(), x: (2..MEASURES).map(|i| i as f64).collect(), mean, std: vec![] }
+            Series { name: src.arm.clone(), x: (2..MEASURES).map(|i| i as f64).collect(), mean, std: vec![] }
         })
         .collect();
-    let rolls: Vec<Vec<f32>> = sources.iter().map(|(_, runs)| piano_roll(&runs[0].first)).collect();
+    let rolls: Vec<Vec<f32>> = sources.iter().map(|src| piano_roll(&Groove { lines: src.first.clone() })).collect();
     let roll_caption = format!(
         "Piano rolls of the first test groove ({}) per source, top to bottom: {}. Rows: crash, ride, snare, kick, hi-hat, tom; columns: 256 sixteenths.",
-        test[0].name,
-        sources.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", ")
+        corpus.first_test,
+        sources.iter().map(|src| src.arm.as_str()).collect::<Vec<_>>().join(", ")
     );
     let mut report = Report::new(METHOD.name, PAPER, CLAIM, ctx.preset.name(), ctx.seeds.clone(), results, verdict)
+        .table(FIT_TABLE, fit)
         .figure(
             "stability",
             "Mean stability s_i per measure for each source (lower = closer to a neighbouring measure).",
@@ -338,19 +539,72 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
             "Fine-tuning loss on the training grooves (nats per token).",
             lines_with_bands("Training loss", "epoch", "cross-entropy", &curves)?,
         );
-    for n in notes {
+    for n in outputs.notes() {
         report = report.note(n);
     }
     Ok(report.note(format!(
         "{} training grooves, {} test prompts (2 measures each, leading empty measures stripped as in the paper's jsonl); each model continues every prompt by up to {} tokens at temperature {} and top-p {}; {} sampling seeds per model. Transformer: {} layers, d_model {}, {} heads, context {} tokens, one token per groove line.",
-        train.len(), test.len(), cfg.sample.max_tokens, cfg.sample.temperature, cfg.sample.top_p, cfg.sampling_seeds,
+        corpus.n_train, corpus.n_test, cfg.sample.max_tokens, cfg.sample.temperature, cfg.sample.top_p, cfg.sampling_seeds,
         cfg.model.n_layers, cfg.model.d_model, cfg.model.n_heads, cfg.model.context
     )))
 }
 
-fn push_source(sources: &mut Vec<(String, Vec<Generated>)>, name: &str, runs: Vec<Generated>) {
-    match sources.iter_mut().find(|(n, _)| n == name) {
-        Some((_, v)) => v.extend(runs),
-        None => sources.push((name.to_string(), runs)),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprolab_core::report::Outcome;
+
+    /// A main table (human row plus `runs` runs of both Transformers) and a
+    /// fit table with the given losses.
+    fn tables(runs: usize, scratch: (f64, f64), pre: (f64, f64), dev: (f64, f64), text: f64) -> (Results, Results) {
+        let mut main = Results::default();
+        main.record("human", "mean stability s", 5.08);
+        main.record("human", "gap between centres", 10.0);
+        for _ in 0..runs {
+            main.record(SCRATCH_ARM, "mean stability s", scratch.0);
+            main.record(SCRATCH_ARM, "gap between centres", scratch.1);
+            main.record(PRETRAINED_ARM, "mean stability s", pre.0);
+            main.record(PRETRAINED_ARM, "gap between centres", pre.1);
+        }
+        let mut fit = Results::default();
+        fit.record(UNIGRAM_ARM, DEV_LOSS, 3.0);
+        fit.record(SCRATCH_ARM, DEV_LOSS, dev.0);
+        fit.record(PRETRAINED_ARM, DEV_LOSS, dev.1);
+        fit.record(PRETRAINED_ARM, TEXT_BEFORE, 5.9);
+        fit.record(PRETRAINED_ARM, TEXT_LOSS, text);
+        fit.record(UNIGRAM_ARM, TEXT_LOSS, 3.2);
+        (main, fit)
+    }
+
+    #[test]
+    fn the_rule_decides_only_when_the_preconditions_hold() {
+        let judge_of = |t: (Results, Results)| judge(&t.0, &t.1, Preset::Quick);
+        // scratch repeats, pre-training moves to the human row, both models learnt
+        let v = judge_of(tables(3, (0.5, 1.0), (5.0, 9.5), (1.0, 1.0), 2.5));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
+        // the same models, but scratch does not collapse: the claim fails
+        let v = judge_of(tables(3, (7.67, 7.44), (9.86, 7.66), (1.0, 1.0), 2.5));
+        assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
+
+        // (2) a pre-training that ends above the unigram floor of its text
+        let v = judge_of(tables(3, (7.67, 7.44), (9.86, 7.66), (1.0, 1.0), 3.3));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.evidence.contains("(2) pre-training learnt nothing beyond unigram"), "{}", v.evidence);
+        assert!(v.evidence.contains("3.300") && v.evidence.contains("3.200"), "{}", v.evidence);
+        assert!(v.evidence.ends_with("--preset full --data DIR --jobs 2` (or --executor slurm)."), "{}", v.evidence);
+        // (1) a from-scratch model at its unigram floor (it learnt nothing)
+        let v = judge_of(tables(3, (0.5, 1.0), (5.0, 9.5), (3.0, 1.0), 2.5));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.evidence.contains("(1) Transformer from scratch did not learn"), "{}", v.evidence);
+        assert!(!v.evidence.contains("(1) Transformer, pre-trained"), "{}", v.evidence);
+        // (3) two runs are too few, whatever they show
+        let v = judge_of(tables(2, (0.5, 1.0), (5.0, 9.5), (1.0, 1.0), 2.5));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.evidence.contains("(3) only 2 runs"), "{}", v.evidence);
+        // a missing fit table fails the preconditions, never passes them
+        let (main, _) = tables(3, (0.5, 1.0), (5.0, 9.5), (1.0, 1.0), 2.5);
+        let v = judge(&main, &Results::default(), Preset::Full);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.evidence.contains("--preset paper"), "{}", v.evidence);
     }
 }

@@ -134,6 +134,38 @@ pub fn evaluate(model: &Lm, seqs: &[Vec<usize>], device: &Device) -> f64 {
     total / n.max(1) as f64
 }
 
+/// The loss [`evaluate`] would report for a unigram model: the token
+/// frequencies of `train` (add-one smoothed over the ids in `support`),
+/// scored on the same targets (each sequence's tokens after the first, cut
+/// at `context + 1`) with the same batching (token mean per batch of 16,
+/// weighted by the batch's sequences). A model whose loss is not below it
+/// has learnt nothing about the order of the tokens.
+pub fn unigram_loss(train: &[Vec<usize>], eval: &[Vec<usize>], support: std::ops::Range<usize>, context: usize) -> f64 {
+    let mut counts = vec![1.0f64; support.len()];
+    for &tok in train.iter().flatten() {
+        if support.contains(&tok) {
+            counts[tok - support.start] += 1.0;
+        }
+    }
+    let total: f64 = counts.iter().sum();
+    let (mut sum, mut n) = (0.0, 0usize);
+    for chunk in eval.chunks(16) {
+        let targets: Vec<usize> =
+            chunk.iter().flat_map(|s| s.iter().take(context + 1).skip(1).copied()).filter(|&tok| tok != PAD).collect();
+        // Targets outside the support get the smallest smoothed count.
+        let nll: f64 = targets
+            .iter()
+            .map(|&tok| {
+                let c = if support.contains(&tok) { counts[tok - support.start] } else { 1.0 };
+                -(c / total).ln()
+            })
+            .sum();
+        sum += nll / targets.len().max(1) as f64 * chunk.len() as f64;
+        n += chunk.len();
+    }
+    sum / n.max(1) as f64
+}
+
 /// Trains `model` on `seqs` (whole sequences, shuffled each epoch) and
 /// returns it with the mean loss of each epoch. `device` must be autodiff.
 pub fn train(
@@ -255,6 +287,17 @@ pub fn generate(model: &Lm, prompts: &[Vec<usize>], cfg: &SampleConfig, seed: u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unigram_floor_is_the_cross_entropy_of_smoothed_frequencies() {
+        // train: token 0 three times, token 1 once; add-one over {0, 1}: p = 4/6, 2/6
+        let train = vec![vec![0, 0, 0, 1]];
+        let eval = vec![vec![9, 0, 1]]; // the first token is not a target
+        let want = -((4.0f64 / 6.0).ln() + (2.0f64 / 6.0).ln()) / 2.0;
+        assert!((unigram_loss(&train, &eval, 0..2, 16) - want).abs() < 1e-12);
+        // cut at context + 1 tokens: only the target 0 remains
+        assert!((unigram_loss(&train, &eval, 0..2, 1) + (4.0f64 / 6.0).ln()).abs() < 1e-12);
+    }
 
     #[test]
     fn top_p_keeps_the_nucleus_and_temperature_sharpens() {

@@ -36,6 +36,9 @@ pub struct Trained {
     /// Loss on held-out corpus windows before and after pre-training
     /// (nats per byte; a uniform guess is ln 256 = 5.55).
     pub pretrain_held_out: Option<(f64, f64)>,
+    /// The same held-out loss for a unigram model of the pre-training bytes
+    /// (the floor a pre-training that learnt anything must beat).
+    pub pretrain_unigram: Option<f64>,
     /// One line on the corpus, when pre-trained.
     pub corpus_note: Option<String>,
 }
@@ -54,7 +57,7 @@ pub fn train_transformer(
 ) -> Result<Trained> {
     device.seed(derive_seed(seed, "lm-init"));
     let mut model = cfg.init(device);
-    let (mut pretrain_held_out, mut corpus_note) = (None, None);
+    let (mut pretrain_held_out, mut pretrain_unigram, mut corpus_note) = (None, None, None);
     if let Some(p) = pretrain {
         let text = match p.corpus.as_str() {
             "cargo-readmes" => {
@@ -82,6 +85,7 @@ pub fn train_transformer(
                 cfg.context
             );
         }
+        pretrain_unigram = Some(lm::unigram_loss(&windows, &held_out, 0..crate::tokens::BYTES, cfg.context));
         let before = lm::evaluate(&model, &held_out, device);
         let clock = std::time::Instant::now();
         let (m, _) =
@@ -93,7 +97,7 @@ pub fn train_transformer(
     let clock = std::time::Instant::now();
     let (model, losses) = lm::train(model, grooves, train, derive_seed(seed, "finetune"), device, label)?;
     tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = label, "training done");
-    Ok(Trained { model, losses, pretrain_held_out, corpus_note })
+    Ok(Trained { model, losses, pretrain_held_out, pretrain_unigram, corpus_note })
 }
 
 /// Saves `model` with its config (safetensors + state.json) into `dir`.

@@ -1,6 +1,12 @@
 //! The claim check of papers/03-membership.md (the attack half):
 //! measured at low FPR, the likelihood-ratio attack (LiRA) exposes far more
 //! members than the classic loss-threshold attack.
+//!
+//! The experiment is a map over independent units and a reduce: one unit
+//! per (attacked pool of `datasets`, seed), named by the dataset spec, then
+//! one per seed each for the defence populations (`defences`), the
+//! autoencoders (`generative`) and the CNN population (`cnn`). `summarise`
+//! applies the rule and draws the figures from their outputs alone.
 
 use crate::attacks::{self, AttackFeatures, METRICS, NamedScores, Variance};
 use crate::defences::{DefenceConfig, run_defences};
@@ -10,15 +16,50 @@ use anyhow::Result;
 use reprolab_core::data::csv::{LabelKind, load_csv};
 use reprolab_core::data::{Dataset, embedded, scale::Standardiser};
 use reprolab_core::metrics::{Roc, roc_curve};
+use reprolab_core::plan::{Outputs, Resources, Unit, UnitOutput};
 use reprolab_core::registry::{Method, Preset, RunContext};
 use reprolab_core::report::plot::{Bars, grouped_bars, roc_log_log, scatter};
-use reprolab_core::report::{Report, Results, Verdict};
+use reprolab_core::report::{Report, Verdict};
 use reprolab_core::rng::derive_seed;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub const PAPER: &str = "Hu, Salcic, Sun, Dobbie, Yu, Zhang. Membership Inference Attacks on Machine Learning: A Survey. ACM CSUR 54(11s), 2022, arXiv 2103.07853";
 pub const CLAIM: &str = "Evaluated at low false-positive rates, the likelihood-ratio attack (LiRA) identifies far more training members than the loss-threshold attack.";
-const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed variance) TPR at 0.1% FPR is at least 10x the global loss attack's and above 0, with at least 1,000 pooled non-member scores behind it (otherwise inconclusive), and every implemented defence lowers LiRA TPR@0.1% below the no-defence population of the same size it is paired with (its accuracy cost is reported).";
+const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed variance) TPR at 0.1% FPR is at least 10x the global loss attack's and above 0, and every implemented defence lowers LiRA TPR@0.1% below the no-defence population of the same size it is paired with (its accuracy cost is reported). Preconditions, otherwise inconclusive: every attacked pool has at least 32 models (the spec's population: 31 shadows per target) and at least 1,000 pooled non-member scores behind 0.1% FPR; every target population (each pool's and each no-defence population of the defences) reaches a mean held-out accuracy at least halfway from the majority-class rate to 1 (the targets learned their task); every no-defence population's LiRA TPR@0.1% is above 0.1%, the random-guess TPR at that FPR (there is leakage for a defence to lower).";
+
+/// The rule's preconditions (see [`RULE`]). Thresholds come from the spec
+/// and the method, not from any run:
+/// - 32 models per attacked pool: the spec's laptop experiment trains
+///   "32-64 small MLPs", each the target with the others as its shadows.
+///   LiRA fits its IN/OUT Gaussians on those shadows (about 15 of each per
+///   example at 32) and weakens with fewer (Carlini et al. 2022), so a
+///   shortfall with fewer would measure the shadow budget, not the attack.
+/// - 1,000 pooled non-members: the spec's "0.1% FPR has at least ~1,000
+///   negatives behind it"; with fewer, 0.1% FPR is below one false positive.
+/// - learned targets: membership leakage of models that did not learn their
+///   task is not what the claim is about. "Well above chance" is taken as
+///   halfway from always predicting the majority class to perfect accuracy
+///   (digits: 0.55, breast cancer: 0.81; the spec's pilot MLPs reach 0.97).
+/// - baseline leakage: a defence can only lower a TPR that is above what a
+///   random guess gets at that FPR (TPR = FPR = 0.1%).
+const MIN_MODELS: usize = 32;
+const MIN_NEGATIVES: usize = 1000;
+const RANDOM_GUESS_TPR: f64 = 0.001;
+
+/// The accuracy a target population must reach to count as having learned:
+/// halfway from the majority-class rate to 1.
+fn learned_accuracy(majority_rate: f64) -> f64 {
+    majority_rate + (1.0 - majority_rate) / 2.0
+}
+
+/// The fraction of the pool in its most frequent class.
+fn majority_rate(data: &Dataset) -> f64 {
+    let mut counts = vec![0usize; data.n_classes().max(1)];
+    for &y in data.labels() {
+        counts[y] += 1;
+    }
+    counts.iter().copied().max().unwrap_or(0) as f64 / data.len().max(1) as f64
+}
 
 /// The registry entry.
 pub const METHOD: Method = Method {
@@ -28,9 +69,13 @@ pub const METHOD: Method = Method {
     presets: &[
         (Preset::Smoke, include_str!("../../../configs/membership/smoke.toml")),
         (Preset::Quick, include_str!("../../../configs/membership/quick.toml")),
+        (Preset::Full, include_str!("../../../configs/membership/full.toml")),
         (Preset::Paper, include_str!("../../../configs/membership/paper.toml")),
     ],
-    run,
+    units,
+    run_unit,
+    summarise,
+    resources: Resources::SMALL,
     complete: true,
 };
 
@@ -125,17 +170,24 @@ fn pooled_rocs(out: &ModelOutputs, am: &AttackModelConfig, seed: u64) -> Result<
         .collect()
 }
 
+/// A CSV pool spec `csv:PATH:LABEL_COLUMN` as (path, label column); `None`
+/// for an embedded dataset's name.
+fn csv_spec(name: &str) -> Result<Option<(&str, &str)>> {
+    match name.strip_prefix("csv:") {
+        Some(spec) => match spec.rsplit_once(':') {
+            Some(parts) => Ok(Some(parts)),
+            None => reprolab_core::user_bail!("dataset '{name}': write csv:PATH:LABEL_COLUMN"),
+        },
+        None => Ok(None),
+    }
+}
+
 /// A data pool by name: an embedded dataset (`digits`, `breast-cancer`) or
 /// `csv:PATH:LABEL_COLUMN` for any CSV with numeric features and a class
 /// column. Features are standardised over the pool.
 fn standardised(name: &str) -> Result<Dataset> {
-    let mut data = match name.strip_prefix("csv:") {
-        Some(spec) => {
-            let Some((path, label)) = spec.rsplit_once(':') else {
-                reprolab_core::user_bail!("dataset '{name}': write csv:PATH:LABEL_COLUMN");
-            };
-            load_csv(std::path::Path::new(path), label, LabelKind::Classes)?
-        }
+    let mut data = match csv_spec(name)? {
+        Some((path, label)) => load_csv(std::path::Path::new(path), label, LabelKind::Classes)?,
         None => embedded::by_name(name)?,
     };
     // The pool's statistics are public knowledge to the attacker; every
@@ -151,149 +203,385 @@ fn thinned(roc: &Roc) -> (Vec<f64>, Vec<f64>) {
     (fpr, tpr)
 }
 
-/// Runs the experiment at `ctx`'s preset.
-pub fn run(ctx: &RunContext) -> Result<Report> {
+/// Parts of the units outside the attacked pools (whose parts are the
+/// dataset specs of `datasets`).
+const DEFENCES: &str = "defences";
+const GENERATIVE: &str = "generative";
+const CNN: &str = "cnn";
+
+/// The attacks drawn in each pool's ROC figure.
+const SHOWN: [&str; 7] = [
+    "loss",
+    "loss, per-class threshold",
+    "shadow classifier (per class)",
+    "LiRA offline, fixed variance",
+    "LiRA online",
+    LIRA,
+    "RMIA",
+];
+
+fn defence_title(cfg: &Config) -> String {
+    format!(
+        "Defences on {} ({} models per population, each the target in turn; LiRA online with fixed variance)",
+        cfg.defences.dataset, cfg.defences.n_models
+    )
+}
+
+fn generative_title(cfg: &Config) -> String {
+    format!(
+        "Attacks on a generative model: {} autoencoders {:?} on {}, each on a random half, pooled over targets (not part of the rule)",
+        cfg.generative.n_models, cfg.generative.hidden, cfg.generative.dataset
+    )
+}
+
+fn cnn_title(cfg: &Config) -> String {
+    format!(
+        "A CNN target: {} models, each on a random half, pooled over targets (not part of the rule)",
+        cfg.cnn.n_models
+    )
+}
+
+/// What a pool unit hands to `summarise` besides its records.
+#[derive(Debug, Serialize, Deserialize)]
+struct PoolData {
+    /// The dataset's own name (a CSV's file stem), used in metric names.
+    name: String,
+    n_models: usize,
+    /// Fewest pooled non-member scores behind any attack's ROC.
+    min_negatives: usize,
+    /// The pool's majority-class rate (the learned-targets precondition).
+    majority_rate: f64,
+    /// The thinned ROCs (attack, FPR grid, TPR) of the attacks in [`SHOWN`].
+    curves: Vec<(String, Vec<f64>, Vec<f64>)>,
+}
+
+/// The map, in the order the tables are replayed: one unit per (dataset
+/// spec, seed) for the attacked pools, dataset outer; then one per seed for
+/// the defence populations (`defences`), the autoencoders (`generative`) and
+/// the CNN population (`cnn`).
+pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
     let cfg: Config = ctx.config()?;
-    let mut results = Results::default();
-    let mut figures = Vec::new();
-    let mut notes = Vec::new();
-    let mut checks = Vec::new();
-    let mut min_negatives = usize::MAX;
-    let mut names = Vec::new();
+    let mut units = Vec::new();
     for spec in &cfg.datasets {
-        let data = standardised(spec)?;
-        // Reports and files use the dataset's own name (a CSV's file stem).
-        let name = &data.name;
-        names.push(name.clone());
-        for &seed in &ctx.seeds {
-            let out = train_population(&data, &cfg.population, derive_seed(seed, name))?;
-            out.save_npz(&ctx.out_dir.join(format!("{name}-seed{seed}-outputs.npz")))?;
-            let acc: Vec<f64> = (0..out.n_models).map(|m| out.out_accuracy(m)).collect();
-            results.record("models (utility)", &format!("{name} test accuracy"), reprolab_core::stats::mean(&acc));
-            let rocs = pooled_rocs(&out, &cfg.attack_model, derive_seed(seed, name))?;
-            for (attack, roc, negatives) in &rocs {
-                min_negatives = min_negatives.min(*negatives);
-                results.record(attack, &format!("{name} AUC"), roc.auc());
-                results.record(attack, &format!("{name} TPR@0.1%FPR"), roc.tpr_at(0.001));
-                results.record(attack, &format!("{name} TPR@1%FPR"), roc.tpr_at(0.01));
-                // At the best threshold: balanced accuracy = (1 + advantage) / 2.
-                results.record(attack, &format!("{name} balanced accuracy"), (1.0 + roc.advantage()) / 2.0);
-            }
-            if seed == ctx.seeds[0] {
-                let shown = [
-                    "loss",
-                    "loss, per-class threshold",
-                    "shadow classifier (per class)",
-                    "LiRA offline, fixed variance",
-                    "LiRA online",
-                    LIRA,
-                    "RMIA",
-                ];
-                let curves: Vec<_> = rocs
-                    .iter()
-                    .filter(|(a, _, _)| shown.contains(&a.as_str()))
-                    .map(|(a, roc, _)| {
-                        let (f, t) = thinned(roc);
-                        (a.clone(), f, t)
-                    })
-                    .collect();
-                figures.push((
-                    format!("roc-{name}"),
-                    format!(
-                        "{name}: ROC of the attacks pooled over {} targets (log-log; the diagonal is chance).",
-                        out.n_models
-                    ),
-                    roc_log_log(&format!("Membership attacks on {name}"), &curves, 1e-5)?,
-                ));
-            }
-            notes.push(format!(
-                "{name}: {} examples, {} models (each on a random half), mean test accuracy on held-out halves {:.3}; scores pooled over all {} targets. Model outputs saved to {}.",
-                data.len(),
-                out.n_models,
-                reprolab_core::stats::mean(&acc),
-                out.n_models,
-                ctx.out_dir.join(format!("{name}-seed{seed}-outputs.npz")).display()
-            ));
-        }
-        let lira = results.mean(LIRA, &format!("{name} TPR@0.1%FPR"));
-        let loss = results.mean(LOSS, &format!("{name} TPR@0.1%FPR"));
-        checks.push((name.clone(), lira, loss));
+        csv_spec(spec)?;
+        units.extend(ctx.seeds.iter().map(|&s| Unit::main(spec.as_str(), s)));
     }
+    for part in [DEFENCES, GENERATIVE, CNN] {
+        units.extend(ctx.seeds.iter().map(|&s| Unit::main(part, s)));
+    }
+    Ok(units)
+}
 
-    // Defences: one population per defence on one dataset, same seeds.
-    let mut defence_results = Results::default();
-    // (defence, the no-defence population it is judged against)
-    let mut baselines: Vec<(String, String)> = Vec::new();
-    let defence_data = standardised(&cfg.defences.dataset)?;
-    for &seed in &ctx.seeds {
-        let measured = run_defences(&defence_data, &cfg.population, &cfg.defences, derive_seed(seed, "defences"))?;
-        for m in &measured {
-            let base = m.compared_to.as_deref().unwrap_or(&m.name);
-            let base_accuracy = measured.iter().find(|b| b.name == base).map_or(f64::NAN, |b| b.test_accuracy);
-            if let Some(b) = &m.compared_to
-                && !baselines.iter().any(|(a, _)| a == &m.name)
-            {
-                baselines.push((m.name.clone(), b.clone()));
-            }
-            defence_results.record(&m.name, "test accuracy", m.test_accuracy);
-            defence_results.record(&m.name, "accuracy cost", base_accuracy - m.test_accuracy);
-            defence_results.record(&m.name, "LiRA AUC", m.lira_auc);
-            defence_results.record(&m.name, "LiRA TPR@0.1%FPR", m.lira_tpr_at_0_001);
-            defence_results.record(&m.name, "loss AUC", m.loss_auc);
-        }
+/// One unit: a population trained and attacked (its records, and for a
+/// pool its note and ROC data).
+pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
+    let cfg: Config = ctx.config()?;
+    let seed = unit.key.seed;
+    match unit.key.part.as_str() {
+        DEFENCES => defences_unit(&cfg, seed),
+        GENERATIVE => generative_unit(&cfg, seed),
+        CNN => cnn_unit(&cfg, seed),
+        spec => pool_unit(ctx, &cfg, spec, seed),
     }
-    // Generative-model attacks: not part of the rule, reported as evidence
-    // that the survey's second target family leaks too.
-    let mut generative_results = Results::default();
-    let gen_data = standardised(&cfg.generative.dataset)?;
-    for &seed in &ctx.seeds {
-        let recon = train_autoencoders(&gen_data, &cfg.generative, derive_seed(seed, "generative"))?;
-        let (mut plain, mut calibrated, mut members) = (Vec::new(), Vec::new(), Vec::new());
-        for t in 0..recon.n_models {
-            plain.extend(recon.reconstruction_scores(t));
-            calibrated.extend(recon.calibrated_scores(t));
-            members.extend_from_slice(recon.members_of(t));
-        }
-        for (arm, scores) in
-            [("reconstruction error", plain), ("reconstruction error, calibrated on shadows", calibrated)]
-        {
-            let roc = roc_curve(&members, &scores)?;
-            generative_results.record(arm, "AUC", roc.auc());
-            generative_results.record(arm, "TPR@0.1%FPR", roc.tpr_at(0.001));
-            generative_results.record(arm, "TPR@1%FPR", roc.tpr_at(0.01));
-        }
-    }
+}
 
-    let not_lowered: Vec<String> = baselines
+/// Every attack on one pool's population of `seed`.
+fn pool_unit(ctx: &RunContext, cfg: &Config, spec: &str, seed: u64) -> Result<UnitOutput> {
+    let data = standardised(spec)?;
+    // Reports and files use the dataset's own name (a CSV's file stem).
+    let name = &data.name;
+    let mut results = UnitOutput::default();
+    let out = train_population(&data, &cfg.population, derive_seed(seed, name))?;
+    let npz = ctx.out_dir.join(format!("{name}-seed{seed}-outputs.npz"));
+    out.save_npz(&npz)?;
+    let acc: Vec<f64> = (0..out.n_models).map(|m| out.out_accuracy(m)).collect();
+    results.record("models (utility)", &format!("{name} test accuracy"), reprolab_core::stats::mean(&acc));
+    let rocs = pooled_rocs(&out, &cfg.attack_model, derive_seed(seed, name))?;
+    let mut min_negatives = usize::MAX;
+    for (attack, roc, negatives) in &rocs {
+        min_negatives = min_negatives.min(*negatives);
+        results.record(attack, &format!("{name} AUC"), roc.auc());
+        results.record(attack, &format!("{name} TPR@0.1%FPR"), roc.tpr_at(0.001));
+        results.record(attack, &format!("{name} TPR@1%FPR"), roc.tpr_at(0.01));
+        // At the best threshold: balanced accuracy = (1 + advantage) / 2.
+        results.record(attack, &format!("{name} balanced accuracy"), (1.0 + roc.advantage()) / 2.0);
+    }
+    let curves = rocs
         .iter()
-        .filter(|(arm, base)| {
-            defence_results.mean(arm, "LiRA TPR@0.1%FPR") >= defence_results.mean(base, "LiRA TPR@0.1%FPR")
+        .filter(|(a, _, _)| SHOWN.contains(&a.as_str()))
+        .map(|(a, roc, _)| {
+            let (f, t) = thinned(roc);
+            (a.clone(), f, t)
         })
-        .map(|(arm, _)| arm.clone())
         .collect();
+    results.note(format!(
+        "{name}: {} examples, {} models (each on a random half), mean test accuracy on held-out halves {:.3}; scores pooled over all {} targets. Model outputs saved to {}.",
+        data.len(),
+        out.n_models,
+        reprolab_core::stats::mean(&acc),
+        out.n_models,
+        npz.display()
+    ));
+    let majority_rate = majority_rate(&data);
+    results.with_data(&PoolData { name: name.clone(), n_models: out.n_models, min_negatives, majority_rate, curves })
+}
 
-    let mut evidence = checks
+/// What the defences unit hands to `summarise` besides its records.
+#[derive(Debug, Serialize, Deserialize)]
+struct DefenceData {
+    /// (defence, the no-defence population it is judged against)
+    baselines: Vec<(String, String)>,
+    /// The defence dataset's majority-class rate.
+    majority_rate: f64,
+}
+
+/// Defences: one population per defence on one dataset. Its data: the
+/// (defence, the no-defence population it is judged against) pairs.
+fn defences_unit(cfg: &Config, seed: u64) -> Result<UnitOutput> {
+    let title = defence_title(cfg);
+    let defence_data = standardised(&cfg.defences.dataset)?;
+    let measured = run_defences(&defence_data, &cfg.population, &cfg.defences, derive_seed(seed, "defences"))?;
+    let mut out = UnitOutput::default();
+    let mut baselines: Vec<(String, String)> = Vec::new();
+    for m in &measured {
+        let base = m.compared_to.as_deref().unwrap_or(&m.name);
+        let base_accuracy = measured.iter().find(|b| b.name == base).map_or(f64::NAN, |b| b.test_accuracy);
+        if let Some(b) = &m.compared_to
+            && !baselines.iter().any(|(a, _)| a == &m.name)
+        {
+            baselines.push((m.name.clone(), b.clone()));
+        }
+        out.record_in(&title, &m.name, "test accuracy", m.test_accuracy);
+        out.record_in(&title, &m.name, "accuracy cost", base_accuracy - m.test_accuracy);
+        out.record_in(&title, &m.name, "LiRA AUC", m.lira_auc);
+        out.record_in(&title, &m.name, "LiRA TPR@0.1%FPR", m.lira_tpr_at_0_001);
+        out.record_in(&title, &m.name, "loss AUC", m.loss_auc);
+    }
+    out.with_data(&DefenceData { baselines, majority_rate: majority_rate(&defence_data) })
+}
+
+/// Generative-model attacks: not part of the rule, reported as evidence
+/// that the survey's second target family leaks too.
+fn generative_unit(cfg: &Config, seed: u64) -> Result<UnitOutput> {
+    let title = generative_title(cfg);
+    let gen_data = standardised(&cfg.generative.dataset)?;
+    let recon = train_autoencoders(&gen_data, &cfg.generative, derive_seed(seed, "generative"))?;
+    let (mut plain, mut calibrated, mut members) = (Vec::new(), Vec::new(), Vec::new());
+    for t in 0..recon.n_models {
+        plain.extend(recon.reconstruction_scores(t));
+        calibrated.extend(recon.calibrated_scores(t));
+        members.extend_from_slice(recon.members_of(t));
+    }
+    let mut out = UnitOutput::default();
+    for (arm, scores) in [("reconstruction error", plain), ("reconstruction error, calibrated on shadows", calibrated)]
+    {
+        let roc = roc_curve(&members, &scores)?;
+        out.record_in(&title, arm, "AUC", roc.auc());
+        out.record_in(&title, arm, "TPR@0.1%FPR", roc.tpr_at(0.001));
+        out.record_in(&title, arm, "TPR@1%FPR", roc.tpr_at(0.01));
+    }
+    Ok(out)
+}
+
+/// The same attacks on a CNN target population (outside the rule).
+fn cnn_unit(cfg: &Config, seed: u64) -> Result<UnitOutput> {
+    let title = cnn_title(cfg);
+    let cnn_data = standardised(&cfg.cnn.dataset)?;
+    let side = (cnn_data.n_features as f64).sqrt().round() as usize;
+    let cnn_population = PopulationConfig {
+        n_models: cfg.cnn.n_models,
+        architecture: Architecture::Cnn { side, widths: cfg.cnn.widths.clone() },
+        hidden: vec![],
+        dropout: 0.0,
+        fit: cfg.cnn.fit.clone(),
+        boundary: None,
+        dp_sgd: None,
+        lira_queries: None,
+    };
+    let out = train_population(&cnn_data, &cnn_population, derive_seed(seed, "cnn"))?;
+    let m = crate::defences::measure("CNN", None, &out)?;
+    let loss_tpr = {
+        let (mut scores, mut members) = (Vec::new(), Vec::new());
+        for t in 0..out.n_models {
+            scores.extend(attacks::metric(&out, t, METRICS[0].1));
+            members.extend_from_slice(out.members_of(t));
+        }
+        roc_curve(&members, &scores)?.tpr_at(0.001)
+    };
+    let arm = format!("CNN {:?} on {}", cfg.cnn.widths, cnn_data.name);
+    let mut rec = UnitOutput::default();
+    rec.record_in(&title, &arm, "test accuracy", m.test_accuracy);
+    rec.record_in(&title, &arm, "LiRA AUC", m.lira_auc);
+    rec.record_in(&title, &arm, "LiRA TPR@0.1%FPR", m.lira_tpr_at_0_001);
+    rec.record_in(&title, &arm, "loss AUC", m.loss_auc);
+    rec.record_in(&title, &arm, "loss TPR@0.1%FPR", loss_tpr);
+    Ok(rec)
+}
+
+/// The rule's inputs for one attacked pool (means over seeds; counts the
+/// fewest over seeds).
+#[derive(Debug, Clone)]
+struct PoolCheck {
+    name: String,
+    /// LiRA (online, fixed variance) and loss-attack TPR@0.1%FPR.
+    lira: f64,
+    loss: f64,
+    n_models: usize,
+    min_negatives: usize,
+    /// Mean held-out accuracy of the pool's models.
+    accuracy: f64,
+    majority_rate: f64,
+}
+
+/// The rule's inputs for one defence and the no-defence population it is
+/// judged against.
+#[derive(Debug, Clone)]
+struct DefenceCheck {
+    arm: String,
+    tpr: f64,
+    base: String,
+    base_tpr: f64,
+    base_accuracy: f64,
+}
+
+/// The command that can decide when a precondition fails at `preset`.
+fn decide(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Smoke | Preset::Quick => "run `reprolab run membership --preset full --jobs 2` (or --executor slurm)",
+        Preset::Full => "run `reprolab run membership --preset paper --jobs 4` (or --executor slurm)",
+        Preset::Paper => {
+            "run `reprolab run membership --preset paper --config MORE.toml` with more models (population.n_models) or epochs (population.fit.epochs)"
+        }
+    }
+}
+
+/// The rule (see [`RULE`]): its preconditions first, then the pass criterion.
+fn judge(pools: &[PoolCheck], defences: &[DefenceCheck], defence_majority: f64, preset: Preset) -> Verdict {
+    let mut evidence = pools
         .iter()
-        .map(|(name, lira, loss)| {
-            let ratio = if *loss > 0.0 { format!("{:.1}x", lira / loss) } else { "loss TPR 0".into() };
-            format!("{name}: LiRA TPR@0.1% {:.4} vs loss {:.4} ({ratio})", lira, loss)
+        .map(|p| {
+            let ratio = if p.loss > 0.0 { format!("{:.1}x", p.lira / p.loss) } else { "loss TPR 0".into() };
+            format!("{}: LiRA TPR@0.1% {:.4} vs loss {:.4} ({ratio})", p.name, p.lira, p.loss)
         })
         .collect::<Vec<_>>()
         .join("; ");
+    let not_lowered: Vec<&str> = defences.iter().filter(|d| d.tpr >= d.base_tpr).map(|d| d.arm.as_str()).collect();
     evidence += &if not_lowered.is_empty() {
-        format!("; all {} defences lowered LiRA TPR@0.1% below their no-defence population", baselines.len())
+        format!("; all {} defences lowered LiRA TPR@0.1% below their no-defence population", defences.len())
     } else {
         format!("; LiRA TPR@0.1% not lowered by: {}", not_lowered.join(", "))
     };
-    let attacks_pass = checks.iter().all(|(_, lira, loss)| *lira > 0.0 && *lira >= 10.0 * loss);
-    let verdict = if min_negatives < 1000 {
-        Verdict::inconclusive(
+
+    let mut failed = Vec::new();
+    for p in pools {
+        if p.n_models < MIN_MODELS {
+            failed.push(format!(
+                "{}: {} models, fewer than the spec's {MIN_MODELS} (too few shadows for LiRA)",
+                p.name, p.n_models
+            ));
+        }
+        if p.min_negatives < MIN_NEGATIVES {
+            failed.push(format!(
+                "{}: only {} pooled non-members, fewer than {MIN_NEGATIVES} (0.1% FPR is not measurable)",
+                p.name, p.min_negatives
+            ));
+        }
+        let need = learned_accuracy(p.majority_rate);
+        if p.accuracy.is_nan() || p.accuracy < need {
+            failed.push(format!(
+                "{}: mean test accuracy {:.3} below {need:.3} (majority class {:.3}): the targets did not learn",
+                p.name, p.accuracy, p.majority_rate
+            ));
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for d in defences {
+        if seen.contains(&d.base.as_str()) {
+            continue;
+        }
+        seen.push(&d.base);
+        let need = learned_accuracy(defence_majority);
+        if d.base_accuracy.is_nan() || d.base_accuracy < need {
+            failed.push(format!(
+                "defences, {}: mean test accuracy {:.3} below {need:.3} (majority class {defence_majority:.3}): the targets did not learn",
+                d.base, d.base_accuracy
+            ));
+        }
+        if d.base_tpr.is_nan() || d.base_tpr <= RANDOM_GUESS_TPR {
+            failed.push(format!(
+                "defences, {}: LiRA TPR@0.1% {:.4}, not above the random guess's {RANDOM_GUESS_TPR} (no leakage to lower)",
+                d.base, d.base_tpr
+            ));
+        }
+    }
+    if !failed.is_empty() {
+        return Verdict::inconclusive(
             RULE,
-            format!("only {min_negatives} pooled non-members: 0.1% FPR is not measurable. {evidence}"),
-        )
-    } else {
-        Verdict::from_rule(attacks_pass && not_lowered.is_empty(), RULE, evidence)
-    };
+            format!("precondition failed: {}. Measured: {evidence}. To decide, {}.", failed.join("; "), decide(preset)),
+        );
+    }
+    let attacks_pass = pools.iter().all(|p| p.lira > 0.0 && p.lira >= 10.0 * p.loss);
+    Verdict::from_rule(attacks_pass && not_lowered.is_empty(), RULE, evidence)
+}
+
+/// The reduce: the rule on the pooled attacks and the defences, the
+/// figures (each pool's ROC from its first seed) and the notes.
+pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
+    let cfg: Config = ctx.config()?;
+    let results = outputs.results("");
+    let mut figures = Vec::new();
+    let mut pool_checks = Vec::new();
+    let mut names = Vec::new();
+    for spec in &cfg.datasets {
+        let pools: Vec<PoolData> = outputs.of_part(spec).map(|(_, o)| o.data()).collect::<Result<_>>()?;
+        let Some(first) = pools.first() else { anyhow::bail!("membership: no unit for dataset '{spec}'") };
+        let name = &first.name;
+        names.push(name.clone());
+        figures.push((
+            format!("roc-{name}"),
+            format!(
+                "{name}: ROC of the attacks pooled over {} targets (log-log; the diagonal is chance).",
+                first.n_models
+            ),
+            roc_log_log(&format!("Membership attacks on {name}"), &first.curves, 1e-5)?,
+        ));
+        pool_checks.push(PoolCheck {
+            name: name.clone(),
+            lira: results.mean(LIRA, &format!("{name} TPR@0.1%FPR")),
+            loss: results.mean(LOSS, &format!("{name} TPR@0.1%FPR")),
+            n_models: pools.iter().map(|p| p.n_models).min().unwrap_or(0),
+            min_negatives: pools.iter().map(|p| p.min_negatives).min().unwrap_or(0),
+            accuracy: results.mean("models (utility)", &format!("{name} test accuracy")),
+            majority_rate: first.majority_rate,
+        });
+    }
+
+    let defence_title = defence_title(&cfg);
+    let defence_results = outputs.results(&defence_title);
+    // (defence, the no-defence population it is judged against)
+    let mut baselines: Vec<(String, String)> = Vec::new();
+    let mut defence_majority = f64::NAN;
+    for (_, o) in outputs.of_part(DEFENCES) {
+        let data: DefenceData = o.data()?;
+        defence_majority = data.majority_rate;
+        for (arm, base) in data.baselines {
+            if !baselines.iter().any(|(a, _)| a == &arm) {
+                baselines.push((arm, base));
+            }
+        }
+    }
+    let tpr = |arm: &str| defence_results.mean(arm, "LiRA TPR@0.1%FPR");
+    let defence_checks: Vec<DefenceCheck> = baselines
+        .iter()
+        .map(|(arm, base)| DefenceCheck {
+            arm: arm.clone(),
+            tpr: tpr(arm),
+            base: base.clone(),
+            base_tpr: tpr(base),
+            base_accuracy: defence_results.mean(base, "test accuracy"),
+        })
+        .collect();
+    let verdict = judge(&pool_checks, &defence_checks, defence_majority, ctx.preset);
     let points: Vec<(String, Vec<(f64, f64)>)> = defence_results
         .arms
         .iter()
@@ -326,62 +614,17 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
         .collect();
     let bar_chart = grouped_bars("TPR at 0.1% FPR by attack", "TPR @ 0.1% FPR", &names, &bars)?;
 
-    let defence_title = format!(
-        "Defences on {} ({} models per population, each the target in turn; LiRA online with fixed variance)",
-        cfg.defences.dataset, cfg.defences.n_models
-    );
-    // The same attacks on a CNN target population (outside the rule).
-    let mut cnn_results = Results::default();
-    let cnn_data = standardised(&cfg.cnn.dataset)?;
-    let side = (cnn_data.n_features as f64).sqrt().round() as usize;
-    let cnn_population = PopulationConfig {
-        n_models: cfg.cnn.n_models,
-        architecture: Architecture::Cnn { side, widths: cfg.cnn.widths.clone() },
-        hidden: vec![],
-        dropout: 0.0,
-        fit: cfg.cnn.fit.clone(),
-        boundary: None,
-        dp_sgd: None,
-        lira_queries: None,
-    };
-    for &seed in &ctx.seeds {
-        let out = train_population(&cnn_data, &cnn_population, derive_seed(seed, "cnn"))?;
-        let m = crate::defences::measure("CNN", None, &out)?;
-        let loss_tpr = {
-            let (mut scores, mut members) = (Vec::new(), Vec::new());
-            for t in 0..out.n_models {
-                scores.extend(attacks::metric(&out, t, METRICS[0].1));
-                members.extend_from_slice(out.members_of(t));
-            }
-            roc_curve(&members, &scores)?.tpr_at(0.001)
-        };
-        let arm = format!("CNN {:?} on {}", cfg.cnn.widths, cnn_data.name);
-        cnn_results.record(&arm, "test accuracy", m.test_accuracy);
-        cnn_results.record(&arm, "LiRA AUC", m.lira_auc);
-        cnn_results.record(&arm, "LiRA TPR@0.1%FPR", m.lira_tpr_at_0_001);
-        cnn_results.record(&arm, "loss AUC", m.loss_auc);
-        cnn_results.record(&arm, "loss TPR@0.1%FPR", loss_tpr);
-    }
-
-    let generative_title = format!(
-        "Attacks on a generative model: {} autoencoders {:?} on {}, each on a random half, pooled over targets (not part of the rule)",
-        cfg.generative.n_models, cfg.generative.hidden, cfg.generative.dataset
-    );
+    let generative_title = generative_title(&cfg);
+    let cnn_title = cnn_title(&cfg);
     let mut report = Report::new(METHOD.name, PAPER, CLAIM, ctx.preset.name(), ctx.seeds.clone(), results, verdict)
         .table(&defence_title, defence_results)
-        .table(&generative_title, generative_results)
-        .table(
-            &format!(
-                "A CNN target: {} models, each on a random half, pooled over targets (not part of the rule)",
-                cfg.cnn.n_models
-            ),
-            cnn_results,
-        );
+        .table(&generative_title, outputs.results(&generative_title))
+        .table(&cnn_title, outputs.results(&cnn_title));
     for (name, caption, fig) in figures {
         report = report.figure(&name, &caption, fig);
     }
     report = report.figure("tpr-bars", "TPR at 0.1% FPR of the loss, modified-entropy and LiRA attacks.", bar_chart);
-    for n in notes {
+    for n in outputs.notes() {
         report = report.note(n);
     }
     Ok(report
@@ -401,4 +644,70 @@ pub fn run(ctx: &RunContext) -> Result<Report> {
             "Balanced accuracy is at each attack's best threshold over the pooled scores, (1 + advantage) / 2: an upper \
              bound on what a threshold fixed in advance achieves.",
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprolab_core::report::Outcome;
+
+    /// A pool that meets every precondition: 32 models, 14k non-members,
+    /// accurate targets; LiRA 12x the loss attack.
+    fn pool() -> PoolCheck {
+        PoolCheck {
+            name: "digits".into(),
+            lira: 0.028,
+            loss: 0.0022,
+            n_models: 32,
+            min_negatives: 28_768,
+            accuracy: 0.97,
+            majority_rate: 0.10,
+        }
+    }
+
+    fn defence(tpr: f64) -> DefenceCheck {
+        DefenceCheck { arm: "L2 0.01".into(), tpr, base: "no defence".into(), base_tpr: 0.019, base_accuracy: 0.97 }
+    }
+
+    #[test]
+    fn the_rule_passes_and_fails_when_every_precondition_holds() {
+        let v = judge(&[pool()], &[defence(0.010)], 0.10, Preset::Quick);
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
+        let v = judge(&[pool()], &[defence(0.020)], 0.10, Preset::Quick);
+        assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
+        assert!(v.evidence.contains("not lowered by: L2 0.01"), "{}", v.evidence);
+        let weak = PoolCheck { lira: 0.005, ..pool() };
+        assert_eq!(judge(&[weak], &[defence(0.010)], 0.10, Preset::Quick).outcome, Outcome::NotSupported);
+    }
+
+    #[test]
+    fn a_failed_precondition_is_inconclusive_with_its_numbers_and_the_command() {
+        let cases = [
+            (PoolCheck { n_models: 6, ..pool() }, defence(0.020), "digits: 6 models, fewer than the spec's 32"),
+            (PoolCheck { min_negatives: 900, ..pool() }, defence(0.020), "only 900 pooled non-members"),
+            (PoolCheck { accuracy: 0.40, ..pool() }, defence(0.020), "mean test accuracy 0.400 below 0.550"),
+            (pool(), DefenceCheck { base_tpr: 0.001, ..defence(0.0) }, "no defence: LiRA TPR@0.1% 0.0010, not above"),
+            (pool(), DefenceCheck { base_accuracy: 0.3, ..defence(0.0) }, "no defence: mean test accuracy 0.300"),
+        ];
+        for (p, d, reason) in cases {
+            let v = judge(&[p], &[d], 0.10, Preset::Quick);
+            assert_eq!(v.outcome, Outcome::Inconclusive, "{reason}: {}", v.evidence);
+            assert!(v.evidence.contains(reason), "{reason}: {}", v.evidence);
+            assert!(v.evidence.contains("digits: LiRA TPR@0.1% 0.0280"), "{}", v.evidence);
+            assert!(v.evidence.ends_with("--preset full --jobs 2` (or --executor slurm)."), "{}", v.evidence);
+        }
+        // the breast-cancer threshold sits halfway from its majority class (0.627)
+        let bc = PoolCheck { name: "breast-cancer".into(), accuracy: 0.80, majority_rate: 0.627, ..pool() };
+        let v = judge(&[bc], &[defence(0.010)], 0.10, Preset::Full);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("below 0.814"), "{}", v.evidence);
+        assert!(v.evidence.contains("--preset paper"), "{}", v.evidence);
+    }
+
+    #[test]
+    fn majority_rate_counts_the_most_frequent_class() {
+        let data = embedded::by_name("breast-cancer").unwrap();
+        assert!((majority_rate(&data) - 357.0 / 569.0).abs() < 1e-12);
+        assert!((learned_accuracy(0.1) - 0.55).abs() < 1e-12);
+    }
 }

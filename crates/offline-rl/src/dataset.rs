@@ -10,18 +10,26 @@ use rand::RngExt;
 use reprolab_core::rng::{SeededRng, derive_seed, rng};
 
 /// Transitions, row-major. `source[i]` names which behaviour policy (index
-/// into `sources`) produced row `i`, where that is known.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// into `sources`) produced row `i`, where that is known. Serialises
+/// losslessly (the experiment's shared stage hands datasets to its units as
+/// JSON).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dataset {
     pub obs_dim: usize,
     pub act_dim: usize,
+    #[serde(with = "exact_f32s")]
     pub observations: Vec<f32>,
+    #[serde(with = "exact_f32s")]
     pub actions: Vec<f32>,
+    #[serde(with = "exact_f32s")]
     pub rewards: Vec<f32>,
+    #[serde(with = "exact_f32s")]
     pub next_observations: Vec<f32>,
     /// 1 where the episode ended inside the MDP (no bootstrap).
+    #[serde(with = "exact_f32s")]
     pub terminals: Vec<f32>,
     /// 1 where the time limit ended the episode.
+    #[serde(with = "exact_f32s")]
     pub timeouts: Vec<f32>,
     pub source: Vec<u16>,
     pub sources: Vec<String>,
@@ -130,6 +138,27 @@ impl Dataset {
             }
         }
         out
+    }
+}
+
+/// Serde for `Vec<f32>` that round-trips every bit pattern of a finite
+/// value: each is written as the `f64` it widens to (exact), read back as an
+/// `f64` (exact with serde_json's `float_roundtrip`) and narrowed (exact),
+/// avoiding the double rounding of parsing an `f32`'s shortest decimal as an
+/// `f64` first. Non-finite values are written as "NaN", "inf", "-inf".
+mod exact_f32s {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct Wide(#[serde(with = "reprolab_core::plan::json_f64")] f64);
+
+    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|&x| Wide(f64::from(x))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        Ok(Vec::<Wide>::deserialize(d)?.into_iter().map(|w| w.0 as f32).collect())
     }
 }
 
@@ -329,6 +358,26 @@ mod tests {
         let mut d = collect_point(&Layout::obstacle(5.0), 1);
         d.actions.pop();
         assert!(d.validate("f.npz").unwrap_err().to_string().contains("'actions' has"));
+    }
+
+    #[test]
+    fn json_round_trip_is_bit_exact() {
+        let mut d = collect_point(&Layout::obstacle(5.0), 1);
+        d.rewards[0] = f32::from_bits(0x3f80_0001);
+        d.actions[0] = 1e-40;
+        let back: Dataset = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (a, b) in [
+            (&d.observations, &back.observations),
+            (&d.actions, &back.actions),
+            (&d.rewards, &back.rewards),
+            (&d.next_observations, &back.next_observations),
+            (&d.terminals, &back.terminals),
+            (&d.timeouts, &back.timeouts),
+        ] {
+            assert_eq!(bits(a), bits(b));
+        }
+        assert_eq!(back, d);
     }
 
     #[test]

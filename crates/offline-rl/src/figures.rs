@@ -1,13 +1,16 @@
 //! The experiment's figures: trajectories over the map per arm (the picture
 //! that shows mode averaging), the alpha sweep with std bands, the per-state
-//! weight w(s) as a heat map, and learning curves.
+//! weight w(s) as a heat map, and learning curves. [`point_figures`] draws a
+//! point-mass experiment's figures in its first seed's unit;
+//! [`summary_figures`] draws those over seeds in the summary.
 
 use crate::env::point::Layout;
-use crate::experiment::{Config, PendulumOutcome, PointOutcome};
+use crate::experiment::{Config, PointOutcome};
+use crate::train::{ArmCurves, Curve};
 use anyhow::Result;
 use burn::tensor::{Tensor, TensorData};
-use reprolab_core::report::Report;
 use reprolab_core::report::plot::{MapShape, PathPanel, Series, heat_map, lines_with_bands, path_panels};
+use reprolab_core::report::{Figure, FigureContent, Results};
 use reprolab_core::stats;
 
 pub fn map_shapes(layout: &Layout) -> Vec<MapShape> {
@@ -45,10 +48,10 @@ fn data_paths(o: &PointOutcome, max: usize) -> Vec<Vec<(f64, f64)>> {
     out.into_iter().step_by(step).collect()
 }
 
-/// `w(s)` of the seed-0 behaviour model on a 40 x 40 grid, normalised to mean
-/// 1 over the dataset's states (as over a batch in training).
-fn weight_grid(o: &PointOutcome) -> Option<Vec<Vec<f64>>> {
-    let mdn = o.mdn_seed0.as_ref()?;
+/// `w(s)` of the unit's behaviour model on a 40 x 40 grid, normalised to
+/// mean 1 over the dataset's states (as over a batch in training).
+fn weight_grid(o: &PointOutcome) -> Vec<Vec<f64>> {
+    let mdn = &o.mdn;
     let norm = crate::dataset::Normaliser::fit(&o.dataset);
     let dev = reprolab_core::device::default_device();
     let inner = mdn.mdn.clone();
@@ -67,7 +70,11 @@ fn weight_grid(o: &PointOutcome) -> Option<Vec<Vec<f64>>> {
         }
     }
     let cov = coverage(&grid);
-    Some(cov.chunks(G).map(|row| row.iter().map(|c| 1.0 / *c as f64 / mean_inv).collect()).collect())
+    cov.chunks(G).map(|row| row.iter().map(|c| 1.0 / *c as f64 / mean_inv).collect()).collect()
+}
+
+fn figure(name: &str, caption: &str, content: FigureContent) -> Figure {
+    Figure { name: name.into(), caption: caption.into(), content }
 }
 
 fn curve_series(curves: &[crate::train::ArmCurves], keep: &dyn Fn(&str) -> bool) -> Vec<Series> {
@@ -87,49 +94,60 @@ fn curve_series(curves: &[crate::train::ArmCurves], keep: &dyn Fn(&str) -> bool)
         .collect()
 }
 
-pub fn add_figures(
-    mut report: Report,
-    outcomes: &[(&str, PointOutcome)],
-    pendulum: Option<&PendulumOutcome>,
+/// The figures of point-mass experiment `e` from one seed's outcome (the
+/// first seed's unit draws them): trajectories per arm, then w(s).
+pub fn point_figures(e: &str, o: &PointOutcome) -> Result<Vec<Figure>> {
+    let background = data_paths(o, 60);
+    let panels: Vec<PathPanel> = o
+        .runs
+        .iter()
+        .filter(|r| !r.arm.contains("alpha="))
+        .map(|r| PathPanel {
+            title: format!(
+                "{} (success {:.0}%)",
+                r.arm,
+                100.0 * r.metrics.iter().find(|m| m.0 == "success").map_or(0.0, |m| m.1)
+            ),
+            background: background.clone(),
+            paths: r.episodes.iter().map(|ep| xy(&ep.states)).collect(),
+        })
+        .collect();
+    let fig = path_panels(
+        &format!("{e}: evaluation trajectories per arm (seed 0), data in grey"),
+        &panels,
+        &map_shapes(&o.layout),
+        (0.0, 10.0),
+        3,
+    )?;
+    let mut out = vec![figure(
+        &format!("{e}_trajectories"),
+        &format!(
+            "{e}: the learned policies' trajectories over the map, one panel per arm; grey: the dataset's trajectories."
+        ),
+        fig,
+    )];
+    let fig = heat_map(
+        &format!("{e}: per-state weight w(s), seed 0"),
+        &weight_grid(o),
+        (0.0, 10.0),
+        (0.0, 10.0),
+        &map_shapes(&o.layout),
+        true,
+    )?;
+    out.push(figure(&format!("{e}_weight"), &format!("{e}: w(s) = (1/coverage)/mean over the data, from the fitted behaviour model; high (blue) where the behaviour's actions are narrow."), fig));
+    Ok(out)
+}
+
+/// The figures over seeds: E2's alpha sweep and learning curves (from E2's
+/// table and its arms' curves per seed), Pendulum's learning curves and the
+/// online run behind its behaviour policies.
+pub fn summary_figures(
+    e2: Option<(&Results, &[ArmCurves])>,
+    pendulum: Option<(&[ArmCurves], &Curve)>,
     cfg: &Config,
-) -> Result<Report> {
-    for (e, o) in outcomes {
-        let background = data_paths(o, 60);
-        let panels: Vec<PathPanel> = o
-            .first_seed
-            .iter()
-            .filter(|r| !r.arm.contains("alpha="))
-            .map(|r| PathPanel {
-                title: format!(
-                    "{} (success {:.0}%)",
-                    r.arm,
-                    100.0 * r.metrics.iter().find(|m| m.0 == "success").map_or(0.0, |m| m.1)
-                ),
-                background: background.clone(),
-                paths: r.episodes.iter().map(|ep| xy(&ep.states)).collect(),
-            })
-            .collect();
-        let fig = path_panels(
-            &format!("{e}: evaluation trajectories per arm (seed 0), data in grey"),
-            &panels,
-            &map_shapes(&o.layout),
-            (0.0, 10.0),
-            3,
-        )?;
-        report = report.figure(&format!("{e}_trajectories"), &format!("{e}: the learned policies' trajectories over the map, one panel per arm; grey: the dataset's trajectories."), fig);
-        if let Some(grid) = weight_grid(o) {
-            let fig = heat_map(
-                &format!("{e}: per-state weight w(s), seed 0"),
-                &grid,
-                (0.0, 10.0),
-                (0.0, 10.0),
-                &map_shapes(&o.layout),
-                true,
-            )?;
-            report = report.figure(&format!("{e}_weight"), &format!("{e}: w(s) = (1/coverage)/mean over the data, from the fitted behaviour model; high (blue) where the behaviour's actions are narrow."), fig);
-        }
-    }
-    if let Some((_, o)) = outcomes.iter().find(|(e, _)| *e == "e2") {
+) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    if let Some((results, curves)) = e2 {
         let metric = "normalised return";
         let sweep = |algo: &str| -> Series {
             let label = |a: f64| if a == cfg.td3.alpha { algo.to_string() } else { format!("{algo} alpha={a}") };
@@ -141,15 +159,15 @@ pub fn add_figures(
             Series {
                 name: format!("{algo} (global alpha)"),
                 x: alphas.iter().map(|a| a.log10()).collect(),
-                mean: alphas.iter().map(|a| o.results.mean(&label(*a), metric)).collect(),
-                std: alphas.iter().map(|a| o.results.cell(&label(*a), metric).map_or(0.0, |c| c.std)).collect(),
+                mean: alphas.iter().map(|a| results.mean(&label(*a), metric)).collect(),
+                std: alphas.iter().map(|a| results.cell(&label(*a), metric).map_or(0.0, |c| c.std)).collect(),
             }
         };
         let flat = |arm: &str, x: &[f64]| Series {
             name: format!("{arm} (adaptive, alpha {})", cfg.td3.alpha),
             x: x.to_vec(),
-            mean: vec![o.results.mean(arm, metric); x.len()],
-            std: vec![o.results.cell(arm, metric).map_or(0.0, |c| c.std); x.len()],
+            mean: vec![results.mean(arm, metric); x.len()],
+            std: vec![results.cell(arm, metric).map_or(0.0, |c| c.std); x.len()],
         };
         let a = sweep("td3-bc");
         let b = sweep("td3-rkl-global");
@@ -161,28 +179,27 @@ pub fn add_figures(
             "normalised return",
             &series,
         )?;
-        report = report.figure("e2_alpha_sweep", "E2: normalised return against the global alpha (mean +- std over seeds); flat lines: the adaptive arms at their one alpha.", fig);
+        out.push(figure("e2_alpha_sweep", "E2: normalised return against the global alpha (mean +- std over seeds); flat lines: the adaptive arms at their one alpha.", fig));
         let keep = |n: &str| !n.contains("alpha=");
-        let fig =
-            lines_with_bands("E2: learning curves", "update", "normalised return", &curve_series(&o.curves, &keep))?;
-        report = report.figure("e2_curves", "E2: normalised return during training (mean +- std over seeds).", fig);
+        let fig = lines_with_bands("E2: learning curves", "update", "normalised return", &curve_series(curves, &keep))?;
+        out.push(figure("e2_curves", "E2: normalised return during training (mean +- std over seeds).", fig));
     }
-    if let Some(p) = pendulum {
+    if let Some((curves, online_curve)) = pendulum {
         let fig = lines_with_bands(
             "Pendulum mixed datasets: learning curves",
             "update",
             "D4RL normalised score",
-            &curve_series(&p.curves, &|_| true),
+            &curve_series(curves, &|_| true),
         )?;
-        report = report.figure(
+        out.push(figure(
             "pendulum_curves",
             "Pendulum: D4RL normalised score during offline training per mixture and arm.",
             fig,
-        );
+        ));
         let online = vec![Series {
             name: "online TD3".into(),
-            x: p.online_curve.iter().map(|c| c.0 as f64).collect(),
-            mean: p.online_curve.iter().map(|c| c.1).collect(),
+            x: online_curve.iter().map(|c| c.0 as f64).collect(),
+            mean: online_curve.iter().map(|c| c.1).collect(),
             std: vec![],
         }];
         let fig = lines_with_bands(
@@ -191,7 +208,7 @@ pub fn add_figures(
             "return",
             &online,
         )?;
-        report = report.figure("pendulum_online", "Online TD3 on Pendulum: the medium policy is its first snapshot above the medium return, the expert its last.", fig);
+        out.push(figure("pendulum_online", "Online TD3 on Pendulum: the medium policy is its first snapshot above the medium return, the expert its last.", fig));
     }
-    Ok(report)
+    Ok(out)
 }

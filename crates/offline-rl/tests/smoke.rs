@@ -2,6 +2,7 @@
 //! has its tables, figures and a verdict, and every metric is finite.
 
 use reprolab_core::registry::{Preset, RunOptions, run_method};
+use reprolab_core::report::Outcome;
 
 #[test]
 fn smoke_preset_runs_every_experiment() {
@@ -32,5 +33,10 @@ fn smoke_preset_runs_every_experiment() {
         "{}",
         r.verdict.evidence
     );
+    // One seed cannot give the rules' std comparisons: both claims are
+    // inconclusive (the precondition), never "not supported".
+    assert_eq!(r.verdict.outcome, Outcome::Inconclusive, "{}", r.verdict.evidence);
+    assert!(r.verdict.evidence.contains("1 seed(s)"), "{}", r.verdict.evidence);
+    assert!(r.verdict.evidence.contains("--preset full"), "{}", r.verdict.evidence);
     assert!(r.notes.iter().any(|n| n.contains("per-state weight w(s)")), "{:?}", r.notes);
 }

@@ -179,6 +179,7 @@ mod tests {
             label_smoothing: 0.1,
             early_stopping: Some(EarlyStopConfig { validation_fraction: 0.2, patience: 1 }),
         };
+        let _seeding = crate::rng::global_seed_lock();
         let seeds = [11u64, 12, 13];
         let rows: Vec<Vec<usize>> = (0..3).map(|m| (m * 100..m * 100 + 300).collect()).collect();
         let init = |s: u64| {
