@@ -174,6 +174,41 @@ fn verdict_line(r: &Report) -> String {
     )
 }
 
+/// A run ready to execute: its directory, its methods in the order asked
+/// for, the report collection (failures of methods that could not be
+/// prepared already in it) and the prepared methods.
+struct Started {
+    dir: PathBuf,
+    methods: Vec<Method>,
+    repro: Reproduction,
+    preps: Vec<Prepared>,
+}
+
+/// What `run`, `reproduce` and `plan` share: resolve the run directory and
+/// options, choose the methods, prepare them (`strict`: the first error ends
+/// the command), then record the options for `--resume`.
+fn start(req: &Request, strict: bool) -> Result<Started> {
+    let all = methods::all();
+    let (dir, rec) = resolve(req)?;
+    let methods: Vec<Method> = chosen(&all, &rec.only)?.into_iter().copied().collect();
+    let mut repro = Reproduction {
+        preset: rec.preset.name().into(),
+        started: rec.started.clone(),
+        reports: vec![],
+        failures: vec![],
+    };
+    let refs: Vec<&Method> = methods.iter().collect();
+    let preps = prepare_all(&refs, &rec, &dir, &mut repro, strict)?;
+    record(&dir, &rec)?;
+    Ok(Started { dir, methods, repro, preps })
+}
+
+/// Notes a method that failed: one line now, an entry in the report.
+fn fail(progress: &Progress, repro: &mut Reproduction, method: &str, e: &anyhow::Error) {
+    progress.line(&format!("{method}: failed: {e:#}"));
+    repro.failures.push((method.into(), format!("{e:#}")));
+}
+
 /// The current `reprolab` binary, for worker processes and Slurm tasks.
 fn this_program() -> Result<PathBuf> {
     Ok(std::env::current_exe()?)
@@ -181,17 +216,7 @@ fn this_program() -> Result<PathBuf> {
 
 /// `reprolab run` and `reprolab reproduce`.
 pub fn execute(req: &Request, json: bool, single: bool) -> Result<ExitCode> {
-    let all = methods::all();
-    let (dir, rec) = resolve(req)?;
-    let methods = chosen(&all, &rec.only)?;
-    let mut repro = Reproduction {
-        preset: rec.preset.name().into(),
-        started: rec.started.clone(),
-        reports: vec![],
-        failures: vec![],
-    };
-    let preps = prepare_all(&methods, &rec, &dir, &mut repro, single)?;
-    record(&dir, &rec)?;
+    let Started { dir, methods, mut repro, preps } = start(req, single)?;
     let refs: Vec<&Prepared> = preps.iter().collect();
     let progress = Progress::new(&refs);
     let summarise = |prep: &Prepared, repro: &mut Reproduction, failed: Vec<String>| {
@@ -203,10 +228,7 @@ pub fn execute(req: &Request, json: bool, single: bool) -> Result<ExitCode> {
                 progress.line(&verdict_line(&report));
                 repro.reports.push(report);
             }
-            Err(e) => {
-                progress.line(&format!("{}: failed: {e:#}", prep.method.name));
-                repro.failures.push((prep.method.name.into(), format!("{e:#}")));
-            }
+            Err(e) => fail(&progress, repro, prep.method.name, &e),
         }
     };
     match req.executor.unwrap_or(ExecutorKind::Local) {
@@ -216,10 +238,7 @@ pub fn execute(req: &Request, json: bool, single: bool) -> Result<ExitCode> {
             for prep in &preps {
                 match executor::run_local(prep, &pool, &progress) {
                     Ok(()) => summarise(prep, &mut repro, vec![]),
-                    Err(e) => {
-                        progress.line(&format!("{}: failed: {e:#}", prep.method.name));
-                        repro.failures.push((prep.method.name.into(), format!("{e:#}")));
-                    }
+                    Err(e) => fail(&progress, &mut repro, prep.method.name, &e),
                 }
             }
         }
@@ -252,17 +271,7 @@ pub fn plan(req: &Request) -> Result<ExitCode> {
     if req.executor != Some(ExecutorKind::Slurm) {
         reprolab_core::user_bail!("plan writes cluster scripts: pass --executor slurm");
     }
-    let all = methods::all();
-    let (dir, rec) = resolve(req)?;
-    let methods = chosen(&all, &rec.only)?;
-    let mut repro = Reproduction {
-        preset: rec.preset.name().into(),
-        started: rec.started.clone(),
-        reports: vec![],
-        failures: vec![],
-    };
-    let preps = prepare_all(&methods, &rec, &dir, &mut repro, true)?;
-    record(&dir, &rec)?;
+    let Started { dir, preps, .. } = start(req, true)?;
     let opts = slurm_options(req)?;
     let mut scripts = Vec::new();
     for prep in &preps {
