@@ -15,7 +15,7 @@
 
 use distill_backdoor::distill::dc_class_step;
 use distill_backdoor::net::NetConfig;
-use distill_backdoor::train::{Sgd, SgdConfig, epoch};
+use distill_backdoor::train::{EpochData, Sgd, SgdConfig, epoch};
 use reprolab_bench::{arg, print_summary};
 use std::time::Instant;
 
@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
         images = as_params.pop().expect("images");
         let mut net_opt = Sgd::new(net_sgd);
         for il in 0..10 {
-            epoch(&net, &mut params, &mut net_opt, 0.01, &images, &labels, 256, il)?;
+            epoch(&net, &mut params, &mut net_opt, 0.01, EpochData { x: &images, y: &labels, batch: 256, seed: il })?;
         }
         if step >= warmup {
             times_ms.push(start.elapsed().as_secs_f64() * 1e3);

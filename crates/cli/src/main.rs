@@ -3,7 +3,9 @@
 //! The CLI holds no method logic: it parses arguments, picks methods from
 //! the registry in `methods.rs`, runs them through
 //! `reprolab_core::registry` and writes reports with
-//! `reprolab_core::report`. User errors exit with code 2 and one line.
+//! `reprolab_core::report`. Each method's own commands (`reprolab drums
+//! encode`, ...) live in its crate's `cli.rs` and are only dispatched here.
+//! User errors exit with code 2 and one line.
 
 mod commands;
 mod methods;
@@ -14,7 +16,8 @@ mod runner;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use reprolab_core::registry::{Method, Preset};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,11 +28,14 @@ use std::process::ExitCode;
     about = "Faithful Rust implementations of ten ML papers, each with an honest laptop-scale check of its central claim.",
     long_about = "Faithful Rust implementations of ten ML papers, each with an honest laptop-scale check of its central claim.\n\n\
 Start with `reprolab list` to see the papers, `reprolab run selfcheck --preset smoke` to try the pipeline, and \
-`reprolab reproduce` to run every implemented claim check and write a report."
+`reprolab reproduce` to run every implemented claim check and write a report. Each method's own tools are \
+under `reprolab <method>` (e.g. `reprolab drums --help`)."
 )]
 struct Cli {
+    /// The workbench's commands; `None` when a method's own command ran
+    /// (those are added from the registry, see [`command_line`]).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
     /// Compute backend: `flex` (CPU, default) or a GPU backend compiled in with a cargo feature (e.g. `vulkan`).
     #[arg(long, global = true, env = "REPROLAB_DEVICE")]
     device: Option<String>,
@@ -61,31 +67,6 @@ enum Command {
         /// TOML file overriding any of the preset's hyper-parameters.
         #[arg(long, value_name = "FILE.toml")]
         config: Option<PathBuf>,
-    },
-    /// Paper 1 tools: write a behaviour dataset, train an offline RL policy from dataset files, evaluate it.
-    OfflineRl {
-        #[command(subcommand)]
-        command: OfflineRlCommand,
-    },
-    /// Paper 3 tools: audit your own model's outputs for membership leakage.
-    Membership {
-        #[command(subcommand)]
-        command: MembershipCommand,
-    },
-    /// Paper 6 tools: distil a dataset (optionally backdoored) and evaluate a synthetic set.
-    DistillBackdoor {
-        #[command(subcommand)]
-        command: DistillBackdoorCommand,
-    },
-    /// Paper 8 tools: the groove text codec and the structural evaluation.
-    Drums {
-        #[command(subcommand)]
-        command: DrumsCommand,
-    },
-    /// Paper 10 tools: group-fairness gaps of a classifier's predictions.
-    FairKd {
-        #[command(subcommand)]
-        command: FairKdCommand,
     },
     /// Run every implemented claim check; write REPORT.md, report.json and index.html.
     Reproduce {
@@ -120,207 +101,23 @@ enum Command {
     },
 }
 
-#[derive(Subcommand, Debug)]
-enum MembershipCommand {
-    /// Run every applicable membership-inference attack on a model's per-example outputs.
-    ///
-    /// FILE is CSV (columns id, label, optional member 0/1, and logit_0.. or prob_0..) or NPZ
-    /// (arrays id, label, optional member, logits or probs). Shadow files use the same format
-    /// with member; they enable the calibrated and LiRA attacks.
-    Audit {
-        /// The audited model's outputs.
-        #[arg(long, value_name = "FILE")]
-        input: PathBuf,
-        /// Outputs of shadow models on the same examples (repeatable).
-        #[arg(long, value_name = "FILE", num_args = 1..)]
-        shadows: Vec<PathBuf>,
-        /// Output directory (default: runs/<UTC timestamp>-audit).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Print the report as one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum DrumsCommand {
-    /// Structural metrics of text grooves (the paper's table): mean measure stability, gap between
-    /// the 2-means centres and spread within clusters.
-    Eval {
-        /// Groove text files, or folders of .txt grooves.
-        #[arg(required = true, value_name = "DIR_OR_FILES")]
-        paths: Vec<PathBuf>,
-        /// Print one JSON object {"grooves", "mean_stability", "centre_gap", "spread"}.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Encode a drum MIDI file as the paper's text (16 measures of 16th-note lines).
-    Encode {
-        /// A drum MIDI file in an x/4 time signature.
-        #[arg(value_name = "FILE.mid")]
-        input: PathBuf,
-        /// Write the text here (default: stdout).
-        #[arg(long, value_name = "FILE.txt")]
-        out: Option<PathBuf>,
-    },
-    /// Train the groove Transformer of the experiment (optionally pre-trained on English text) and save it.
-    Train {
-        /// Where to save the model (safetensors + state.json).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Model and training settings of this experiment preset: smoke, quick or paper.
-        #[arg(long, default_value = "quick")]
-        preset: String,
-        /// Pre-train on natural-language text first (the preset's corpus).
-        #[arg(long)]
-        pretrained: bool,
-        /// Train on this folder of .mid or .txt grooves instead of the paper's 372.
-        #[arg(long, value_name = "DIR")]
-        grooves: Option<PathBuf>,
-        /// Directory with real datasets, holding groove/ (default: $REPROLAB_DATA).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
-    /// Continue a groove's first two measures with a trained model and write a playable MIDI file.
-    Generate {
-        /// A model saved by `drums train`.
-        #[arg(long, value_name = "DIR")]
-        model: PathBuf,
-        /// The prompt: a drum MIDI file or a text groove (its first two non-empty measures are used).
-        #[arg(long, value_name = "FILE.mid|FILE.txt")]
-        prompt: PathBuf,
-        /// Measures to add.
-        #[arg(long, default_value_t = 14)]
-        measures: usize,
-        #[arg(long, default_value_t = 0.9)]
-        temperature: f64,
-        /// Nucleus sampling threshold (1 = off).
-        #[arg(long, default_value_t = 1.0)]
-        top_p: f64,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Tempo (default: from the prompt's file name, else 120).
-        #[arg(long)]
-        bpm: Option<f64>,
-        /// The MIDI file to write (the text groove goes next to it, as .txt).
-        #[arg(long, value_name = "FILE.mid")]
-        out: PathBuf,
-    },
-    /// Decode a text groove into a playable MIDI file (General MIDI drums, channel 10).
-    Decode {
-        /// A groove in the paper's text format (SEP / END lines are allowed).
-        #[arg(value_name = "FILE.txt")]
-        input: PathBuf,
-        #[arg(long, value_name = "FILE.mid")]
-        out: PathBuf,
-        /// Tempo (default: from a Groove MIDI Dataset file name, else 120).
-        #[arg(long)]
-        bpm: Option<f64>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum OfflineRlCommand {
-    /// Write the behaviour dataset of an environment (.npz or .hdf5, D4RL keys).
-    ///
-    /// Point-mass environments: their scripted behaviour policies (the experiment's data);
-    /// pendulum: uniform random episodes.
-    Dataset {
-        #[arg(long)]
-        env: String,
-        /// Episodes (pendulum only; point-mass datasets have their fixed trajectory counts).
-        #[arg(long, default_value_t = 20)]
-        episodes: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long, value_name = "FILE.npz|FILE.hdf5")]
-        out: PathBuf,
-    },
-    /// Train a policy offline from D4RL/Minari HDF5 or .npz files (several files are mixed).
-    ///
-    /// Writes a checkpoint (model.safetensors + state.json) at every evaluation and curve.svg.
-    Train {
-        #[command(flatten)]
-        args: commands::OfflineRlTrain,
-    },
-    /// Roll a checkpoint out and print its mean return and normalised score.
-    Eval {
-        /// A directory written by `offline-rl train`.
-        #[arg(long, value_name = "DIR")]
-        checkpoint: PathBuf,
-        #[arg(long)]
-        env: String,
-        #[arg(long, default_value_t = 20)]
-        episodes: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Print one JSON object {"mean_return", "normalised_score", ...}.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum DistillBackdoorCommand {
-    /// Distil a dataset into a few synthetic images per class, optionally under an attack.
-    ///
-    /// Writes synthetic.npy, labels.npy, synthetic.png (one row per class), trigger.npy and
-    /// trigger.png for attacks, and distill.json.
-    Distill {
-        #[command(flatten)]
-        args: commands::DistillArgs,
-    },
-    /// Train fresh networks on a `distill` folder; print clean accuracy and attack success.
-    Evaluate {
-        /// A folder written by `distill`.
-        #[arg(long, value_name = "DIR")]
-        synthetic: PathBuf,
-        /// MNIST/Fashion-MNIST IDX or CIFAR-10 binary folder (default: the embedded digits).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-        /// Fresh networks to train and average.
-        #[arg(long, default_value_t = 5)]
-        networks: usize,
-        /// Print one JSON object {"cta", "asr", "asr_with_target", ...}.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum FairKdCommand {
-    /// Train a GNN teacher and a RELIANT student on your graph; write predictions.csv and report.json.
-    ///
-    /// NODES is a CSV with numeric features, a 0/1 label column, a 0/1 sensitive column and an
-    /// optional id column; EDGES a CSV of node-id pairs (undirected).
-    Train {
-        #[command(flatten)]
-        args: commands::FairKdTrain,
-        /// Print the report as one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delta SP, delta EO and accuracy of binary predictions.
-    ///
-    /// FILE is a CSV with columns label (0/1), sensitive (0/1) and prediction (0/1) or
-    /// probability (positive when >= 0.5).
-    Bias {
-        #[arg(long, value_name = "FILE")]
-        predictions: PathBuf,
-        /// Print one JSON object {"n", "accuracy", "delta_sp", "delta_eo"}.
-        #[arg(long)]
-        json: bool,
-    },
+/// The whole command line: the workbench's commands, then every
+/// registered method's own commands as `reprolab <method> ...`.
+fn command_line(methods: &[Method]) -> clap::Command {
+    let mut cmd = Cli::command().subcommand_required(true).arg_required_else_help(true);
+    for m in methods {
+        if let Some(commands) = &m.commands {
+            cmd = cmd.subcommand(commands.command(m.name));
+        }
+    }
+    cmd
 }
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// Experiment scale: smoke (seconds), quick (a fast look, default), full (the registered evidence), paper (the paper's scale).
-    #[arg(long)]
-    preset: Option<String>,
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
     /// Output directory (default: runs/<UTC timestamp>).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -375,64 +172,41 @@ fn install_panic_hook() {
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let methods = methods::all();
+    let parsed = command_line(&methods).try_get_matches().and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print(); // `reprolab` or `reprolab drums` alone: the help, on stderr
+            return ExitCode::from(2);
+        }
+        Err(e) if e.use_stderr() => {
+            eprintln!("reprolab: {}", clap_one_line(&e));
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
         }
     };
     init_logging(cli.verbose);
     reprolab_core::progress::set_quiet(cli.quiet);
-    let result = std::panic::catch_unwind(|| {
+    // The hook above already reported a panic; nothing is used after one.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         reprolab_core::device::choose(cli.device.as_deref())?;
-        match cli.command {
-            Command::List { json } => commands::list(json),
+        let Some(command) = cli.command else { return run_method_command(&methods, &matches) };
+        match command {
+            Command::List { json } => commands::list(&methods, json),
             Command::Run { method, common, seeds, config } => {
                 runner::execute(&common.to_request(vec![method], seeds, config)?, common.json, true)
             }
-            Command::Membership { command: MembershipCommand::Audit { input, shadows, out, json } } => {
-                commands::membership_audit(&input, &shadows, out, json)
-            }
-            Command::Drums { command } => match command {
-                DrumsCommand::Eval { paths, json } => commands::drums_eval(&paths, json),
-                DrumsCommand::Encode { input, out } => commands::drums_encode(&input, out.as_deref()),
-                DrumsCommand::Decode { input, out, bpm } => commands::drums_decode(&input, &out, bpm),
-                DrumsCommand::Train { out, preset, pretrained, grooves, data, seed } => {
-                    commands::drums_train(&preset, data.as_deref(), grooves.as_deref(), pretrained, seed, &out)
-                }
-                DrumsCommand::Generate { model, prompt, measures, temperature, top_p, seed, bpm, out } => {
-                    let sample = drums::lm::SampleConfig { temperature, top_p, max_tokens: measures * 17 };
-                    commands::drums_generate(&model, &prompt, measures, &sample, seed, bpm, &out)
-                }
-            },
-            Command::OfflineRl { command } => match command {
-                OfflineRlCommand::Dataset { env, episodes, seed, out } => {
-                    commands::offline_rl_dataset(&env, episodes, seed, &out)
-                }
-                OfflineRlCommand::Train { args } => commands::offline_rl_train(args),
-                OfflineRlCommand::Eval { checkpoint, env, episodes, seed, json } => {
-                    commands::offline_rl_eval(&checkpoint, &env, episodes, seed, json)
-                }
-            },
-            Command::DistillBackdoor { command: DistillBackdoorCommand::Distill { args } } => {
-                commands::distill_backdoor_distill(args)
-            }
-            Command::DistillBackdoor {
-                command: DistillBackdoorCommand::Evaluate { synthetic, data, networks, json },
-            } => commands::distill_backdoor_evaluate(&synthetic, data.as_deref(), networks, json),
-            Command::FairKd { command: FairKdCommand::Bias { predictions, json } } => {
-                commands::fair_kd_bias(&predictions, json)
-            }
-            Command::FairKd { command: FairKdCommand::Train { args, json } } => commands::fair_kd_train(args, json),
             Command::Reproduce { common, only } => {
                 runner::execute(&common.to_request(only, None, None)?, common.json, false)
             }
             Command::Plan { common, only } => runner::plan(&common.to_request(only, None, None)?),
             Command::Unit { run_dir, method, stage, index } => runner::unit(&run_dir, &method, stage.parse()?, index),
         }
-    });
+    }));
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(err)) if reprolab_core::is_user_error(&err) => {
@@ -445,6 +219,27 @@ fn main() -> ExitCode {
         }
         Err(_) => ExitCode::from(101),
     }
+}
+
+/// `reprolab <method> <command>`: hands the method's matches to its crate.
+fn run_method_command(methods: &[Method], matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let (name, sub) = matches.subcommand().ok_or_else(|| anyhow::anyhow!("no command given"))?;
+    let commands = methods
+        .iter()
+        .find(|m| m.name == name)
+        .and_then(|m| m.commands)
+        .ok_or_else(|| anyhow::anyhow!("'{name}' is not a method with commands"))?;
+    (commands.run)(sub)
+}
+
+/// A command-line error on one line, like every other user error: clap's
+/// message with its hints ("[possible values: ...]", the usage), without
+/// the "For more information" footer.
+fn clap_one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let lines: Vec<&str> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("For more information")).collect();
+    lines.join(" ").trim_start_matches("error: ").to_string()
 }
 
 /// The error chain on one line ("context: cause").
@@ -466,7 +261,7 @@ impl RunArgs {
         seeds: Option<usize>,
         config: Option<PathBuf>,
     ) -> anyhow::Result<runner::Request> {
-        let preset = self.preset.as_deref().map(str::parse::<reprolab_core::registry::Preset>).transpose()?;
+        let preset = self.preset;
         for p in [&self.data, &config, &self.resume].into_iter().flatten() {
             reprolab_core::registry::existing_path(p)?;
         }

@@ -4,9 +4,10 @@
 //! chosen executor, and summarise each method as soon as its units are in.
 //! Everything here is generic: the methods' science lives in their crates.
 
-use crate::commands::{emit, finish, now_rfc3339};
+use crate::commands::finish;
 use crate::methods;
 use anyhow::Result;
+use reprolab_core::cli::{emit, now_rfc3339};
 use reprolab_core::plan::Stage;
 use reprolab_core::plan::executor::{self, LocalPool, Prepared, Progress};
 use reprolab_core::plan::slurm::{self, SlurmOptions};
@@ -147,7 +148,7 @@ fn prepare_all(
 ) -> Result<Vec<Prepared>> {
     let mut preps = Vec::new();
     for m in methods {
-        let prepared = if m.presets.iter().any(|(p, _)| *p == rec.preset) {
+        let prepared = if m.presets().contains(&rec.preset) {
             executor::prepare(m, &run_options(rec, dir))
         } else {
             Err(reprolab_core::user_error(format!("method '{}' has no '{}' preset", m.name, rec.preset.name())))

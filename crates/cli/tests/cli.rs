@@ -138,7 +138,10 @@ fn unknown_and_unimplemented_methods() {
 
 #[test]
 fn unknown_preset_and_bad_seed_count() {
-    fails_with(&["run", "selfcheck", "--preset", "huge"], "unknown preset 'huge'");
+    fails_with(
+        &["run", "selfcheck", "--preset", "huge"],
+        "invalid value 'huge' for '--preset <PRESET>' [possible values: smoke, quick, full, paper]",
+    );
     fails_with(&["run", "selfcheck", "--preset", "smoke", "--seeds", "0"], "--seeds must be at least 1");
 }
 
@@ -175,12 +178,33 @@ fn missing_data_directory_is_a_user_error() {
 }
 
 #[test]
-fn bad_arguments_exit_2_via_clap() {
-    let out = reprolab().args(["run"]).output().unwrap();
+fn bad_arguments_exit_2_via_clap_in_one_line() {
+    fails_with(&["run"], "the following required arguments were not provided: <METHOD>");
+    fails_with(&["frobnicate"], "unrecognized subcommand 'frobnicate'");
+    // A method's own command, parsed by its crate's clap enum.
+    fails_with(&["drums", "decode", "x.txt"], "the following required arguments were not provided: --out <FILE.mid>");
+    let out = reprolab().arg("drums").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = reprolab().args(["frobnicate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    reprolab().arg("--help").assert().success().stdout(predicate::str::contains("reproduce"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage: reprolab drums"), "{out:?}");
+    fails_with(&["drums", "train", "--out", "m", "--preset", "huge"], "invalid value 'huge' for '--preset <PRESET>'");
+}
+
+#[test]
+fn help_lists_the_workbench_and_every_method_command() {
+    let out = reprolab().arg("--help").assert().success().get_output().stdout.clone();
+    let help = String::from_utf8(out).unwrap();
+    for command in
+        ["list", "run", "reproduce", "plan", "offline-rl", "membership", "distill-backdoor", "drums", "fair-kd"]
+    {
+        assert!(help.contains(&format!("  {command} ")), "{command} missing from --help:\n{help}");
+    }
+    assert!(help.contains("Paper 8 tools"), "{help}");
+    assert!(!help.contains("  unit "), "the worker command is hidden: {help}");
+    let out = reprolab().args(["drums", "--help"]).assert().success().get_output().stdout.clone();
+    let help = String::from_utf8(out).unwrap();
+    for command in ["eval", "encode", "train", "generate", "decode"] {
+        assert!(help.contains(&format!("  {command} ")), "{command} missing from drums --help:\n{help}");
+    }
 }
 
 /// 12 examples, 3 classes; sklearn: roc_auc_score(member, log p_y) = 0.75,
@@ -428,7 +452,7 @@ fn distill_backdoor_distils_and_evaluates() {
     }
     fails_with(
         &["distill-backdoor", "distill", "--attack", "badnets"],
-        "--attack must be none, naive or doorping, got 'badnets'",
+        "invalid value 'badnets' for '--attack <ATTACK>' [possible values: none, naive, doorping]",
     );
     fails_with(
         &["distill-backdoor", "evaluate", "--synthetic", dir.path().to_str().unwrap()],
@@ -518,7 +542,7 @@ fn fair_kd_train_on_a_user_graph() {
             "--edges",
             edges.to_str().unwrap(),
         ],
-        "--teacher must be gcn or sage, got 'gat'",
+        "invalid value 'gat' for '--teacher <TEACHER>' [possible values: gcn, sage]",
     );
 }
 
@@ -581,7 +605,7 @@ fn offline_rl_rejects_bad_inputs_with_one_line() {
     reprolab().args(["offline-rl", "dataset", "--env", "point-gap", "--out", ds]).assert().success();
     fails_with(
         &["offline-rl", "train", "--env", "point-gap", "--dataset", ds, "--algo", "cql"],
-        "unknown algorithm 'cql'",
+        "invalid value 'cql' for '--algo <ALGO>' [possible values: bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive]",
     );
     fails_with(&["offline-rl", "train", "--env", "hopper", "--dataset", ds], "unknown environment 'hopper'");
     fails_with(

@@ -3,8 +3,10 @@
 //! Data flows one way: a loader or generator makes a [`data::Dataset`], a
 //! method trains on it with the [`nn`] blocks and [`train`] utilities,
 //! evaluates with [`metrics`], summarises seeds with [`stats`], and returns a
-//! [`report::Report`]. Methods plug into the CLI through [`registry`].
+//! [`report::Report`]. Methods plug into the CLI through [`registry`] (registration) and
+//! [`cli`] (their own commands).
 
+pub mod cli;
 pub mod data;
 pub mod device;
 pub mod error;

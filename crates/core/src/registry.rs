@@ -1,21 +1,30 @@
-//! How a method plugs into the CLI: a [`Method`] value names the method,
-//! its paper, its one-sentence claim, its preset configs and its `run`
-//! function. The CLI collects `Method`s from the method crates and knows
-//! nothing else about them.
+//! How a method plugs into the workbench: a [`Method`] value names the
+//! method, its claim, its plan (units, `run_unit`, `summarise`) and its own
+//! commands. The CLI collects `Method`s from the method crates and knows
+//! nothing else about them; everything else a method needs to register is
+//! looked up here by its name:
 //!
-//! Configs are TOML. A preset file (embedded from `configs/<method>/`)
-//! gives every hyper-parameter; `--config FILE.toml` overrides any subset;
-//! the merged table is deserialised into the method's `Config`, whose
-//! `#[serde(deny_unknown_fields)]` turns a misspelt key into a user error.
+//! - its paper (title and reference) in [`PAPERS`];
+//! - its presets, the TOML files `configs/<name>/<preset>.toml`, embedded at
+//!   build time (core's build script; a new method adds the folder, no code);
+//! - its config, read with [`RunContext::config`] (or [`preset_config`]
+//!   outside a run): the preset merged with `--config FILE.toml`,
+//!   deserialised into the method's `Config`, whose
+//!   `#[serde(deny_unknown_fields)]` turns a misspelt key into a user error,
+//!   then checked by its [`Validate`] impl, so a bad value fails the same
+//!   way from a preset, a user file or a worker's plan.
 
+use crate::cli::Commands;
 use crate::plan::{Outputs, Resources, Unit, UnitKey, UnitOutput};
-use crate::report::Report;
+use crate::report::{Report, Results, Verdict};
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
+include!(concat!(env!("OUT_DIR"), "/presets.rs"));
+
 /// Experiment scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Seconds; what the tests run. Verdicts are usually inconclusive.
@@ -23,7 +32,7 @@ pub enum Preset {
     /// A fast look: at most 3 minutes per method on 2 cores at `--jobs 1`;
     /// the default, what the README's main command runs.
     Quick,
-    /// The registered evidence: every seed and arm the spec asks for; meant
+    /// The registered evidence: every seed and arm the experiment's design asks for; meant
     /// for `--jobs N` or a Slurm cluster.
     Full,
     /// The paper's scale; a GPU is advised.
@@ -53,7 +62,7 @@ impl std::str::FromStr for Preset {
     }
 }
 
-/// One of the ten papers reprolab implements (papers/README.md).
+/// One of the ten papers reprolab implements.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Paper {
     pub number: u8,
@@ -63,7 +72,8 @@ pub struct Paper {
     pub reference: &'static str,
 }
 
-/// The ten papers, in the order of papers/README.md.
+/// The ten papers, numbered as the project numbers them; the one table a
+/// method's paper reference comes from.
 pub const PAPERS: [Paper; 10] = [
     Paper {
         number: 1,
@@ -127,18 +137,30 @@ pub const PAPERS: [Paper; 10] = [
     },
 ];
 
+impl Paper {
+    /// "Title (reference)", what a report names as its paper.
+    pub fn citation(&self) -> String {
+        format!("{} ({})", self.title, self.reference)
+    }
+}
+
+/// The paper of the method called `method`, if it is one of [`PAPERS`].
+pub fn paper(method: &str) -> Option<&'static Paper> {
+    PAPERS.iter().find(|p| p.method == method)
+}
+
 /// A runnable experiment: a map over independent units and a reduce
 /// (see [`crate::plan`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Method {
-    /// The name commands take (for papers, the crate name in [`PAPERS`]).
+    /// The name commands take (for papers, the crate name in [`PAPERS`]);
+    /// its presets are `configs/<name>/*.toml`.
     pub name: &'static str,
-    /// Paper reference, or what the experiment checks when it is not a paper.
-    pub paper: &'static str,
+    /// What the experiment checks when it is not one of [`PAPERS`] (the
+    /// self-check); `None` for papers, whose reference is in [`PAPERS`].
+    pub about: Option<&'static str>,
     /// The claim tested, in one sentence.
     pub claim: &'static str,
-    /// Preset configs as TOML text, one per supported preset.
-    pub presets: &'static [(Preset, &'static str)],
     /// The plan: every unit of the experiment under `ctx`, shared-stage
     /// units first. Must be cheap (no training) and deterministic.
     pub units: fn(&RunContext) -> Result<Vec<Unit>>,
@@ -152,6 +174,85 @@ pub struct Method {
     /// False while parts of the paper's spec are still missing (`list`
     /// then says "in progress"; the crate docs say what is missing).
     pub complete: bool,
+    /// The method's own commands (`reprolab <name> ...`), if it has any.
+    pub commands: Option<Commands>,
+}
+
+impl Method {
+    /// The paper's citation from [`PAPERS`], or what a non-paper checks.
+    pub fn reference(&self) -> String {
+        match (paper(self.name), self.about) {
+            (Some(p), _) => p.citation(),
+            (None, Some(about)) => about.to_string(),
+            (None, None) => self.name.to_string(),
+        }
+    }
+
+    /// The presets this method has files for, in [`Preset::ALL`] order.
+    pub fn presets(&self) -> Vec<Preset> {
+        Preset::ALL.into_iter().filter(|p| preset_text(self.name, *p).is_some()).collect()
+    }
+}
+
+/// The embedded text of `configs/<method>/<preset>.toml`.
+pub fn preset_text(method: &str, preset: Preset) -> Option<&'static str> {
+    #[cfg(test)]
+    if let Some((_, _, text)) = TEST_PRESETS.iter().find(|(m, p, _)| *m == method && *p == preset.name()) {
+        return Some(text);
+    }
+    PRESET_FILES.iter().find(|(m, p, _)| *m == method && *p == preset.name()).map(|(_, _, text)| *text)
+}
+
+/// The presets of core's test methods (a real method's are files under
+/// `configs/`).
+#[cfg(test)]
+static TEST_PRESETS: &[(&str, &str, &str)] =
+    &[("toy", "smoke", "seeds = 2\nlr = 0.1\nsteps = 5\n"), ("toy-shared", "smoke", "seeds = 3\nscale = 1.5\n")];
+
+/// A preset's config as a table, without `seeds`, and the seed count.
+fn preset_table(method: &str, preset: Preset) -> Result<toml::Table> {
+    let Some(text) = preset_text(method, preset) else {
+        crate::user_bail!("method '{method}' has no '{}' preset", preset.name());
+    };
+    text.parse().map_err(|e| anyhow::anyhow!("built-in preset {method}/{} is invalid: {e}", preset.name()))
+}
+
+/// The checks a config makes of its values after deserialising, whatever
+/// its source (preset, `--config` file, a worker's plan). Errors say which
+/// field is wrong and why; [`RunContext::config`] turns them into user
+/// errors naming the source.
+pub trait Validate {
+    fn validate(&self) -> Result<()>;
+}
+
+/// Deserialises and validates `table` as `C`, errors naming `source`.
+fn typed_config<C: DeserializeOwned + Validate>(table: &toml::Table, source: &str) -> Result<C> {
+    let mut table = table.clone();
+    table.remove("seeds");
+    let config = C::deserialize(toml::Value::Table(table))
+        .map_err(|e: toml::de::Error| crate::user_error(format!("{source}: {}", e.message().trim())))?;
+    config.validate().map_err(|e| crate::user_error(format!("{source}: {e:#}")))?;
+    Ok(config)
+}
+
+/// The config of `method`'s `preset`, typed and validated: for commands
+/// that take a preset's settings outside an experiment run.
+pub fn preset_config<C: DeserializeOwned + Validate>(method: &str, preset: Preset) -> Result<C> {
+    typed_config(&preset_table(method, preset)?, &format!("preset {method}/{}", preset.name()))
+}
+
+/// `rel` under `data_dir`, else under `$REPROLAB_DATA`, with an error that
+/// says how to provide it when neither is set or the path is missing.
+pub fn data_path(who: &str, data_dir: Option<&Path>, rel: &str) -> Result<PathBuf> {
+    let base = data_dir.map(Path::to_path_buf).or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from));
+    let Some(base) = base else {
+        crate::user_bail!("{who}: needs real data '{rel}'; pass --data DIR or set REPROLAB_DATA");
+    };
+    let path = base.join(rel);
+    if !path.exists() {
+        crate::user_bail!("{}: missing", path.display());
+    }
+    Ok(path)
 }
 
 /// What a method's functions get: the preset, the seeds, the merged config
@@ -159,6 +260,10 @@ pub struct Method {
 #[derive(Debug, Clone)]
 pub struct RunContext {
     pub method: &'static str,
+    /// The paper's citation (or what a non-paper checks), for the report.
+    pub paper: String,
+    /// The claim tested, for the report.
+    pub claim: &'static str,
     pub preset: Preset,
     pub seeds: Vec<u64>,
     config: toml::Table,
@@ -186,12 +291,7 @@ impl RunContext {
     /// and merges the config file, resolves the seeds.
     pub fn new(method: &Method, opts: &RunOptions) -> Result<Self> {
         let preset = opts.preset.unwrap_or(Preset::Quick);
-        let Some((_, text)) = method.presets.iter().find(|(p, _)| *p == preset) else {
-            crate::user_bail!("method '{}' has no '{}' preset", method.name, preset.name());
-        };
-        let mut config: toml::Table = text
-            .parse()
-            .map_err(|e| anyhow::anyhow!("built-in preset {}/{} is invalid: {e}", method.name, preset.name()))?;
+        let mut config = preset_table(method.name, preset)?;
         let mut source = format!("preset {}/{}", method.name, preset.name());
         if let Some(path) = &opts.config_file {
             let shown = path.display();
@@ -214,6 +314,8 @@ impl RunContext {
         }
         Ok(Self {
             method: method.name,
+            paper: method.reference(),
+            claim: method.claim,
             preset,
             seeds: (0..n_seeds as u64).collect(),
             config,
@@ -236,6 +338,8 @@ impl RunContext {
             plan.config.parse().map_err(|e| anyhow::anyhow!("{}: plan config is invalid: {e}", run_dir.display()))?;
         Ok(Self {
             method: method.name,
+            paper: method.reference(),
+            claim: method.claim,
             preset: plan.preset,
             seeds: plan.seeds.clone(),
             config,
@@ -269,24 +373,26 @@ impl RunContext {
         }
     }
 
-    /// The merged config as the method's `Config` type.
-    pub fn config<C: DeserializeOwned>(&self) -> Result<C> {
-        C::deserialize(toml::Value::Table(self.config.clone()))
-            .map_err(|e: toml::de::Error| crate::user_error(format!("{}: {}", self.config_source, e.message().trim())))
+    /// The merged config as the method's `Config` type, validated; errors
+    /// are user errors naming the config's source.
+    pub fn config<C: DeserializeOwned + Validate>(&self) -> Result<C> {
+        typed_config(&self.config, &self.config_source)
+    }
+
+    /// A report of this run (method, paper, claim, preset, seeds) with the
+    /// main table and the verdict; figures, notes and tables are added to it.
+    pub fn report(&self, results: Results, verdict: Verdict) -> Report {
+        Report::new(self.method, &self.paper, self.claim, self.preset.name(), self.seeds.clone(), results, verdict)
     }
 
     /// `rel` under the data directory (`--data`, else `REPROLAB_DATA`),
     /// with an error that says how to provide it when neither is set or the
     /// path is missing.
     pub fn data_path(&self, rel: &str) -> Result<PathBuf> {
-        let Some(base) = self.data_dir.clone() else {
+        if self.data_dir.is_none() {
             crate::user_bail!("{}: needs real data '{rel}'; pass --data DIR or set REPROLAB_DATA", self.method);
-        };
-        let path = base.join(rel);
-        if !path.exists() {
-            crate::user_bail!("{}: missing", path.display());
         }
-        Ok(path)
+        data_path(self.method, self.data_dir.as_deref(), rel)
     }
 
     /// The data directory if one was given (methods use it to decide
@@ -360,6 +466,13 @@ mod tests {
         steps: usize,
     }
 
+    impl Validate for Cfg {
+        fn validate(&self) -> Result<()> {
+            anyhow::ensure!(self.lr > 0.0, "lr must be positive, got {}", self.lr);
+            Ok(())
+        }
+    }
+
     fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
         // Parse the config while planning, so a bad key fails before any unit runs.
         let _: Cfg = ctx.config()?;
@@ -375,27 +488,19 @@ mod tests {
     }
 
     fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
-        Ok(Report::new(
-            ctx.method,
-            "p",
-            "c",
-            ctx.preset.name(),
-            ctx.seeds.clone(),
-            outputs.results(""),
-            Verdict::inconclusive("rule", "test".into()),
-        ))
+        Ok(ctx.report(outputs.results(""), Verdict::inconclusive("rule", "test".into())))
     }
 
     const M: Method = Method {
         name: "toy",
-        paper: "p",
+        about: Some("p"),
         claim: "c",
-        presets: &[(Preset::Smoke, "seeds = 2\nlr = 0.1\nsteps = 5\n")],
         units,
         run_unit,
         summarise,
         resources: Resources::SMALL,
         complete: true,
+        commands: None,
     };
 
     #[test]
@@ -411,9 +516,61 @@ mod tests {
             ..Default::default()
         };
         let rep = run_method(&M, &opts).unwrap();
-        assert_eq!(rep.results.mean("a", "steps"), 9.0);
-        assert_eq!(rep.results.mean("a", "lr"), 0.1);
+        assert_eq!(rep.results.require("a", "steps").unwrap().mean, 9.0);
+        assert_eq!(rep.results.require("a", "lr").unwrap().mean, 0.1);
         assert_eq!(rep.seeds, vec![0, 1]);
+        assert_eq!((rep.paper.as_str(), rep.claim.as_str()), ("p", "c"));
+    }
+
+    #[test]
+    fn invalid_values_fail_from_any_source_naming_it() {
+        let _seeding = crate::rng::global_seed_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("neg.toml");
+        std::fs::write(&f, "lr = -1.0\n").unwrap();
+        let opts = RunOptions {
+            preset: Some(Preset::Smoke),
+            config_file: Some(f.clone()),
+            out_dir: dir.path().into(),
+            ..Default::default()
+        };
+        let err = run_method(&M, &opts).unwrap_err();
+        assert!(crate::is_user_error(&err));
+        let msg = err.to_string();
+        assert!(msg.contains("neg.toml") && msg.contains("lr must be positive, got -1"), "{msg}");
+        // The typed preset reader validates too, and names the preset.
+        let cfg: Cfg = preset_config("toy", Preset::Smoke).unwrap();
+        assert_eq!(cfg.steps, 5);
+        let err = preset_config::<Cfg>("toy", Preset::Paper).unwrap_err();
+        assert!(err.to_string().contains("no 'paper' preset"), "{err}");
+    }
+
+    #[test]
+    fn every_preset_file_is_embedded_and_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut files = 0;
+        for method in std::fs::read_dir(&root).unwrap() {
+            let method = method.unwrap().path();
+            let name = method.file_name().unwrap().to_string_lossy().into_owned();
+            for preset in Preset::ALL {
+                let on_disk = std::fs::read_to_string(method.join(format!("{}.toml", preset.name()))).ok();
+                assert_eq!(preset_text(&name, preset), on_disk.as_deref(), "{name}/{}", preset.name());
+                if let Some(text) = on_disk {
+                    text.parse::<toml::Table>().unwrap();
+                    files += 1;
+                }
+            }
+        }
+        assert!(files >= 24, "{files} preset files");
+        assert!(preset_text("selfcheck", Preset::Quick).is_some());
+    }
+
+    #[test]
+    fn the_paper_reference_comes_from_the_table() {
+        let m = Method { name: "drums", about: None, ..M };
+        assert!(m.reference().starts_with("Language Models are Drummers"), "{}", m.reference());
+        assert!(m.reference().contains("arXiv 2301.01162"));
+        assert_eq!(M.reference(), "p");
     }
 
     #[test]

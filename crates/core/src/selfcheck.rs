@@ -11,7 +11,7 @@ use crate::data::{Dataset, embedded, scale::Standardiser, split::stratified_spli
 use crate::metrics::{accuracy, macro_f1};
 use crate::nn::MlpConfig;
 use crate::plan::{Outputs, Resources, Unit, UnitOutput};
-use crate::registry::{Method, Preset, RunContext};
+use crate::registry::{Method, RunContext, Validate};
 use crate::report::plot::{Bars, Series, grouped_bars, image_grid, lines_with_bands};
 use crate::report::{Report, Verdict};
 use crate::rng::derive_seed;
@@ -26,32 +26,44 @@ const RULE: &str = "Supported when the MLP's mean test accuracy is at least 0.90
 /// The registry entry.
 pub const METHOD: Method = Method {
     name: "selfcheck",
-    paper: "reprolab workbench self-check (not a paper): shared data, nn, training and report pipeline",
+    about: Some("reprolab workbench self-check (not a paper): shared data, nn, training and report pipeline"),
     claim: CLAIM,
-    presets: &[
-        (Preset::Smoke, include_str!("../../../configs/selfcheck/smoke.toml")),
-        (Preset::Quick, include_str!("../../../configs/selfcheck/quick.toml")),
-        (Preset::Full, include_str!("../../../configs/selfcheck/full.toml")),
-        (Preset::Paper, include_str!("../../../configs/selfcheck/paper.toml")),
-    ],
     units,
     run_unit,
     summarise,
     resources: Resources::SMALL,
     complete: true,
+    commands: None,
 };
 
 /// Every hyper-parameter of the check.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Embedded dataset: `digits` or `breast-cancer`.
+    /// Embedded dataset: `digits` or `breast-cancer` (presets: digits).
     pub dataset: String,
-    /// Hidden layer widths.
+    /// Hidden layer widths (presets: 256, 256, the membership paper's MLP).
     pub hidden: Vec<usize>,
-    /// Held-out share, split stratified by class.
+    /// Held-out share, split stratified by class (presets: 0.25).
     pub test_fraction: f64,
+    /// Epochs, batch size and optimiser of the shared fit loop.
     pub fit: FitConfig,
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<()> {
+        embedded::by_name(&self.dataset)?;
+        anyhow::ensure!(
+            !self.hidden.is_empty() && self.hidden.iter().all(|&h| h > 0),
+            "hidden must list positive widths"
+        );
+        anyhow::ensure!(
+            self.test_fraction > 0.0 && self.test_fraction < 1.0,
+            "test_fraction must be in (0, 1), got {}",
+            self.test_fraction
+        );
+        self.fit.validate()
+    }
 }
 
 struct SeedResult {
@@ -121,8 +133,8 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     let data = embedded::by_name(&cfg.dataset)?;
     let results = outputs.results("");
     let curves: Vec<Vec<f64>> = outputs.units.iter().map(|(_, o)| o.data()).collect::<Result<_>>()?;
-    let mlp = results.values("MLP", "accuracy");
-    let base = results.values("majority class", "accuracy");
+    let mlp = &results.require("MLP", "accuracy")?.values;
+    let base = &results.require("majority class", "accuracy")?.values;
     let worst_mlp = mlp.iter().copied().fold(f64::INFINITY, f64::min);
     let best_base = base.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let passed = stats::mean(mlp) >= 0.90 && worst_mlp - best_base >= 0.5;
@@ -154,15 +166,20 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     let bars: Vec<Bars> = results
         .arms
         .iter()
-        .map(|arm| Bars {
-            name: arm.clone(),
-            mean: metrics.iter().map(|m| results.mean(arm, m)).collect(),
-            std: metrics.iter().map(|m| results.cell(arm, m).map_or(0.0, |c| c.std)).collect(),
+        .map(|arm| -> Result<Bars> {
+            let cells: Vec<&crate::report::Cell> =
+                metrics.iter().map(|m| results.require(arm, m)).collect::<Result<_>>()?;
+            Ok(Bars {
+                name: arm.clone(),
+                mean: cells.iter().map(|c| c.mean).collect(),
+                std: cells.iter().map(|c| c.std).collect(),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let bar_chart = grouped_bars("Held-out metrics (± std over seeds)", "score", &metrics, &bars)?;
 
-    let mut report = Report::new(METHOD.name, METHOD.paper, CLAIM, ctx.preset.name(), ctx.seeds.clone(), results, verdict)
+    let mut report = ctx
+        .report(results, verdict)
         .figure("loss", "Training loss of the MLP per epoch, mean ± std over seeds.", loss_curve)
         .figure("metrics", "Held-out accuracy and macro-F1 of each arm.", bar_chart)
         .note(format!(

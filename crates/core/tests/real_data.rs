@@ -1,4 +1,5 @@
-//! Loaders on the real datasets in ../shared/data. These run when
+//! Loaders on the real datasets under `$REPROLAB_DATA` (docs/data.md
+//! says which files and where they come from). These run when
 //! REPROLAB_DATA is set (CI sets it) and are skipped, saying so, otherwise.
 
 use reprolab_core::data::csv::{LabelKind, load_csv};

@@ -17,16 +17,20 @@ use crate::data::{ImageData, Images};
 use crate::net::{NetConfig, Params};
 use anyhow::Result;
 use burn::tensor::Tensor;
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
 use serde::{Deserialize, Serialize};
 
-/// Which attack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Which attack (`--attack none|naive|doorping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum AttackKind {
+    /// No attack: clean distillation.
     #[default]
     None,
+    /// NAIVEATTACK: BadNets patches stamped before distillation.
     Naive,
+    /// DOORPING: the trigger is re-optimised during distillation.
     Doorping,
 }
 
@@ -34,19 +38,47 @@ pub enum AttackKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttackConfig {
+    /// Which attack; the experiment sets it per arm, so a config leaves it
+    /// out (default: none).
     #[serde(default)]
     pub kind: AttackKind,
-    /// Share of the training images poisoned.
+    /// Share of the training images poisoned, in [0, 1]; set per arm from
+    /// the experiment's `ratios` (paper: 1% by default; the laptop
+    /// experiment: 1% and 5%).
     #[serde(default)]
     pub ratio: f64,
-    /// Side of the square patch.
+    /// Side of the square patch in pixels (paper: s x s, the laptop
+    /// experiment 2x2 on 8x8 digits).
     pub size: usize,
+    /// The target class the poisoned images are relabelled to (paper: 0).
     pub target: usize,
-    /// DOORPING: the neuron is driven to `alpha` x its value at the start.
+    /// DOORPING: the selected neuron is driven to `alpha` x its value at
+    /// the update's first step (paper: 10).
     pub alpha: f32,
+    /// DOORPING: Adam's learning rate on the trigger (paper: 0.08; betas
+    /// (0.9, 0.99) are fixed).
     pub lr: f64,
+    /// DOORPING: most Adam steps per trigger update (paper: 1000).
     pub max_steps: usize,
+    /// DOORPING: an update stops once the trigger loss is below this
+    /// (paper: 0.5).
     pub stop_below: f32,
+}
+
+impl Validate for AttackConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!((0.0..=1.0).contains(&self.ratio), "attack.ratio must be in [0, 1], got {}", self.ratio);
+        anyhow::ensure!(self.size >= 1, "attack.size must be at least 1");
+        anyhow::ensure!(self.alpha.is_finite(), "attack.alpha must be a finite number, got {}", self.alpha);
+        anyhow::ensure!(self.lr.is_finite() && self.lr > 0.0, "attack.lr must be a positive number, got {}", self.lr);
+        anyhow::ensure!(self.max_steps >= 1, "attack.max_steps must be at least 1");
+        anyhow::ensure!(
+            self.stop_below.is_finite() && self.stop_below >= 0.0,
+            "attack.stop_below must be a non-negative number, got {}",
+            self.stop_below
+        );
+        Ok(())
+    }
 }
 
 impl AttackKind {
@@ -82,7 +114,10 @@ pub fn patch_mask(channels: usize, side: usize, size: usize) -> Result<Vec<f32>>
     Ok(mask)
 }
 
-/// `x <- x (1 - m) + m t`.
+/// Stamping a trigger, both attacks' poisoning of an image:
+/// `x <- x (1 - m) + m t`, with `m` the patch mask (1 inside, 0 outside)
+/// and `t` the trigger image (NAIVEATTACK: a full-intensity patch;
+/// DOORPING: the optimised trigger).
 pub fn stamp(image: &mut [f32], mask: &[f32], trigger: &[f32]) {
     for ((v, m), t) in image.iter_mut().zip(mask).zip(trigger) {
         *v = *v * (1.0 - m) + m * t;
@@ -186,8 +221,9 @@ impl Poisoned {
     }
 }
 
-/// DOORPING's neuron: the row of the penultimate weight matrix with the
-/// largest sum of absolute weights.
+/// DOORPING's neuron selection: the row of the penultimate weight matrix
+/// `W` (FC1, `hidden x flat`) with the largest incoming weight mass,
+/// `j* = argmax_j sum_i |W_ji|` (the first such row on ties).
 pub fn select_neuron(net: &NetConfig, params: &Params) -> usize {
     let k = net.penultimate_weight();
     let row_len = params[k].len() / net.hidden;
@@ -206,9 +242,20 @@ pub struct TriggerUpdate {
     pub final_loss: f32,
 }
 
-/// The official update: MSE between the neuron's pre-activation on the
-/// trigger image and `alpha` x its value at the first step, Adam on the
-/// trigger image with the gradient masked to the patch.
+/// DOORPING's trigger loss: the squared error between the selected
+/// neuron's pre-activation on the trigger image and its target,
+/// `L(t) = (f_j*(t) - alpha f_j*(t_0))^2`, where `f_j*(t_0)` is the
+/// neuron's value at the update's first step and `target` is
+/// `alpha f_j*(t_0)` (the official code's MSE over the one value).
+pub fn trigger_loss(activation: Tensor<1>, target: f32) -> Tensor<1> {
+    (activation.sub_scalar(target)).powi_scalar(2).mean()
+}
+
+/// DOORPING's trigger update, the official rule: select the neuron `j*`
+/// ([`select_neuron`]), then minimise [`trigger_loss`] with Adam on the
+/// trigger image with the gradient masked to the patch,
+/// `t <- t - Adam(m * dL/dt)`, for at most `max_steps` steps, stopping
+/// once `L < stop_below`.
 pub fn optimise_trigger(
     net: &NetConfig,
     params: &Params,
@@ -230,7 +277,7 @@ pub fn optimise_trigger(
         if step == 0 {
             target = cfg.alpha * out.clone().into_scalar::<f32>();
         }
-        let l = (out.sub_scalar(target)).powi_scalar(2).mean();
+        let l = trigger_loss(out, target);
         loss = l.clone().into_scalar();
         if step == 0 {
             initial_loss = loss;

@@ -1,7 +1,8 @@
 //! Defences a victim could apply to a model trained on a synthetic set, or
 //! to the synthetic set itself, and what they leave of the backdoor.
 //!
-//! - Fine-tuning: more SGD on a small clean set (the spec's first defence).
+//! - Fine-tuning: more SGD on a small clean set (the first defence the
+//!   paper evaluates).
 //! - Trigger reverse engineering in the spirit of Neural Cleanse (Wang et
 //!   al. 2019): for every class, the smallest mask (L1) and pattern that
 //!   send clean images to it; a backdoored class needs a much smaller mask.
@@ -18,23 +19,50 @@
 
 use crate::adam::Adam;
 use crate::net::{NetConfig, Params, cross_entropy, gradients};
-use crate::train::{Sgd, SgdConfig, epoch};
-use anyhow::Result;
+use crate::train::{EpochData, Sgd, SgdConfig, epoch};
+use anyhow::{Context, Result};
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
 use serde::{Deserialize, Serialize};
 
+/// The defences' settings (ours: the paper names the defences, not these
+/// values).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefenceConfig {
-    /// Clean training images per class for fine-tuning and reverse engineering.
+    /// Clean training images per class for fine-tuning and reverse
+    /// engineering (paper: not stated).
     pub clean_per_class: usize,
+    /// Fine-tuning epochs on the clean set, 0 for none (paper: not stated).
     pub finetune_epochs: usize,
+    /// Fine-tuning's optimiser (paper: not stated).
     pub finetune: SgdConfig,
-    /// Adam steps of the reverse engineering, per class.
+    /// Adam steps of the reverse engineering, per class (paper: not stated).
     pub cleanse_steps: usize,
-    /// Weight of the mask's L1 norm (Neural Cleanse's initial cost).
+    /// Weight of the mask's L1 norm (Neural Cleanse's initial cost; paper:
+    /// not stated).
     pub cleanse_cost: f64,
+    /// Adam's learning rate of the reverse engineering (paper: not stated).
     pub cleanse_lr: f64,
+}
+
+impl Validate for DefenceConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.clean_per_class >= 1, "defence.clean_per_class must be at least 1");
+        self.finetune.validate().context("defence.finetune")?;
+        anyhow::ensure!(self.cleanse_steps >= 1, "defence.cleanse_steps must be at least 1");
+        anyhow::ensure!(
+            self.cleanse_cost.is_finite() && self.cleanse_cost >= 0.0,
+            "defence.cleanse_cost must be non-negative, got {}",
+            self.cleanse_cost
+        );
+        anyhow::ensure!(
+            self.cleanse_lr.is_finite() && self.cleanse_lr > 0.0,
+            "defence.cleanse_lr must be a positive number, got {}",
+            self.cleanse_lr
+        );
+        Ok(())
+    }
 }
 
 /// Continues training `params` on clean `(x, y)`.
@@ -49,7 +77,8 @@ pub fn fine_tune(
     let mut p = params.clone();
     let mut opt = Sgd::new(cfg.finetune);
     for e in 0..cfg.finetune_epochs {
-        epoch(net, &mut p, &mut opt, cfg.finetune.lr, x, y, 64, derive_seed(seed, &format!("finetune-{e}")))?;
+        let data = EpochData { x, y, batch: 64, seed: derive_seed(seed, &format!("finetune-{e}")) };
+        epoch(net, &mut p, &mut opt, cfg.finetune.lr, data)?;
     }
     Ok(p)
 }

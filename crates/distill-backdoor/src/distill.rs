@@ -18,20 +18,24 @@
 //! DC): the trigger is updated against each iteration's network.
 
 use crate::attack::{AttackKind, Poisoned, TriggerUpdate};
-use crate::matching::distance;
+use crate::matching::gradient_matching_distance;
 use crate::net::{NetConfig, Params, cross_entropy, gradients};
 use crate::second_order::mixed_second_derivative;
-use crate::train::{Sgd, SgdConfig, epoch};
-use anyhow::Result;
+use crate::train::{EpochData, Sgd, SgdConfig, epoch};
+use anyhow::{Context, Result};
+use burn::tensor::Tensor;
 use rand::seq::SliceRandom;
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng, standard_normal};
 use serde::{Deserialize, Serialize};
 
-/// Which distillation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which distillation (`--method dc|dm`, `methods = ["dc", "dm"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
+    /// Dataset condensation with gradient matching (the method the paper attacks).
     Dc,
+    /// Distribution matching (ours, beyond the paper).
     Dm,
 }
 
@@ -54,23 +58,51 @@ pub enum Init {
     Real,
 }
 
+/// DC's (and DM's) loops and optimisers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistillConfig {
-    /// Synthetic images per class.
+    /// Synthetic images per class (paper: 1, 10 and 50; the laptop
+    /// experiment: 10).
     pub ipc: usize,
+    /// DC's iterations, a fresh network each (the laptop experiment: 200;
+    /// DM's count is the experiment's `dm_iterations`).
     pub iterations: usize,
+    /// DC's outer loop: image updates per iteration (official code: 1, 10,
+    /// 50 at 1, 10, 50 images per class; the laptop experiment: 10).
     pub outer_loop: usize,
+    /// DC's inner loop: network passes over the synthetic set between image
+    /// updates (official code: 1, 50, 10 at 1, 10, 50 images per class; the
+    /// laptop experiment: 10).
     pub inner_loop: usize,
+    /// How the synthetic images start (official default: noise).
     pub init: Init,
-    /// Synthetic-image optimiser of DC (lr 0.1, momentum 0.5).
+    /// Synthetic-image optimiser of DC (paper: lr 0.1, momentum 0.5).
     pub dc_images: SgdConfig,
-    /// Synthetic-image optimiser of DM (lr 1, momentum 0.5).
+    /// Synthetic-image optimiser of DM (the DM paper's lr 1, momentum 0.5;
+    /// not in this paper).
     pub dm_images: SgdConfig,
-    /// Inner-loop network optimiser (lr 0.01).
+    /// Inner-loop network optimiser (paper: lr 0.01).
     pub net: SgdConfig,
+    /// Real images per class in each matching step (paper: 256).
     pub batch_real: usize,
+    /// Batch size of the inner-loop network passes (official code: 256).
     pub batch_train: usize,
+}
+
+impl Validate for DistillConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.ipc >= 1, "distill.ipc must be at least 1");
+        anyhow::ensure!(self.iterations >= 1, "distill.iterations must be at least 1");
+        anyhow::ensure!(self.outer_loop >= 1, "distill.outer_loop must be at least 1");
+        anyhow::ensure!(self.inner_loop >= 1, "distill.inner_loop must be at least 1");
+        self.dc_images.validate().context("distill.dc_images")?;
+        self.dm_images.validate().context("distill.dm_images")?;
+        self.net.validate().context("distill.net")?;
+        anyhow::ensure!(self.batch_real >= 1, "distill.batch_real must be at least 1");
+        anyhow::ensure!(self.batch_train >= 1, "distill.batch_train must be at least 1");
+        Ok(())
+    }
 }
 
 /// A synthetic set and how it was made.
@@ -96,7 +128,7 @@ pub fn distill(
     seed: u64,
     progress: &indicatif::ProgressBar,
 ) -> Result<Distilled> {
-    net.validate()?;
+    net.validate().map_err(|e| reprolab_core::user_error(format!("{e:#}")))?;
     let classes = poisoned.train.classes;
     let len = net.image_len();
     if poisoned.train.image_len() != len || classes != net.classes {
@@ -163,7 +195,8 @@ pub fn distill(
             if method == Method::Dc {
                 for il in 0..cfg.inner_loop {
                     let s = derive_seed(seed, &format!("inner-{it}-{ol}-{il}"));
-                    epoch(net, &mut params, &mut net_opt, cfg.net.lr, &images, &labels, cfg.batch_train, s)?;
+                    let data = EpochData { x: &images, y: &labels, batch: cfg.batch_train, seed: s };
+                    epoch(net, &mut params, &mut net_opt, cfg.net.lr, data)?;
                 }
             }
             if doorping {
@@ -183,8 +216,12 @@ pub fn distill(
     Ok(out)
 }
 
-/// DC for one class: the matching distance and its gradient with respect
-/// to the class's synthetic images.
+/// DC for one class `c`: the class's term of DC's loss,
+/// `L_c = D(grad_theta l(T_c; theta), grad_theta l(S_c; theta))` with `D`
+/// the [`gradient_matching_distance`], `l` the cross-entropy against `c`,
+/// `T_c` the real batch and `S_c` the class's synthetic images, and its
+/// gradient with respect to `S_c`, `(d g_S / d S_c)^T dD/dg_S`, by the
+/// [`mixed_second_derivative`].
 pub fn dc_class_step(net: &NetConfig, params: &Params, real: &[f32], syn: &[f32], class: usize) -> (f64, Vec<f32>) {
     let ce = |n: usize| {
         let labels = vec![class; n];
@@ -193,13 +230,22 @@ pub fn dc_class_step(net: &NetConfig, params: &Params, real: &[f32], syn: &[f32]
     let n_syn = syn.len() / net.image_len();
     let g_real = gradients(net, params, real, false, ce(real.len() / net.image_len())).params;
     let g_syn = gradients(net, params, syn, false, ce(n_syn)).params;
-    let (d, v) = distance(&net.layout(), &g_real, &g_syn);
+    let (d, v) = gradient_matching_distance(&net.layout(), &g_real, &g_syn);
     let grad = mixed_second_derivative(params, &v, |p| gradients(net, p, syn, true, ce(n_syn)).input);
     (d, grad)
 }
 
-/// DM for one class: `|mean embed(real) - mean embed(syn)|^2` and its
-/// gradient with respect to the synthetic images.
+/// DM's distribution-matching loss for one class: the squared distance
+/// between the mean embeddings (the conv features `psi`) of the synthetic
+/// images and of a real batch,
+/// `L_c = | (1/|S_c|) sum_{s in S_c} psi(s) - (1/|T_c|) sum_{x in T_c} psi(x) |^2`;
+/// `syn_mean` and `real_mean` are the two means, `[1, features]`.
+pub fn distribution_matching_loss(syn_mean: Tensor<2>, real_mean: Tensor<2>) -> Tensor<1> {
+    (syn_mean - real_mean).powi_scalar(2).sum()
+}
+
+/// DM for one class: [`distribution_matching_loss`] and its gradient with
+/// respect to the synthetic images.
 pub fn dm_class_step(net: &NetConfig, params: &Params, real: &[f32], syn: &[f32]) -> (f64, Vec<f32>) {
     let device = reprolab_core::device::default_device();
     let p = net.tensors(params, &device, false);
@@ -207,8 +253,8 @@ pub fn dm_class_step(net: &NetConfig, params: &Params, real: &[f32], syn: &[f32]
     let dims = real_mean.dims();
     let real_mean: Vec<f32> = real_mean.into_data().try_to_vec().expect("f32");
     let g = gradients(net, params, syn, true, |p, x| {
-        let target = burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(real_mean, dims), &x.device());
-        (net.embed(p, x).mean_dim(0) - target).powi_scalar(2).sum()
+        let target = Tensor::<2>::from_data(burn::tensor::TensorData::new(real_mean, dims), &x.device());
+        distribution_matching_loss(net.embed(p, x).mean_dim(0), target)
     });
     (f64::from(g.loss), g.input)
 }

@@ -1,7 +1,51 @@
-//! The claim check of papers/06-doorping.md at laptop scale: distil the
-//! digits with DC (and DM) cleanly, under NAIVEATTACK and under DOORPING
-//! at two poisoning ratios; train fresh networks on each synthetic set;
-//! compare clean test accuracy (CTA) and attack success rate (ASR).
+//! The registered claim check at laptop scale: distil the digits with DC
+//! (and DM) cleanly, under NAIVEATTACK and under DOORPING at two poisoning
+//! ratios; train fresh networks on each synthetic set; compare clean test
+//! accuracy (CTA) and attack success rate (ASR).
+//!
+//! # What the paper claims and what is checked
+//!
+//! The paper (Liu et al., NDSS 2023) attacks dataset distillation (DD and
+//! DC, the official code's `liuyugeng/baadd`): poisoning the distillation
+//! plants a backdoor in every model trained on the small synthetic set.
+//! NAIVEATTACK (BadNets patches stamped on 1% of the training images
+//! before distillation) reaches a decent ASR in some cases; DOORPING, which
+//! re-optimises the trigger during distillation, reaches an ASR close to
+//! 1.0 in all cases while CTA stays close to clean distillation, and
+//! common defences do not remove it.
+//!
+//! The laptop experiment (the presets): the embedded 8x8 digits (10
+//! classes, a stratified 75/25 split per seed), a 2x2 trigger one pixel in
+//! from the bottom-right corner, target class 0, poisoning ratios 1% and
+//! 5%; a small ConvNet (one block of 3x3 conv with 16 channels, ReLU, 2x2
+//! average pool, then FC 64, ReLU, FC 10); DC with 10 images per class and
+//! loops (outer 10, inner 10) for 200 iterations (the `paper` preset; `full`
+//! runs 25, `quick` 6); arms clean DC, NAIVEATTACK and DOORPING at each
+//! ratio; 5 fresh networks per synthetic set (300 epochs each), 5 seeds.
+//! ASR counts triggered test images not of the target class classified as
+//! the target; "ASR incl. target" is the official code's variant over all
+//! triggered test images.
+//!
+//! The pass rule ([`RULE`], written before the run): on DC, at every ratio
+//! the preset runs, over seeds, DOORPING's mean ASR >= 0.90, at least 0.10
+//! above NAIVEATTACK's, and DOORPING's mean CTA at most 2 points below
+//! clean DC's. The run is inconclusive unless DC clean, NAIVEATTACK and
+//! DOORPING ran at some ratio on at least 3 seeds with finite CTA and ASR
+//! and clean DC's mean CTA is at least 0.50 (five times chance). DM arms,
+//! the defences (fine-tuning on 10 clean images per class, reverse
+//! engineering, the class-level spectral test, input clipping) and the
+//! trigger-update counts are reported, not judged. Anchor numbers: the
+//! paper reports DOORPING ASRs near 1.0 on every dataset it attacks; the
+//! DC paper reaches 94.7% test accuracy with 10 images per class on MNIST,
+//! which is why 0.50 only catches a distillation that failed.
+//!
+//! The paper's (official code's): the attacks, DC's loops and optimisers,
+//! the evaluation schedule and the metrics. Ours: the digits and the
+//! network size, DM as a third method and DOORPING on DM, the defences'
+//! settings, the exact thresholds of the rule (the paper says "close to
+//! 1" and "close to clean").
+//!
+//! # Plan
 //!
 //! The experiment is a map over units, one per (seed, arm), seed outer:
 //! an arm is a distillation method (DC, DM) clean or under NAIVEATTACK or
@@ -17,17 +61,16 @@ use crate::distill::{DistillConfig, Distilled, Method, distill};
 use crate::net::{NetConfig, Params};
 use crate::train::{EvalConfig, accuracy, train_fresh};
 use anyhow::Result;
-use reprolab_core::plan::{Outputs, Resources, Unit, UnitOutput};
-use reprolab_core::registry::{Method as Registered, Preset, RunContext};
+use reprolab_core::plan::{Outputs, Unit, UnitOutput};
+use reprolab_core::registry::{RunContext, Validate};
 use reprolab_core::report::plot::{Bars, grouped_bars, image_grid};
 use reprolab_core::report::{Figure, Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
 use serde::Deserialize;
 
-pub const PAPER: &str =
-    "Liu, Li, Backes, Shen, Zhang. Backdoor Attacks Against Dataset Distillation. NDSS 2023, arXiv 2301.01197";
 pub const CLAIM: &str = "Poisoning the distillation plants a backdoor in every model trained on the synthetic set: DOORPING reaches an attack success rate near 1 while clean accuracy stays close to clean distillation, well above NAIVEATTACK.";
-const RULE: &str = "Written before the run (the spec's rule, made exact). On DC, at every poisoning ratio the preset runs (full and paper: 1% and 5%; quick: 5%), over seeds: DOORPING's mean ASR >= 0.90; DOORPING's mean ASR at least 0.10 above NAIVEATTACK's; DOORPING's mean CTA at most 2 points below clean DC's. Supported when all hold. Precondition (else inconclusive): DC clean, NAIVEATTACK and DOORPING were run at some ratio, each judged arm has finite CTA and ASR on at least 3 seeds, and clean DC's mean CTA is at least 0.50 (five times chance on ten classes: the synthetic set teaches the classes, so a CTA within 2 points of it and an ASR are measured on working classifiers). DM arms are reported, not judged (the paper attacks DD and DC).";
+/// The verdict's rule, as the report prints it.
+pub const RULE: &str = "Written before the run (the laptop experiment's pass criterion, made exact). On DC, at every poisoning ratio the preset runs (full and paper: 1% and 5%; quick: 5%), over seeds: DOORPING's mean ASR >= 0.90; DOORPING's mean ASR at least 0.10 above NAIVEATTACK's; DOORPING's mean CTA at most 2 points below clean DC's. Supported when all hold. Precondition (else inconclusive): DC clean, NAIVEATTACK and DOORPING were run at some ratio, each judged arm has finite CTA and ASR on at least 3 seeds, and clean DC's mean CTA is at least 0.50 (five times chance on ten classes: the synthetic set teaches the classes, so a CTA within 2 points of it and an ASR are measured on working classifiers). DM arms are reported, not judged (the paper attacks DD and DC).";
 
 /// Seeds every judged arm needs: the rule compares means over seeds, and
 /// with fewer than 3 there is no seed-to-seed spread to read a 2-point CTA
@@ -43,38 +86,63 @@ const MIN_CLEAN_CTA: f64 = 0.5;
 /// The command whose run can decide when a precondition fails.
 const DECIDE: &str = "run `reprolab run distill-backdoor --preset full --jobs 2` (or --executor slurm)";
 
-/// The registry entry.
-pub const METHOD: Registered = Registered {
-    name: "distill-backdoor",
-    paper: PAPER,
-    claim: CLAIM,
-    presets: &[
-        (Preset::Smoke, include_str!("../../../configs/distill-backdoor/smoke.toml")),
-        (Preset::Quick, include_str!("../../../configs/distill-backdoor/quick.toml")),
-        (Preset::Full, include_str!("../../../configs/distill-backdoor/full.toml")),
-        (Preset::Paper, include_str!("../../../configs/distill-backdoor/paper.toml")),
-    ],
-    units,
-    run_unit,
-    summarise,
-    resources: Resources::SMALL,
-    complete: true,
-};
-
+/// Every hyper-parameter of the experiment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Distillation methods, each run clean and under both attacks (paper:
+    /// DD and DC; here `dc`, and `dm`, ours).
     pub methods: Vec<Method>,
-    /// Poisoning ratios of both attacks.
+    /// Poisoning ratios of both attacks, each in (0, 1] (paper: 1% by
+    /// default; the laptop experiment: 1% and 5%).
     pub ratios: Vec<f64>,
+    /// The ConvNet (the laptop experiment: conv 16 channels, FC 64, on 8x8
+    /// digits).
     pub net: NetConfig,
+    /// DC's loops and optimisers (DM uses `ipc`, its image optimiser and
+    /// the batches).
     pub distill: DistillConfig,
-    /// DM's iterations (cheap ones, one matching step each).
+    /// DM's iterations, cheap ones, one matching step each (paper: not
+    /// stated, DM is ours).
     pub dm_iterations: usize,
+    /// How a synthetic set is evaluated with fresh networks.
     pub eval: EvalConfig,
     /// Patch size, target and DOORPING's optimiser (kind and ratio are set per arm).
     pub attack: AttackConfig,
+    /// The defences' settings (ours).
     pub defence: DefenceConfig,
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(!self.methods.is_empty(), "methods must list at least one of \"dc\", \"dm\"");
+        for (i, m) in self.methods.iter().enumerate() {
+            anyhow::ensure!(!self.methods[..i].contains(m), "methods lists {} twice", m.name());
+        }
+        for (i, &r) in self.ratios.iter().enumerate() {
+            anyhow::ensure!(r > 0.0 && r <= 1.0, "ratios must each be in (0, 1], got {r}");
+            anyhow::ensure!(!self.ratios[..i].contains(&r), "ratios lists {r} twice");
+        }
+        self.net.validate()?;
+        self.distill.validate()?;
+        anyhow::ensure!(self.dm_iterations >= 1, "dm_iterations must be at least 1");
+        self.eval.validate()?;
+        self.attack.validate()?;
+        anyhow::ensure!(
+            self.attack.target < self.net.classes,
+            "attack.target {} is not among the net.classes = {} classes",
+            self.attack.target,
+            self.net.classes
+        );
+        anyhow::ensure!(
+            self.attack.size < self.net.side,
+            "attack.size {} does not fit a net.side = {} image (the patch sits one pixel in from the corner: at most {})",
+            self.attack.size,
+            self.net.side,
+            self.net.side.saturating_sub(1)
+        );
+        self.defence.validate()
+    }
 }
 
 /// Test metrics of one synthetic set, averaged over fresh networks.
@@ -166,7 +234,6 @@ fn arms(cfg: &Config) -> Vec<Arm> {
 /// arms of a seed are independent.
 pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
     let cfg: Config = ctx.config()?;
-    cfg.net.validate()?;
     let arms = arms(&cfg);
     Ok(ctx.seeds.iter().flat_map(|&seed| arms.iter().map(move |a| Unit::main(a.slug(), seed))).collect())
 }
@@ -177,7 +244,6 @@ pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
 /// note DOORPING's trigger-update counts.
 pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     let cfg: Config = ctx.config()?;
-    cfg.net.validate()?;
     let seed = unit.key.seed;
     let Some(a) = arms(&cfg).into_iter().find(|a| a.slug() == unit.key.part) else {
         anyhow::bail!("no arm '{}' in this config", unit.key.part);
@@ -201,7 +267,15 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     out.record(&name, "CTA", m.cta);
     out.record(&name, "ASR", m.asr);
     out.record(&name, "ASR incl. target", m.asr_with_target);
-    defend(&cfg, &data, &poisoned, &syn, &nets, derive_seed(seed, &name), &name, &mut out)?;
+    let attacked = Attacked {
+        name: &name,
+        seed: derive_seed(seed, &name),
+        data: &data,
+        poisoned: &poisoned,
+        syn: &syn,
+        nets: &nets,
+    };
+    defend(&cfg, &attacked, &mut out)?;
     // Seeds are 0..n, so seed 0 is the first seed of every run.
     let first_seed = seed == 0;
     if kind == AttackKind::Doorping && !syn.trigger_updates.is_empty() {
@@ -236,23 +310,24 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     let results = outputs.results("");
     let mut notes = outputs.notes();
     for name in results.arms.clone() {
-        let seeds = results.values(&name, "reverse engineering flags the target").len();
-        let flagged = |metric: &str| results.values(&name, metric).iter().filter(|&&v| v == 1.0).count();
+        let cell = |metric: &str| results.require(&name, metric);
+        let flagged =
+            |metric: &str| -> Result<usize> { Ok(cell(metric)?.values.iter().filter(|&&v| v == 1.0).count()) };
+        let seeds = cell("reverse engineering flags the target")?.values.len();
         notes.push(format!(
             "Defences on {name}: fine-tuning on {} clean images per class takes ASR {:.3} -> {:.3} and CTA {:.3} -> {:.3}; clipping inputs to the pixel range leaves ASR {:.3}; reverse engineering flags the target class in {}/{seeds} seeds, the spectral test in {}/{seeds}.",
             cfg.defence.clean_per_class,
-            results.mean(&name, "ASR"),
-            results.mean(&name, "ASR after fine-tuning"),
-            results.mean(&name, "CTA"),
-            results.mean(&name, "CTA after fine-tuning"),
-            results.mean(&name, "ASR on inputs clipped to the pixel range"),
-            flagged("reverse engineering flags the target"),
-            flagged("spectral test flags the target"),
+            cell("ASR")?.mean,
+            cell("ASR after fine-tuning")?.mean,
+            cell("CTA")?.mean,
+            cell("CTA after fine-tuning")?.mean,
+            cell("ASR on inputs clipped to the pixel range")?.mean,
+            flagged("reverse engineering flags the target")?,
+            flagged("spectral test flags the target")?,
         ));
     }
-    let verdict = judge(&cfg.methods, &cfg.ratios, &results);
-    let mut report =
-        Report::new(METHOD.name, PAPER, CLAIM, ctx.preset.name(), ctx.seeds.clone(), results.clone(), verdict);
+    let verdict = judge(&cfg.methods, &cfg.ratios, &results)?;
+    let mut report = ctx.report(results.clone(), verdict);
     // The synthetic sets in unit order, then the trigger (drawn by its unit
     // between the sets, shown after all of them).
     let (triggers, sets): (Vec<Figure>, Vec<Figure>) = outputs.figures().into_iter().partition(|f| f.name == "trigger");
@@ -270,20 +345,25 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     )))
 }
 
+/// One arm's synthetic set and the networks trained on it: what the
+/// defences are tried against.
+struct Attacked<'a> {
+    /// The arm's name, the table row its defence metrics go to.
+    name: &'a str,
+    /// The arm's seed (the unit's seed, derived with the arm's name).
+    seed: u64,
+    data: &'a ImageData,
+    poisoned: &'a Poisoned,
+    syn: &'a Distilled,
+    /// The fresh networks trained on `syn`.
+    nets: &'a [Params],
+}
+
 /// The defences against one arm: fine-tuning every evaluation network on
 /// a small clean set, reverse engineering and the spectral test on the
 /// first one.
-#[allow(clippy::too_many_arguments)]
-fn defend(
-    cfg: &Config,
-    data: &ImageData,
-    poisoned: &Poisoned,
-    syn: &Distilled,
-    nets: &[Params],
-    seed: u64,
-    name: &str,
-    out: &mut UnitOutput,
-) -> Result<()> {
+fn defend(cfg: &Config, arm: &Attacked, out: &mut UnitOutput) -> Result<()> {
+    let Attacked { name, seed, data, poisoned, syn, nets } = *arm;
     use rand::seq::SliceRandom;
     let mut r = reprolab_core::rng::rng(derive_seed(seed, "clean-set"));
     let clean: Vec<usize> = data
@@ -331,15 +411,15 @@ fn defend(
 
 /// The verdict: the preconditions (every judged arm on `MIN_SEEDS` seeds,
 /// clean DC at `MIN_CLEAN_CTA`), then the rule at every ratio.
-fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Verdict {
+fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Result<Verdict> {
     if !methods.contains(&Method::Dc) {
-        return Verdict::inconclusive(RULE, format!("precondition failed: DC was not run; {DECIDE}"));
+        return Ok(Verdict::inconclusive(RULE, format!("precondition failed: DC was not run; {DECIDE}")));
     }
     if ratios.is_empty() {
-        return Verdict::inconclusive(RULE, format!("precondition failed: no poisoning ratio was run; {DECIDE}"));
+        return Ok(Verdict::inconclusive(RULE, format!("precondition failed: no poisoning ratio was run; {DECIDE}")));
     }
     let clean = arm(Method::Dc, AttackKind::None, 0.0);
-    let clean_cta = results.mean(&clean, "CTA");
+    let clean_cta = results.require(&clean, "CTA")?.mean;
     let mut judged = vec![clean];
     for &r in ratios {
         judged.push(arm(Method::Dc, AttackKind::Naive, r));
@@ -347,8 +427,9 @@ fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Verdict {
     }
     let mut unmet = Vec::new();
     for a in &judged {
-        let n = ["CTA", "ASR"].iter().map(|m| results.values(a, m).len()).min().unwrap_or(0);
-        let finite = ["CTA", "ASR"].iter().all(|m| results.values(a, m).iter().all(|v| v.is_finite()));
+        let (cta, asr) = (results.require(a, "CTA")?, results.require(a, "ASR")?);
+        let n = cta.values.len().min(asr.values.len());
+        let finite = cta.values.iter().chain(&asr.values).all(|v| v.is_finite());
         if n < MIN_SEEDS {
             unmet.push(format!("{a} has {n} seeds (< {MIN_SEEDS})"));
         } else if !finite {
@@ -366,8 +447,11 @@ fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Verdict {
     for &r in ratios {
         let door = arm(Method::Dc, AttackKind::Doorping, r);
         let naive = arm(Method::Dc, AttackKind::Naive, r);
-        let (d_asr, n_asr, d_cta) =
-            (results.mean(&door, "ASR"), results.mean(&naive, "ASR"), results.mean(&door, "CTA"));
+        let (d_asr, n_asr, d_cta) = (
+            results.require(&door, "ASR")?.mean,
+            results.require(&naive, "ASR")?.mean,
+            results.require(&door, "CTA")?.mean,
+        );
         evidence.push(format!(
             "{}%: DOORPING ASR {d_asr:.3} vs NAIVEATTACK {n_asr:.3}, CTA {d_cta:.3} vs clean {clean_cta:.3}",
             r * 100.0
@@ -383,17 +467,17 @@ fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Verdict {
         }
     }
     if !unmet.is_empty() {
-        return Verdict::inconclusive(
+        return Ok(Verdict::inconclusive(
             RULE,
             format!("{}; precondition failed: {}; {DECIDE}", evidence.join("; "), unmet.join(", ")),
-        );
+        ));
     }
     let text = if failures.is_empty() {
         evidence.join("; ")
     } else {
         format!("{}; fails: {}", evidence.join("; "), failures.join(", "))
     };
-    Verdict::from_rule(failures.is_empty(), RULE, text)
+    Ok(Verdict::from_rule(failures.is_empty(), RULE, text))
 }
 
 /// The synthetic set of one arm (seed 0) as an image grid, one row per class.
@@ -438,12 +522,15 @@ fn add_bars(mut report: Report, cfg: &Config, results: &Results) -> Result<Repor
             .collect();
         let bars: Vec<Bars> = ["CTA", "ASR"]
             .iter()
-            .map(|m| Bars {
-                name: (*m).to_string(),
-                mean: arms.iter().map(|a| results.mean(a, m)).collect(),
-                std: arms.iter().map(|a| results.cell(a, m).map_or(0.0, |c| c.std)).collect(),
+            .map(|m| -> Result<Bars> {
+                let cells: Vec<_> = arms.iter().map(|a| results.require(a, m)).collect::<Result<_>>()?;
+                Ok(Bars {
+                    name: (*m).to_string(),
+                    mean: cells.iter().map(|c| c.mean).collect(),
+                    std: cells.iter().map(|c| c.std).collect(),
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         report = report.figure(
             &format!("asr-cta-{}", method.name().to_lowercase()),
             &format!("{}: clean test accuracy (CTA) and attack success rate (ASR) per arm, mean and std over seeds (each seed averages its fresh networks).", method.name()),
@@ -456,6 +543,7 @@ fn add_bars(mut report: Report, cfg: &Config, results: &Results) -> Result<Repor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reprolab_core::registry::{self, Preset, RunOptions};
     use reprolab_core::report::Outcome;
 
     /// Results of the DC arms at 5% over `seeds` seeds: clean CTA `clean`,
@@ -477,13 +565,13 @@ mod tests {
 
     #[test]
     fn supported_when_the_rule_holds_on_enough_seeds() {
-        let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 1.0));
+        let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 1.0)).unwrap();
         assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
     }
 
     #[test]
     fn inconclusive_below_three_seeds() {
-        let v = judge(&[Method::Dc], &[0.05], &results(2, 0.87, 1.0));
+        let v = judge(&[Method::Dc], &[0.05], &results(2, 0.87, 1.0)).unwrap();
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
         assert!(v.evidence.contains("DC clean has 2 seeds (< 3)"), "{}", v.evidence);
         assert!(v.evidence.ends_with("(or --executor slurm)"), "{}", v.evidence);
@@ -493,22 +581,72 @@ mod tests {
     fn inconclusive_when_clean_dc_does_not_learn() {
         // The pass criterion alone would say supported: DOORPING's CTA is
         // within 2 points of a clean CTA that is itself near chance.
-        let v = judge(&[Method::Dc], &[0.05], &results(5, 0.2, 1.0));
+        let v = judge(&[Method::Dc], &[0.05], &results(5, 0.2, 1.0)).unwrap();
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
         assert!(v.evidence.contains("clean DC's CTA 0.200 < 0.50"), "{}", v.evidence);
     }
 
     #[test]
-    fn inconclusive_when_a_judged_arm_is_missing() {
-        // The 1% arms were never run: their NaN means must not pass.
-        let v = judge(&[Method::Dc], &[0.01, 0.05], &results(3, 0.87, 1.0));
-        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
-        assert!(v.evidence.contains("DC DOORPING 1% has 0 seeds"), "{}", v.evidence);
+    fn a_judged_arm_without_results_is_an_error() {
+        // The 1% arms were never run: the rule names the missing cell
+        // instead of reading a NaN.
+        let err = judge(&[Method::Dc], &[0.01, 0.05], &results(3, 0.87, 1.0)).unwrap_err().to_string();
+        assert!(err.contains("no result for arm 'DC NAIVEATTACK 1%', metric 'CTA'"), "{err}");
+    }
+
+    #[test]
+    fn inconclusive_without_dc_or_a_ratio() {
+        let v = judge(&[Method::Dm], &[0.05], &Results::default()).unwrap();
+        assert!(v.evidence.contains("DC was not run"), "{}", v.evidence);
+        let v = judge(&[Method::Dc], &[], &Results::default()).unwrap();
+        assert!(v.evidence.contains("no poisoning ratio"), "{}", v.evidence);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+    }
+
+    #[test]
+    fn every_shipped_preset_validates() {
+        for preset in Preset::ALL {
+            let cfg: Config = registry::preset_config("distill-backdoor", preset)
+                .unwrap_or_else(|e| panic!("{}: {e:#}", preset.name()));
+            assert!(!arms(&cfg).is_empty());
+        }
+    }
+
+    /// A bad value in a user's `--config` file fails when the config is
+    /// read, as a user error naming the field.
+    #[test]
+    fn a_bad_value_in_a_config_file_is_a_user_error_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        for (text, field) in [
+            ("[distill]\nipc = 0\n", "distill.ipc must be at least 1"),
+            ("[eval.sgd]\nlr = 0.0\n", "eval.sgd: lr must be a positive number"),
+            ("[distill.dc_images]\nmomentum = 1.0\n", "distill.dc_images: momentum must be in [0, 1)"),
+            ("ratios = [0.05, 1.5]\n", "ratios must each be in (0, 1], got 1.5"),
+            ("methods = [\"dc\", \"dc\"]\n", "methods lists DC twice"),
+            ("[attack]\ntarget = 10\n", "attack.target 10 is not among the net.classes = 10 classes"),
+            ("[attack]\nsize = 8\n", "attack.size 8 does not fit"),
+            ("[net]\ndepth = 4\n", "net.side 8 cannot be halved net.depth = 4 times"),
+            ("[defence]\ncleanse_lr = -1.0\n", "defence.cleanse_lr must be a positive number"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let opts = RunOptions {
+                preset: Some(Preset::Smoke),
+                config_file: Some(file.clone()),
+                out_dir: dir.path().into(),
+                ..Default::default()
+            };
+            let ctx = RunContext::new(&crate::METHOD, &opts).unwrap();
+            let err = units(&ctx).unwrap_err();
+            assert!(reprolab_core::is_user_error(&err), "{err:#}");
+            let msg = err.to_string();
+            assert!(msg.contains("bad.toml") && msg.contains(field), "{text}: {msg}");
+        }
     }
 
     #[test]
     fn not_supported_when_doorping_misses_on_a_valid_run() {
-        let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 0.75));
+        let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 0.75)).unwrap();
         assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
         assert!(v.evidence.contains("DOORPING ASR 0.750 < 0.90"), "{}", v.evidence);
     }

@@ -13,6 +13,7 @@ use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{SeededRng, rng};
 use serde::{Deserialize, Serialize};
 
@@ -20,19 +21,42 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetConfig {
+    /// Input channels, the data's (paper: 1 for MNIST-style data and the
+    /// digits, 3 for CIFAR-10).
     pub channels: usize,
-    /// Images are `side x side`; every block halves it.
+    /// Images are `side x side`; every block halves it (paper: 28 or 32;
+    /// the laptop experiment's digits: 8).
     pub side: usize,
-    /// Channels of every conv block.
+    /// Channels of every conv block (paper: 128; the laptop ConvNet: 16).
     pub width: usize,
+    /// Conv blocks (paper: 3; the laptop ConvNet: 1).
     pub depth: usize,
-    /// Units of the penultimate layer (DOORPING's neurons).
+    /// Units of the penultimate layer, DOORPING's neurons (paper's ConvNet:
+    /// FC 192; the laptop ConvNet: 64).
     pub hidden: usize,
+    /// Output classes, the data's (paper: 10).
     pub classes: usize,
-    /// Instance norm after each conv (DC's default network has it; the spec's
-    /// laptop network does not).
+    /// Instance norm after each conv (DC's default network has it; the
+    /// paper's network and the laptop ConvNet do not; default false).
     #[serde(default)]
     pub instance_norm: bool,
+}
+
+impl Validate for NetConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.channels >= 1, "net.channels must be at least 1");
+        let halved = u32::try_from(self.depth).ok().and_then(|d| self.side.checked_shr(d)).unwrap_or(0);
+        anyhow::ensure!(
+            halved >= 1,
+            "net.side {} cannot be halved net.depth = {} times (every conv block halves it)",
+            self.side,
+            self.depth
+        );
+        anyhow::ensure!(self.width >= 1, "net.width must be at least 1");
+        anyhow::ensure!(self.hidden >= 1, "net.hidden must be at least 1");
+        anyhow::ensure!(self.classes >= 2, "net.classes must be at least 2, got {}", self.classes);
+        Ok(())
+    }
 }
 
 /// What a parameter is; only matrices (conv kernels, FC weights) enter the
@@ -75,17 +99,6 @@ impl Slot {
 pub type Params = Vec<Vec<f32>>;
 
 impl NetConfig {
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if self.side >> self.depth == 0 || self.width == 0 || self.hidden == 0 || self.classes < 2 {
-            reprolab_core::user_bail!(
-                "network: side {} cannot be halved {} times, or a width/hidden/classes is too small",
-                self.side,
-                self.depth
-            );
-        }
-        Ok(())
-    }
-
     /// Input values per image.
     pub fn image_len(&self) -> usize {
         self.channels * self.side * self.side

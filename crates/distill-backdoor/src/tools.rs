@@ -11,7 +11,7 @@ use crate::experiment::{AttackMetrics, Config, evaluate};
 use crate::net::NetConfig;
 use anyhow::Result;
 use reprolab_core::data::npy::{Array, load_npy, save_npy};
-use reprolab_core::registry::{Preset, RunContext, RunOptions};
+use reprolab_core::registry::{self, Preset, Validate};
 use reprolab_core::user_bail;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -31,12 +31,11 @@ pub struct SyntheticSet {
 
 /// The preset's settings with the network fitted to `data`.
 fn settings(data: &ImageData) -> Result<Config> {
-    let opts = RunOptions { preset: Some(Preset::Quick), ..Default::default() };
-    let mut cfg: Config = RunContext::new(&crate::METHOD, &opts)?.config()?;
+    let mut cfg: Config = registry::preset_config("distill-backdoor", Preset::Quick)?;
     cfg.net.channels = data.train.channels;
     cfg.net.side = data.train.side;
     cfg.net.classes = data.train.classes;
-    cfg.net.validate()?;
+    cfg.net.validate().map_err(|e| reprolab_core::user_error(format!("{}: {e:#}", data.name)))?;
     Ok(cfg)
 }
 
@@ -186,11 +185,6 @@ pub fn evaluate_command(dir: &Path, data_dir: Option<&Path>, networks: usize) ->
     cfg.networks = networks.max(1);
     let (m, _) = evaluate(&set.net, &syn, &poisoned, &data, &cfg, set.seed)?;
     Ok((set, m))
-}
-
-/// The default output folder.
-pub fn default_out(now: &str) -> PathBuf {
-    PathBuf::from("runs").join(format!("{}-distill-backdoor", now.replace(':', "-")))
 }
 
 #[cfg(test)]

@@ -5,19 +5,39 @@
 //! after half the epochs), then clean test accuracy and attack success.
 
 use crate::net::{NetConfig, Params, cross_entropy, gradients, predict};
-use anyhow::Result;
+use anyhow::{Context, Result};
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::rng;
 use serde::{Deserialize, Serialize};
 
-/// SGD with PyTorch's momentum and weight decay semantics.
+/// SGD with PyTorch's momentum and weight decay semantics. Its paper
+/// values depend on what it optimises; the fields that hold one say them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SgdConfig {
+    /// Learning rate, positive.
     pub lr: f64,
+    /// Momentum in [0, 1) (default 0, none).
     #[serde(default)]
     pub momentum: f64,
+    /// L2 weight decay added to the gradient, non-negative (default 0).
     #[serde(default)]
     pub weight_decay: f64,
+}
+
+/// The checks of one optimiser's settings; its place in the config
+/// (`distill.dc_images`, `eval.sgd`, ...) is added by the parent.
+impl Validate for SgdConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.lr.is_finite() && self.lr > 0.0, "lr must be a positive number, got {}", self.lr);
+        anyhow::ensure!((0.0..1.0).contains(&self.momentum), "momentum must be in [0, 1), got {}", self.momentum);
+        anyhow::ensure!(
+            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+            "weight_decay must be non-negative, got {}",
+            self.weight_decay
+        );
+        Ok(())
+    }
 }
 
 /// One optimiser's state.
@@ -47,19 +67,21 @@ impl Sgd {
     }
 }
 
-/// One pass over `(x, y)` in shuffled batches of `batch`; returns the mean loss.
-#[allow(clippy::too_many_arguments)]
-pub fn epoch(
-    net: &NetConfig,
-    params: &mut Params,
-    opt: &mut Sgd,
-    lr: f64,
-    x: &[f32],
-    y: &[usize],
-    batch: usize,
-    seed: u64,
-) -> Result<f32> {
+/// What one epoch passes over: the rows `x` (row-major images) with their
+/// labels `y`, in batches of `batch` in an order shuffled from `seed`.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochData<'a> {
+    pub x: &'a [f32],
+    pub y: &'a [usize],
+    pub batch: usize,
+    pub seed: u64,
+}
+
+/// One pass over `data` in shuffled batches at learning rate `lr`; returns
+/// the mean loss.
+pub fn epoch(net: &NetConfig, params: &mut Params, opt: &mut Sgd, lr: f64, data: EpochData) -> Result<f32> {
     use rand::seq::SliceRandom;
+    let EpochData { x, y, batch, seed } = data;
     let len = net.image_len();
     let mut order: Vec<usize> = (0..y.len()).collect();
     order.shuffle(&mut rng(seed));
@@ -79,11 +101,26 @@ pub fn epoch(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvalConfig {
-    /// Fresh networks per synthetic set.
+    /// Fresh networks trained and averaged per synthetic set (the laptop
+    /// experiment: 5).
     pub networks: usize,
+    /// Training epochs of each fresh network; the learning rate is cut 10x
+    /// after half of them (paper: 300).
     pub epochs: usize,
+    /// Batch size (official code: 256).
     pub batch: usize,
+    /// The fresh networks' optimiser (official code: lr 0.01, momentum 0.9,
+    /// weight decay 5e-4).
     pub sgd: SgdConfig,
+}
+
+impl Validate for EvalConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.networks >= 1, "eval.networks must be at least 1");
+        anyhow::ensure!(self.epochs >= 1, "eval.epochs must be at least 1");
+        anyhow::ensure!(self.batch >= 1, "eval.batch must be at least 1");
+        self.sgd.validate().context("eval.sgd")
+    }
 }
 
 /// Trains a fresh network (initialised from `seed`) on `(x, y)`.
@@ -98,16 +135,8 @@ pub fn train_fresh(net: &NetConfig, x: &[f32], y: &[usize], cfg: &EvalConfig, se
             opt = Sgd::new(cfg.sgd);
         }
         let lr = if e > decay_at { cfg.sgd.lr * 0.1 } else { cfg.sgd.lr };
-        epoch(
-            net,
-            &mut params,
-            &mut opt,
-            lr,
-            x,
-            y,
-            cfg.batch,
-            reprolab_core::rng::derive_seed(seed, &format!("epoch-{e}")),
-        )?;
+        let epoch_seed = reprolab_core::rng::derive_seed(seed, &format!("epoch-{e}"));
+        epoch(net, &mut params, &mut opt, lr, EpochData { x, y, batch: cfg.batch, seed: epoch_seed })?;
     }
     Ok(params)
 }

@@ -18,7 +18,7 @@ fn smoke_experiment_measures_every_arm() {
     );
     for arm in arms {
         for metric in ["CTA", "ASR", "ASR incl. target"] {
-            let v = report.results.mean(arm, metric);
+            let v = report.results.require(arm, metric).unwrap().mean;
             assert!((0.0..=1.0).contains(&v), "{arm} {metric} = {v}");
         }
     }

@@ -1,9 +1,14 @@
-//! The groove text encoding of the paper's official code (spec
-//! papers/08-drums.md, "Exact details of the official encoder"): one line
-//! per 16th note, six instrument columns, 'o' for a hit and '-' for a rest.
-//! [`encode_midi`] reproduces `data_text/` byte for byte (golden test);
-//! [`lm_example`] builds the language-model prompt/completion of the
-//! `gpt3_*.jsonl` files; [`decode_midi`] writes a playable drum track.
+//! The groove text encoding of the paper's official code (github
+//! zharry29/drums-with-llm): one line per 16th note, six instrument
+//! columns, 'o' for a hit and '-' for a rest, 16 measures (256 lines in
+//! 4/4); only x/4 time signatures are encoded. [`encode_midi`] documents
+//! the official encoder's exact quantisation and reproduces the paper's
+//! `data_text/` files byte for byte (golden test); [`column_of`] its
+//! instrument merges; [`lm_example`] builds the language-model
+//! prompt/completion of the `gpt3_*.jsonl` files (leading empty measures
+//! stripped, grooves of 128 lines or fewer dropped, SEP / END layout);
+//! [`decode_midi`] writes a playable drum track (ours: the official decoder
+//! writes the columns in another order than the encoder reads them).
 
 use anyhow::{Context, Result};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};

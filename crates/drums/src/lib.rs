@@ -14,7 +14,12 @@
 //!   KV-cached sampling with temperature and top-p; [`ngram`]: a
 //!   measure-level n-gram baseline; [`corpus`]: the natural-language
 //!   pre-training text; [`model`]: train / save / load / generate.
-//! - [`experiment`]: the registered claim check.
+//! - [`data`]: the paper's language-model files (`gpt3_*.jsonl`);
+//!   [`config`]: every knob of the experiment and `drums train`, with
+//!   their checks and the paper's values.
+//! - [`experiment`]: the registered claim check (its docs hold the claim,
+//!   the pass rule and the paper's numbers); [`cli`]: the `reprolab drums`
+//!   commands (`eval`, `encode`, `decode`, `train`, `generate`).
 //!
 //! The paper's: the encoding, the metrics, the data, the prompt format (2
 //! measures, SEP / END), sampling at temperature 0.9, the claim. Ours: the
@@ -27,8 +32,11 @@
 //! rule, and the decoder (the official decoder writes the columns in
 //! another order than the encoder reads them; ours inverts the encoder).
 
+pub mod cli;
 pub mod codec;
+pub mod config;
 pub mod corpus;
+pub mod data;
 pub mod eval;
 pub mod experiment;
 pub mod gmd;

@@ -13,14 +13,20 @@ use reprolab_core::nn::{EncoderBlock, EncoderBlockConfig, KvCache};
 use reprolab_core::train::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
-/// Model size.
+/// Model size (the paper's models were GPT-3 davinci and ada, whose sizes
+/// it does not state; these are ours).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LmConfig {
+    /// Width of the embeddings and blocks (paper: not stated; ours 32 to 128).
     pub d_model: usize,
+    /// Attention heads per block; must divide `d_model` (paper: not stated).
     pub n_heads: usize,
+    /// Transformer blocks (paper: not stated; ours 1 to 4).
     pub n_layers: usize,
-    /// Longest sequence (tokens).
+    /// Longest sequence in tokens: a groove of the paper's LM format is at
+    /// most 272 tokens, 256 lines, 15 SEP and END (paper: GPT-3's own
+    /// context; ours 288).
     pub context: usize,
 }
 
@@ -89,12 +95,16 @@ impl Lm {
     }
 }
 
-/// How to train.
+/// How to train (the paper fine-tuned through OpenAI's API and states no
+/// training settings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LmTrainConfig {
+    /// Passes over the sequences (paper: not stated).
     pub epochs: usize,
+    /// Sequences per optimiser step (paper: not stated; ours 16).
     pub batch_size: usize,
+    /// Optimiser and learning rate (paper: not stated; ours Adam, 1e-3).
     pub optimizer: OptimizerConfig,
 }
 
@@ -108,8 +118,13 @@ fn batch_tensor(seqs: &[&[usize]], t: usize, device: &Device) -> Tensor<2, Int> 
     Tensor::from_data(TensorData::new(data, [seqs.len(), t]), device)
 }
 
-/// Mean next-token cross-entropy of `seqs` (padding ignored), the training
-/// objective. `device` must match the model's.
+/// The training objective, the mean next-token cross-entropy of `seqs`
+/// over the non-padding targets:
+///
+/// `L = -(1 / |T|) * sum_{(j, t) in T} log p_theta(x_{j,t} | x_{j,<t})`,
+///
+/// T the positions `t >= 1` of every sequence j (cut at `context + 1`
+/// tokens) whose token is not `PAD`. `device` must match the model's.
 pub fn sequence_loss(model: &Lm, seqs: &[&[usize]], device: &Device) -> Tensor<1> {
     let t = seqs.iter().map(|s| s.len()).max().unwrap_or(1).min(model.context() + 1);
     let all = batch_tensor(seqs, t, device);
@@ -134,12 +149,21 @@ pub fn evaluate(model: &Lm, seqs: &[Vec<usize>], device: &Device) -> f64 {
     total / n.max(1) as f64
 }
 
-/// The loss [`evaluate`] would report for a unigram model: the token
-/// frequencies of `train` (add-one smoothed over the ids in `support`),
-/// scored on the same targets (each sequence's tokens after the first, cut
-/// at `context + 1`) with the same batching (token mean per batch of 16,
-/// weighted by the batch's sequences). A model whose loss is not below it
-/// has learnt nothing about the order of the tokens.
+/// The unigram floor of the preconditions: the loss [`evaluate`] would
+/// report for a unigram model, the token frequencies of `train` add-one
+/// smoothed over the ids in `support`,
+///
+/// `p(v) = (c(v) + 1) / sum_{u in support} (c(u) + 1)` (a target outside
+/// the support counts as `c = 0`),
+///
+/// scored on the same targets as [`evaluate`] (each sequence's tokens after
+/// the first, cut at `context + 1`, `PAD` skipped) with the same batching:
+///
+/// `L = sum_b n_b * (-(1 / |T_b|) * sum_{x in T_b} log p(x)) / sum_b n_b`
+///
+/// over batches b of 16 sequences (`n_b` sequences, targets `T_b`). A
+/// model whose loss is not below it has learnt nothing about the order of
+/// the tokens.
 pub fn unigram_loss(train: &[Vec<usize>], eval: &[Vec<usize>], support: std::ops::Range<usize>, context: usize) -> f64 {
     let mut counts = vec![1.0f64; support.len()];
     for &tok in train.iter().flatten() {
@@ -206,16 +230,25 @@ pub fn train(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SampleConfig {
+    /// Softmax temperature T (paper: 0.9).
     pub temperature: f64,
     /// Nucleus sampling: keep the smallest set of tokens whose probability
-    /// reaches `top_p` (1 = off).
+    /// reaches `top_p` (1 = off; paper: not stated, so off).
     pub top_p: f64,
-    /// Most tokens to generate.
+    /// Most tokens to generate; generation also stops at `END` (paper:
+    /// stop at END, no limit stated; ours 240, enough for a completion:
+    /// 14 measures of 16 lines and a SEP, then END).
     pub max_tokens: usize,
 }
 
 /// Draws one token from `logits` (host values) under `cfg`, restricted to
-/// `allowed` ids.
+/// `allowed` ids: temperature softmax then nucleus (top-p) truncation,
+///
+/// `p_i = exp((z_i - max_j z_j) / T) / sum_{j in allowed} exp((z_j - max z) / T)`,
+///
+/// keep the most probable tokens (ties by smaller id) until their mass
+/// reaches `top_p`, renormalise, and return the first token whose
+/// cumulative probability exceeds the uniform draw `u`.
 pub fn sample_token(logits: &[f32], allowed: &[usize], cfg: &SampleConfig, u: f64) -> usize {
     let temperature = cfg.temperature.max(1e-6);
     let max = allowed.iter().map(|&i| f64::from(logits[i])).fold(f64::NEG_INFINITY, f64::max);

@@ -3,26 +3,25 @@
 //! call.
 
 use crate::codec::{Groove, MEASURE};
+use crate::config::{Config, PretrainConfig};
 use crate::lm::{self, Lm, LmConfig, LmTrainConfig, SampleConfig};
 use crate::tokens::{self, Decoded};
 use anyhow::Result;
 use burn::tensor::Device;
+use reprolab_core::registry::{self, Preset};
 use reprolab_core::rng::derive_seed;
 use reprolab_core::train::Checkpoint;
 use reprolab_core::train::checkpoint::TrainState;
-use serde::{Deserialize, Serialize};
-use std::path::Path;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
-/// Natural-language pre-training.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PretrainConfig {
-    /// `cargo-readmes` (the README files of the crates in Cargo.lock, from
-    /// the cargo registry) or a path to a text file or folder.
-    pub corpus: String,
-    /// Bytes of the corpus used.
-    pub max_bytes: usize,
-    pub train: LmTrainConfig,
+/// How one Transformer is built and trained: its size, its fine-tuning,
+/// and the natural-language pre-training before it (`None`: from scratch).
+#[derive(Debug, Clone, Copy)]
+pub struct Recipe<'a> {
+    pub model: &'a LmConfig,
+    pub train: &'a LmTrainConfig,
+    pub pretrain: Option<&'a PretrainConfig>,
 }
 
 /// Corpus windows held out from pre-training to measure it.
@@ -43,18 +42,17 @@ pub struct Trained {
     pub corpus_note: Option<String>,
 }
 
-/// Initialises a Transformer from `seed`, pre-trains it on text when
-/// `pretrain` is given, then trains it on `grooves` (token sequences).
-/// `device` must be an autodiff device.
+/// Initialises a Transformer of `recipe.model` from `seed`, pre-trains it
+/// on text when `recipe.pretrain` is given, then trains it on `grooves`
+/// (token sequences). `device` must be an autodiff device.
 pub fn train_transformer(
-    cfg: &LmConfig,
-    train: &LmTrainConfig,
-    pretrain: Option<&PretrainConfig>,
+    recipe: &Recipe,
     grooves: &[Vec<usize>],
     seed: u64,
     device: &Device,
     label: &str,
 ) -> Result<Trained> {
+    let Recipe { model: cfg, train, pretrain } = *recipe;
     device.seed(derive_seed(seed, "lm-init"));
     let mut model = cfg.init(device);
     let (mut pretrain_held_out, mut pretrain_unigram, mut corpus_note) = (None, None, None);
@@ -183,61 +181,74 @@ pub struct TrainSummary {
     pub skipped: usize,
     pub pretrained_on: Option<String>,
     pub final_loss: f64,
-    pub out: std::path::PathBuf,
+    pub out: PathBuf,
+}
+
+/// What `reprolab drums train` is asked to do.
+#[derive(Debug, Clone)]
+pub struct TrainRequest<'a> {
+    /// Whose model, training and pre-training settings to use.
+    pub preset: Preset,
+    /// The data directory holding `groove/` (else `$REPROLAB_DATA`).
+    pub data: Option<&'a Path>,
+    /// A folder of `.mid` / `.txt` grooves to train on instead of the
+    /// paper's 372 training grooves.
+    pub grooves: Option<&'a Path>,
+    /// Pre-train on the preset's text corpus first.
+    pub pretrained: bool,
+    pub seed: u64,
+    /// Where to save the model.
+    pub out: &'a Path,
 }
 
 /// `reprolab drums train`: the experiment's Transformer (model, training
-/// and pre-training settings of `preset`), trained on the paper's 372
-/// training grooves under `data` (`groove/gpt3_train.jsonl`) or on a
-/// folder of `.mid` / `.txt` grooves, saved to `out`.
-pub fn train_command(
-    preset: reprolab_core::registry::Preset,
-    data: Option<&Path>,
-    grooves: Option<&Path>,
-    pretrained: bool,
-    seed: u64,
-    out: &Path,
-) -> Result<TrainSummary> {
-    let opts = reprolab_core::registry::RunOptions {
-        preset: Some(preset),
-        data_dir: data.map(Path::to_path_buf),
-        out_dir: out.to_path_buf(),
-        ..Default::default()
-    };
-    let ctx = reprolab_core::registry::RunContext::new(&crate::METHOD, &opts)?;
-    let cfg: crate::experiment::Config = ctx.config()?;
-    let (seqs, skipped) = match grooves {
+/// and pre-training settings of the preset), trained on the paper's 372
+/// training grooves under the data directory (`groove/gpt3_train.jsonl`)
+/// or on a folder of `.mid` / `.txt` grooves, saved to `out`.
+pub fn train_command(req: &TrainRequest) -> Result<TrainSummary> {
+    let cfg: Config = registry::preset_config("drums", req.preset)?;
+    let (seqs, skipped) = match req.grooves {
         Some(dir) => sequences_from_folder(dir)?,
         None => {
-            let path = ctx.data_path("groove/gpt3_train.jsonl")?;
-            (crate::experiment::read_jsonl(&path)?.into_iter().map(|e| e.tokens).collect(), 0)
+            let path = registry::data_path("drums", req.data, "groove/gpt3_train.jsonl")?;
+            (crate::data::read_jsonl(&path)?.into_iter().map(|e| e.tokens).collect(), 0)
         }
     };
     let ad = reprolab_core::device::default_device().autodiff();
-    let trained =
-        train_transformer(&cfg.model, &cfg.train, pretrained.then_some(&cfg.pretrain), &seqs, seed, &ad, "training")?;
-    save(&trained.model, &cfg.model, out)?;
+    let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain: req.pretrained.then_some(&cfg.pretrain) };
+    let trained = train_transformer(&recipe, &seqs, req.seed, &ad, "training")?;
+    save(&trained.model, &cfg.model, req.out)?;
     Ok(TrainSummary {
         grooves: seqs.len(),
         skipped,
         pretrained_on: trained.corpus_note,
         final_loss: trained.losses.last().copied().unwrap_or(f64::NAN),
-        out: out.to_path_buf(),
+        out: req.out.to_path_buf(),
     })
+}
+
+/// What `reprolab drums generate` is asked to do.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest<'a> {
+    /// A model saved by [`save`] (`reprolab drums train`).
+    pub model_dir: &'a Path,
+    /// The prompt groove, a `.mid` or `.txt` file.
+    pub prompt: &'a Path,
+    /// Measures to add after the 2-measure prompt (1..14).
+    pub measures: usize,
+    pub sample: &'a SampleConfig,
+    pub seed: u64,
+    /// Tempo of the MIDI file (default: from the prompt's file name, else 120).
+    pub bpm: Option<f64>,
+    /// The MIDI file to write; the text groove goes next to it (`.txt`).
+    pub out: &'a Path,
 }
 
 /// `reprolab drums generate`: continues the first two measures of the
 /// prompt groove (after leading empty measures) by `measures` measures and
 /// writes the MIDI file `out` and the text next to it (`.txt`).
-pub fn generate_command(
-    model_dir: &Path,
-    prompt: &Path,
-    measures: usize,
-    sample: &SampleConfig,
-    seed: u64,
-    bpm: Option<f64>,
-    out: &Path,
-) -> Result<Decoded> {
+pub fn generate_command(req: &GenerateRequest) -> Result<Decoded> {
+    let GenerateRequest { model_dir, prompt, measures, sample, seed, bpm, out } = *req;
     if measures == 0 || measures > 14 {
         reprolab_core::user_bail!("--measures must be 1..14 (the model's context holds 16 measures), got {measures}");
     }

@@ -25,48 +25,91 @@ pub fn lines_of(text: &str) -> Vec<String> {
     text.replace("\r\n", "\n").split_inclusive('\n').map(str::to_string).collect()
 }
 
-/// Stability of measures 2..15 (`MEASURES - 2` values, fewer for short
-/// grooves).
-pub fn stabilities(lines: &[String]) -> Vec<f64> {
-    let measures: Vec<String> = lines.chunks(16).take(MEASURES).map(|m| m.join("\n")).collect();
-    (1..measures.len().saturating_sub(1))
-        .map(|i| {
-            let before = levenshtein_str(&measures[i], &measures[i - 1]);
-            let after = levenshtein_str(&measures[i], &measures[i + 1]);
-            before.min(after) as f64
-        })
-        .collect()
+/// The measures of a groove as the official code compares them: the first
+/// [`MEASURES`] groups of 16 lines (each line keeping its newline), joined
+/// with `"\n"`.
+pub fn measure_strings(lines: &[String]) -> Vec<String> {
+    lines.chunks(16).take(MEASURES).map(|m| m.join("\n")).collect()
 }
 
-/// Exact 1-D 2-means: the split of the sorted values into a low and a
-/// high group with the least within-group sum of squares. Returns (gap
-/// between the centres, mean absolute distance to the own centre). With
-/// fewer than two values, or all values equal, both are 0.
-pub fn two_means(values: &[f64]) -> (f64, f64) {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n < 2 {
-        return (0.0, 0.0);
-    }
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+/// The paper's measure stability of measure `i` (0-based, with a measure on
+/// each side): the edit distance to the closer neighbour,
+///
+/// `s_i = min(Lev(m_i, m_{i-1}), Lev(m_i, m_{i+1}))`,
+///
+/// Lev the Levenshtein distance between the measure strings. 0 = the
+/// measure repeats a neighbour.
+pub fn measure_stability(measures: &[String], i: usize) -> f64 {
+    let before = levenshtein_str(&measures[i], &measures[i - 1]);
+    let after = levenshtein_str(&measures[i], &measures[i + 1]);
+    before.min(after) as f64
+}
+
+/// Stability of measures 2..15 (`MEASURES - 2` values, fewer for short
+/// grooves): [`measure_stability`] of each measure with two neighbours.
+pub fn stabilities(lines: &[String]) -> Vec<f64> {
+    let measures = measure_strings(lines);
+    (1..measures.len().saturating_sub(1)).map(|i| measure_stability(&measures, i)).collect()
+}
+
+fn mean_of(s: &[f64]) -> f64 {
+    s.iter().sum::<f64>() / s.len() as f64
+}
+
+/// The exact 1-D 2-means of `sorted` (ascending, at least two values): the
+/// split into a low group `sorted[..k]` and a high group `sorted[k..]`
+/// minimising the within-group sum of squares,
+///
+/// `k* = argmin_{1 <= k < n} sum_{x in low} (x - c_low)^2 + sum_{x in high} (x - c_high)^2`,
+///
+/// c the group means (the first k wins a tie within 1e-12). Returns the
+/// two groups.
+pub fn two_means_split(sorted: &[f64]) -> (&[f64], &[f64]) {
     let sse = |s: &[f64]| {
-        let m = mean(s);
+        let m = mean_of(s);
         s.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
     };
     let mut best = (f64::INFINITY, 1);
-    for split in 1..n {
-        let cost = sse(&v[..split]) + sse(&v[split..]);
+    for split in 1..sorted.len() {
+        let cost = sse(&sorted[..split]) + sse(&sorted[split..]);
         if cost < best.0 - 1e-12 {
             best = (cost, split);
         }
     }
-    let (low, high) = v.split_at(best.1);
-    let (c_low, c_high) = (mean(low), mean(high));
-    let spread = (low.iter().map(|x| (x - c_low).abs()).sum::<f64>()
-        + high.iter().map(|x| (x - c_high).abs()).sum::<f64>())
-        / n as f64;
-    ((c_high - c_low).abs(), spread)
+    sorted.split_at(best.1)
+}
+
+/// The paper's gap between the two 2-means centres of a groove's
+/// stabilities: `gap = |c_high - c_low|`, c the means of the two groups of
+/// [`two_means_split`].
+pub fn centre_gap(low: &[f64], high: &[f64]) -> f64 {
+    (mean_of(high) - mean_of(low)).abs()
+}
+
+/// The paper's spread within clusters: the mean distance of each value to
+/// its own 2-means centre,
+///
+/// `spread = (sum_{x in low} |x - c_low| + sum_{x in high} |x - c_high|) / n`,
+///
+/// n the number of values of both groups.
+pub fn spread_within_clusters(low: &[f64], high: &[f64]) -> f64 {
+    let (c_low, c_high) = (mean_of(low), mean_of(high));
+    (low.iter().map(|x| (x - c_low).abs()).sum::<f64>() + high.iter().map(|x| (x - c_high).abs()).sum::<f64>())
+        / (low.len() + high.len()) as f64
+}
+
+/// Exact 1-D 2-means: the split of the sorted values into a low and a
+/// high group with the least within-group sum of squares
+/// ([`two_means_split`]). Returns ([`centre_gap`], [`spread_within_clusters`]).
+/// With fewer than two values, or all values equal, both are 0.
+pub fn two_means(values: &[f64]) -> (f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.len() < 2 {
+        return (0.0, 0.0);
+    }
+    let (low, high) = two_means_split(&v);
+    (centre_gap(low, high), spread_within_clusters(low, high))
 }
 
 /// One groove's structure.
@@ -96,13 +139,20 @@ pub struct Summary {
     pub spread: f64,
 }
 
+/// The paper's mean stability s of a set of grooves: the mean of every
+/// stability of every groove, `s = (1 / sum_g |S_g|) * sum_g sum_{s_i in S_g} s_i`
+/// (0 when there is none).
+pub fn mean_stability(grooves: &[GrooveStructure]) -> f64 {
+    let all: Vec<f64> = grooves.iter().flat_map(|g| g.stabilities.iter().copied()).collect();
+    all.iter().sum::<f64>() / all.len().max(1) as f64
+}
+
 /// Summarises per-groove structures.
 pub fn summarise(grooves: &[GrooveStructure]) -> Summary {
-    let all: Vec<f64> = grooves.iter().flat_map(|g| g.stabilities.iter().copied()).collect();
     let per = |f: fn(&GrooveStructure) -> f64| grooves.iter().map(f).sum::<f64>() / grooves.len().max(1) as f64;
     Summary {
         grooves: grooves.len(),
-        mean_stability: all.iter().sum::<f64>() / all.len().max(1) as f64,
+        mean_stability: mean_stability(grooves),
         centre_gap: per(|g| g.centre_gap),
         spread: per(|g| g.spread),
     }

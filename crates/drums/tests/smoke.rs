@@ -31,14 +31,15 @@ fn real_data_smoke_experiment_measures_every_source() {
             "Transformer, pre-trained on text"
         ]
     );
+    let cell = |arm: &str, metric: &str| report.results.require(arm, metric).unwrap();
     for arm in arms {
-        let s = report.results.mean(arm, "mean stability s");
+        let s = cell(arm, "mean stability s").mean;
         assert!((0.0..=120.0).contains(&s), "{arm}: s = {s}");
-        assert!((0.0..=1.0).contains(&report.results.mean(arm, "well-formed share")), "{arm}");
+        assert!((0.0..=1.0).contains(&cell(arm, "well-formed share").mean), "{arm}");
     }
-    assert_eq!(report.results.values("Transformer from scratch", "mean stability s").len(), 2, "two sampling seeds");
-    assert_eq!(report.results.mean("repeat", "mean stability s"), 0.0);
-    assert!(report.results.mean("random", "mean stability s") > 30.0);
+    assert_eq!(cell("Transformer from scratch", "mean stability s").values.len(), 2, "two sampling seeds");
+    assert_eq!(cell("repeat", "mean stability s").mean, 0.0);
+    assert!(cell("random", "mean stability s").mean > 30.0);
     // Two sampling seeds of one trained model are too few runs for the
     // every-run comparison: smoke is inconclusive by precondition (3).
     assert_eq!(report.verdict.outcome, Outcome::Inconclusive, "{}", report.verdict.evidence);
@@ -47,10 +48,10 @@ fn real_data_smoke_experiment_measures_every_source() {
     // The fit table holds the unigram floors and both models' losses.
     let fit = &report.tables.iter().find(|t| t.title.starts_with("What the Transformers learnt")).unwrap().results;
     for arm in ["unigram (token frequencies)", "Transformer from scratch", "Transformer, pre-trained on text"] {
-        assert!(fit.mean(arm, "dev grooves").is_finite(), "{arm}");
+        assert!(fit.require(arm, "dev grooves").unwrap().mean.is_finite(), "{arm}");
     }
-    assert!(fit.mean("unigram (token frequencies)", "held-out text").is_finite());
-    assert!(fit.mean("Transformer, pre-trained on text", "held-out text").is_finite());
+    assert!(fit.require("unigram (token frequencies)", "held-out text").unwrap().mean.is_finite());
+    assert!(fit.require("Transformer, pre-trained on text", "held-out text").unwrap().mean.is_finite());
     assert_eq!(report.figures.len(), 3);
 }
 

@@ -1,6 +1,9 @@
 //! RELIANT's differentiable fairness regulariser, as the official code
 //! writes it: a Legendre-polynomial surrogate H(p) of the indicator
-//! "p is predicted positive", and the squared group gaps of its mean.
+//! "p is predicted positive" ([`h`], [`h_tensor`]), the groups each
+//! regulariser compares ([`parity_groups`] for R_SP,
+//! [`opportunity_groups`] for R_EO) and the squared group gaps of the
+//! surrogate's mean ([`disparity`]).
 
 use burn::tensor::Tensor;
 
@@ -20,13 +23,21 @@ fn legendre_odd(x: f64) -> [f64; 5] {
 /// Coefficients of P1, P3, P5, P7, P9 in H.
 const COEFFICIENTS: [f64; 5] = [0.5, -1.0 / 8.0, 1.0 / 16.0, -5.0 / 128.0, 7.0 / 256.0];
 
-/// H(p) = 1/2 + 1/2 P1(x) - 1/8 P3(x) + 1/16 P5(x) - 5/128 P7(x) + 7/256 P9(x), x = 2p - 1.
+/// RELIANT's surrogate of the indicator 1[p >= 1/2]:
+///
+/// H(p) = 1/2 + 1/2 P1(x) - 1/8 P3(x) + 1/16 P5(x) - 5/128 P7(x) + 7/256 P9(x),
+/// x = 2p - 1,
+///
+/// P_k the Legendre polynomials. H(0) = 0.074, H(1/2) = 1/2, H(1) = 0.926
+/// and H(p) + H(1 - p) = 1.
 pub fn h(p: f64) -> f64 {
     let x = 2.0 * p - 1.0;
     0.5 + legendre_odd(x).iter().zip(COEFFICIENTS).map(|(l, c)| l * c).sum::<f64>()
 }
 
-/// [`h`] on a tensor of probabilities, differentiable (a polynomial).
+/// [`h`] elementwise on a tensor of probabilities, differentiable (a
+/// polynomial): H(p) = 1/2 + c1 x + c3 x^3 + c5 x^5 + c7 x^7 + c9 x^9,
+/// x = 2p - 1, the same polynomial expanded into monomials.
 pub fn h_tensor<const D: usize>(p: Tensor<D>) -> Tensor<D> {
     let x = p.mul_scalar(2.0).sub_scalar(1.0);
     let x2 = x.clone().powi_scalar(2);
@@ -58,10 +69,47 @@ fn monomial_coefficients() -> [f64; 5] {
     out
 }
 
-/// R = sum over classes of (mean_{s=0} H(p) - mean_{s=1} H(p))^2 for
-/// probabilities `[n, classes]` of the nodes in the two groups (boolean
-/// masks as 0/1 float columns `[n, 1]`, each group non-empty). R_SP uses
-/// all non-training nodes; R_EO the ones with y = 1.
+/// The two groups a regulariser compares, as node masks: `group0` the
+/// nodes with s = 0, `group1` those with s = 1, both restricted to the
+/// nodes the regulariser reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Groups {
+    pub group0: Vec<bool>,
+    pub group1: Vec<bool>,
+}
+
+/// R_SP's groups: the non-training nodes, by s,
+///
+/// G_s = { i not in V_train : s_i = s },  s = 0, 1,
+///
+/// so that R_SP = [`disparity`] over (G_0, G_1).
+pub fn parity_groups(sensitive: &[bool], in_training: &[bool]) -> Groups {
+    opportunity_groups(sensitive, in_training, &vec![true; sensitive.len()])
+}
+
+/// R_EO's groups: the non-training nodes with y = 1, by s,
+///
+/// G_s = { i not in V_train : y_i = 1, s_i = s },  s = 0, 1,
+///
+/// so that R_EO = [`disparity`] over (G_0, G_1). `positive` is y_i = 1;
+/// the distillation passes the teacher's predicted label (a student has no
+/// labels outside the training nodes; ours, not the paper's).
+pub fn opportunity_groups(sensitive: &[bool], in_training: &[bool], positive: &[bool]) -> Groups {
+    let in_r: Vec<bool> = (0..sensitive.len()).map(|i| !in_training[i] && positive[i]).collect();
+    Groups {
+        group0: (0..sensitive.len()).map(|i| in_r[i] && !sensitive[i]).collect(),
+        group1: (0..sensitive.len()).map(|i| in_r[i] && sensitive[i]).collect(),
+    }
+}
+
+/// RELIANT's disparity regulariser of class probabilities `probs`
+/// `[n, classes]` between two groups of nodes G_0 and G_1:
+///
+/// R = sum_c ( mean_{i in G_0} H(p_ic) - mean_{i in G_1} H(p_ic) )^2,
+///
+/// H the surrogate [`h_tensor`]. The groups are 0/1 float columns `[n, 1]`
+/// (each group non-empty): R_SP over [`parity_groups`], R_EO over
+/// [`opportunity_groups`].
 pub fn disparity(probs: Tensor<2>, group0: Tensor<2>, group1: Tensor<2>) -> Tensor<1> {
     let hp = h_tensor(probs);
     let n0 = group0.clone().sum();
@@ -77,7 +125,7 @@ mod tests {
     use burn::tensor::TensorData;
 
     #[test]
-    fn the_surrogate_matches_the_spec_and_is_symmetric() {
+    fn the_surrogate_matches_the_papers_check_values_and_is_symmetric() {
         assert_eq!((h(0.0) * 1000.0).round() / 1000.0, 0.074);
         assert!((h(0.5) - 0.5).abs() < 1e-12);
         assert_eq!((h(1.0) * 1000.0).round() / 1000.0, 0.926);
@@ -95,6 +143,18 @@ mod tests {
         for (p, v) in ps.iter().zip(t) {
             assert!((f64::from(v) - h(f64::from(*p))).abs() < 1e-5, "{p}: {v}");
         }
+    }
+
+    #[test]
+    fn the_groups_leave_out_training_nodes_and_for_eo_the_negatives() {
+        let s = [false, false, true, true, false];
+        let train = [true, false, false, false, false];
+        let sp = parity_groups(&s, &train);
+        assert_eq!(sp.group0, vec![false, true, false, false, true]);
+        assert_eq!(sp.group1, vec![false, false, true, true, false]);
+        let eo = opportunity_groups(&s, &train, &[true, true, false, true, false]);
+        assert_eq!(eo.group0, vec![false, true, false, false, false]);
+        assert_eq!(eo.group1, vec![false, false, false, true, false]);
     }
 
     #[test]

@@ -16,15 +16,26 @@
 //!   distillation with RELIANT's regulariser and the adversarial proxy;
 //!   [`experiment`]: the registered claim check.
 //!
-//! - [`train`]: `reprolab fair-kd train` on a user's node and edge CSV files.
+//! - [`train`]: `reprolab fair-kd train` on a user's node and edge CSV files;
+//!   [`cli`]: the `reprolab fair-kd` commands (`train`, `bias`).
+//!
+//! The central equations, one function each: the surrogate H(p)
+//! ([`fairness::h`]), the regulariser R ([`fairness::disparity`], over
+//! [`fairness::parity_groups`] for R_SP and
+//! [`fairness::opportunity_groups`] for R_EO), the student's objective
+//! L = L_KD + alpha R ([`reliant::reliant_loss`], L_KD in
+//! [`reliant::kd_loss`]) and the proxy's L = -alpha R
+//! ([`reliant::proxy_loss`]). The claim, the rule and the paper's anchor
+//! numbers are in [`experiment`].
 //!
 //! Ours, not the paper's:
 //! the synthetic graph, the split (stratified 50/25/25), the PLP-style
 //! student (a parameterised propagation, not CPF's exact PLP), teacher
 //! pseudo-labels for R_EO on unlabelled nodes. The paper's own formulation
-//! of the proxy was not retrieved; the spec describes the official code's.
+//! of the proxy was not retrieved; we follow the official code's.
 
 pub mod bias;
+pub mod cli;
 pub mod data;
 pub mod experiment;
 pub mod fairness;

@@ -1,50 +1,75 @@
-//! Knowledge distillation with RELIANT's fairness regulariser, as the spec
-//! describes the official code: the student fits the teacher's soft labels
+//! Knowledge distillation with RELIANT's fairness regulariser, as the
+//! official code does it: the student fits the teacher's soft labels
 //! (squared L2 between probability vectors, averaged over all nodes) plus
-//! alpha x R_SP or R_EO over the non-training nodes, and, optionally, a
-//! learnable proxy for the last two feature columns trained adversarially
-//! to maximise the disparity, while the student only ever sees the proxy's
-//! column means (also at test time).
+//! alpha x R_SP or R_EO over the non-training nodes ([`reliant_loss`]),
+//! and, optionally, a learnable proxy for the last two feature columns
+//! trained adversarially to maximise the disparity ([`proxy_loss`]), while
+//! the student only ever sees the proxy's column means (also at test time).
+//! [`distill`] runs one arm: it sets the objective up, trains the student
+//! ([`train_student`]) and evaluates it on the test nodes
+//! ([`evaluate_student`]).
 //!
 //! Ours: R_EO needs labels on non-training nodes, which a student does not
 //! have; we use the teacher's predicted labels there. The paper's own
-//! formulation of the proxy was not retrieved; this follows the spec's
-//! account of the official code, including which columns it replaces: the
-//! last two of the feature matrix, whatever they are (bail: TIME and FILE;
-//! credit: TotalMonthsOverdue and HistoryOfOverduePayments; neither holds
-//! the sensitive attribute). We keep that rule rather than guess the
-//! authors' intent; the proxy ablation in the report shows its cost.
+//! formulation of the proxy was not retrieved; this follows the official
+//! code, including which columns it replaces: the last two of the feature
+//! matrix, whatever they are (bail: TIME and FILE; credit:
+//! TotalMonthsOverdue and HistoryOfOverduePayments; neither holds the
+//! sensitive attribute). We keep that rule rather than guess the authors'
+//! intent; the proxy ablation in the report shows its cost.
 
 use crate::data::{FairGraph, NodeSplit};
-use crate::fairness::disparity;
+use crate::fairness::{Groups, disparity, opportunity_groups, parity_groups};
 use crate::students::{Student, StudentKind};
 use anyhow::Result;
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use reprolab_core::nn::NormalisedAdjacency;
+use reprolab_core::registry::Validate;
 use reprolab_core::train::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
-/// The fairness objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The fairness objective (`--objective sp|eo|none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
     /// Plain distillation (no regulariser).
     None,
+    /// RELIANT with R_SP (statistical parity).
     Sp,
+    /// RELIANT with R_EO (equal opportunity).
     Eo,
 }
 
-/// One distillation run.
+/// One distillation run: the student's size and training.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistillConfig {
+    /// Hidden width of the MLP student (paper: not stated; the official
+    /// code takes it from CPF / GraphAKD's settings; ours 64).
     pub hidden: usize,
+    /// Full-batch training epochs of the student (paper: not stated; ours
+    /// 200, 400 in the paper preset).
     pub epochs: usize,
+    /// The student's optimiser (paper: not stated; ours Adam, lr 0.01).
     pub optimizer: OptimizerConfig,
-    /// Learning rate of the adversarial proxy.
+    /// Learning rate of the adversarial proxy, trained with Adam (paper:
+    /// not stated; ours 0.01).
     pub proxy_lr: f64,
+}
+
+impl Validate for DistillConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.hidden >= 1, "hidden must be at least 1, got {}", self.hidden);
+        anyhow::ensure!(self.epochs >= 1, "epochs must be at least 1, got {}", self.epochs);
+        anyhow::ensure!(
+            self.proxy_lr.is_finite() && self.proxy_lr > 0.0,
+            "proxy_lr must be a positive number, got {}",
+            self.proxy_lr
+        );
+        self.optimizer.validate()
+    }
 }
 
 /// Test-node metrics of a classifier.
@@ -100,53 +125,153 @@ pub struct Distilled {
     pub metrics: Metrics,
 }
 
-/// Distils `teacher_p` (P(y = 1) per node) into a fresh student of `kind`
-/// with `objective` at weight `alpha`, with or without the proxy.
-#[allow(clippy::too_many_arguments)]
-pub fn distill(
-    g: &FairGraph,
-    split: &NodeSplit,
-    teacher_p: &[f32],
-    kind: StudentKind,
-    objective: Objective,
-    alpha: f64,
-    proxy: bool,
-    cfg: &DistillConfig,
-    seed: u64,
-) -> Result<Distilled> {
+/// What every arm distils from: the graph, its split, the teacher's
+/// P(y = 1) per node and the student's training settings.
+#[derive(Clone, Copy)]
+pub struct DistillSetup<'a> {
+    pub graph: &'a FairGraph,
+    pub split: &'a NodeSplit,
+    /// The teacher's P(y = 1) of every node (its soft labels are
+    /// (1 - p, p)).
+    pub teacher_p: &'a [f32],
+    pub config: &'a DistillConfig,
+}
+
+/// One arm: the student's architecture and RELIANT's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StudentSpec {
+    pub kind: StudentKind,
+    pub objective: Objective,
+    /// The regulariser's weight alpha (ignored with [`Objective::None`]).
+    pub alpha: f64,
+    /// Train the adversarial proxy of the last two feature columns.
+    pub proxy: bool,
+}
+
+impl StudentSpec {
+    /// Whether the arm adds the regulariser at all: an objective and a
+    /// positive alpha.
+    pub fn regularises(&self) -> bool {
+        self.objective != Objective::None && self.alpha > 0.0
+    }
+}
+
+/// The distillation term: the squared L2 distance between the student's
+/// and the teacher's class probabilities, averaged over all n nodes,
+///
+/// L_KD = (1/n) sum_i || p_i - t_i ||_2^2,
+///
+/// p_i the student's softmax output and t_i the teacher's soft labels.
+pub fn kd_loss(probs: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    (probs - teacher).powi_scalar(2).sum_dim(1).mean()
+}
+
+/// RELIANT's student objective:
+///
+/// L = L_KD(student, teacher soft labels) + alpha R,
+///
+/// L_KD from [`kd_loss`] and R = R_SP or R_EO from
+/// [`crate::fairness::disparity`] over the objective's groups (the
+/// Legendre surrogate H(p) of [`crate::fairness::h`] averaged per group,
+/// squared gap summed over classes). `regulariser` is `None` for plain
+/// distillation (L = L_KD), else the groups as 0/1 columns and alpha.
+pub fn reliant_loss(probs: Tensor<2>, teacher: Tensor<2>, regulariser: Option<(&GroupColumns, f64)>) -> Tensor<1> {
+    let loss = kd_loss(probs.clone(), teacher);
+    match regulariser {
+        Some((groups, alpha)) => loss + groups.disparity(probs).mul_scalar(alpha),
+        None => loss,
+    }
+}
+
+/// The adversarial proxy's objective: it maximises the disparity the
+/// student is penalised for, so it minimises
+///
+/// L_proxy = -alpha R,
+///
+/// R over the same groups as in [`reliant_loss`], with the proxy's per-node
+/// values in place of the proxied feature columns.
+pub fn proxy_loss(probs: Tensor<2>, groups: &GroupColumns, alpha: f64) -> Tensor<1> {
+    groups.disparity(probs).mul_scalar(-alpha)
+}
+
+/// The regulariser's two groups as 0/1 float columns `[n, 1]`.
+pub struct GroupColumns {
+    pub group0: Tensor<2>,
+    pub group1: Tensor<2>,
+}
+
+impl GroupColumns {
+    pub fn new(groups: &Groups, device: &Device) -> Self {
+        Self { group0: column(&groups.group0, device), group1: column(&groups.group1, device) }
+    }
+
+    /// R of `probs` between the two groups ([`disparity`]).
+    pub fn disparity(&self, probs: Tensor<2>) -> Tensor<1> {
+        disparity(probs, self.group0.clone(), self.group1.clone())
+    }
+}
+
+/// The groups R compares for `objective`: the non-training nodes by s, for
+/// EO only those the teacher predicts positive (ours: the student has no
+/// labels there). [`Objective::None`] gets SP's groups (unused).
+fn objective_groups(g: &FairGraph, split: &NodeSplit, teacher_p: &[f32], objective: Objective) -> Groups {
+    let mut in_training = vec![false; g.n];
+    split.train.iter().for_each(|&i| in_training[i] = true);
+    if objective == Objective::Eo {
+        let positive: Vec<bool> = teacher_p.iter().map(|&p| p >= 0.5).collect();
+        opportunity_groups(&g.sensitive, &in_training, &positive)
+    } else {
+        parity_groups(&g.sensitive, &in_training)
+    }
+}
+
+/// A trained student and, when the arm used it, its proxy.
+pub struct TrainedStudent {
+    student: Student,
+    proxy: Option<Proxy>,
+}
+
+/// Distils `setup.teacher_p` into a fresh student of `spec.kind` with
+/// `spec.objective` at weight `spec.alpha`, with or without the proxy, and
+/// measures it on the test nodes. `seed` seeds the student's
+/// initialisation.
+pub fn distill(setup: &DistillSetup, spec: &StudentSpec, seed: u64) -> Result<Distilled> {
+    let trained = train_student(setup, spec, seed)?;
+    evaluate_student(setup, &trained)
+}
+
+/// Trains the student of `spec` on [`reliant_loss`] for
+/// `setup.config.epochs` full-batch steps; with the proxy, each step first
+/// moves the proxy one step on [`proxy_loss`], then trains the student on
+/// the proxy's column means.
+pub fn train_student(setup: &DistillSetup, spec: &StudentSpec, seed: u64) -> Result<TrainedStudent> {
+    let DistillSetup { graph: g, split, teacher_p, config: cfg } = *setup;
     let plain = reprolab_core::device::default_device();
-    let ad = plain.clone().autodiff();
+    let ad = plain.autodiff();
     ad.seed(reprolab_core::rng::derive_seed(seed, "student"));
     let x = Tensor::<2>::from_data(TensorData::new(g.features.clone(), [g.n, g.d]), &ad);
     let adj = NormalisedAdjacency::from_undirected(g.n, &g.edges, &ad)?;
     let teacher: Vec<f32> = teacher_p.iter().flat_map(|&p| [1.0 - p, p]).collect();
     let teacher = Tensor::<2>::from_data(TensorData::new(teacher, [g.n, 2]), &ad);
-    // R's groups: non-training nodes by s (and, for EO, teacher-predicted positive).
-    let mut in_r = vec![true; g.n];
-    split.train.iter().for_each(|&i| in_r[i] = false);
-    if objective == Objective::Eo {
-        (0..g.n).for_each(|i| in_r[i] &= teacher_p[i] >= 0.5);
-    }
-    let g0 = column(&(0..g.n).map(|i| in_r[i] && !g.sensitive[i]).collect::<Vec<_>>(), &ad);
-    let g1 = column(&(0..g.n).map(|i| in_r[i] && g.sensitive[i]).collect::<Vec<_>>(), &ad);
-    let regularise = objective != Objective::None && alpha > 0.0;
-    let cols = 2.min(g.d);
-    let mut proxy_module = (proxy && regularise)
+    let groups = GroupColumns::new(&objective_groups(g, split, teacher_p, spec.objective), &ad);
+    let regulariser = spec.regularises().then_some((&groups, spec.alpha));
+    let cols = proxied_columns(g);
+    let mut proxy_module = (spec.proxy && regulariser.is_some())
         .then(|| Proxy { values: Param::from_tensor(x.clone().slice([0..g.n, g.d - cols..g.d]).detach()) });
-    let mut student = Student::new(kind, g.d, cfg.hidden, &ad);
+    let mut student = Student::new(spec.kind, g.d, cfg.hidden, &ad);
     let mut optim = cfg.optimizer.build();
     let mut proxy_optim = OptimizerConfig::adam(cfg.proxy_lr).build();
     // The student's view of the features, transformed once; only the
     // proxied columns are transformed again each step.
     let fixed = student.inputs(x.clone(), &adj).detach();
     let mean_columns = |p: &Proxy| p.values.val().detach().mean_dim(0).expand([g.n, cols]);
-    let bar = reprolab_core::progress::bar(cfg.epochs as u64, &format!("{} student", kind.name()));
+    let bar = reprolab_core::progress::bar(cfg.epochs as u64, &format!("{} student", spec.kind.name()));
     for epoch in 0..cfg.epochs {
         // The adversary: per-node proxy values that maximise the disparity.
         if let Some(p) = proxy_module.take() {
             let proxied = with_columns(&fixed, student.inputs(p.values.val(), &adj));
             let probs = student.probabilities_of_inputs(proxied, &adj);
-            let loss = disparity(probs, g0.clone(), g1.clone()).mul_scalar(-alpha);
+            let loss = proxy_loss(probs, &groups, spec.alpha);
             let grads = GradientsParams::from_grads(loss.backward(), &p);
             proxy_module = Some(proxy_optim.step(cfg.proxy_lr, p, grads));
         }
@@ -155,10 +280,7 @@ pub fn distill(
             None => fixed.clone(),
         };
         let probs = student.probabilities_of_inputs(input, &adj);
-        let mut loss = (probs.clone() - teacher.clone()).powi_scalar(2).sum_dim(1).mean();
-        if regularise {
-            loss = loss + disparity(probs, g0.clone(), g1.clone()).mul_scalar(alpha);
-        }
+        let loss = reliant_loss(probs, teacher.clone(), regulariser);
         let value: f32 = loss.clone().into_scalar();
         reprolab_core::train::check_finite(value, epoch, "student")?;
         let grads = GradientsParams::from_grads(loss.backward(), &student);
@@ -166,8 +288,24 @@ pub fn distill(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    Ok(TrainedStudent { student, proxy: proxy_module })
+}
+
+/// How many trailing feature columns the proxy replaces: two, as the
+/// official code (fewer on a graph with fewer features).
+fn proxied_columns(g: &FairGraph) -> usize {
+    2.min(g.d)
+}
+
+/// The trained student's P(y = 1) of every node without gradients (the
+/// proxy's column means in place of the proxied columns, when it has one)
+/// and its metrics on the test nodes.
+pub fn evaluate_student(setup: &DistillSetup, trained: &TrainedStudent) -> Result<Distilled> {
+    let DistillSetup { graph: g, split, .. } = *setup;
+    let plain = reprolab_core::device::default_device();
+    let cols = proxied_columns(g);
     let x_plain = Tensor::<2>::from_data(TensorData::new(g.features.clone(), [g.n, g.d]), &plain);
-    let input = match &proxy_module {
+    let input = match &trained.proxy {
         Some(p) => {
             let means: Vec<f32> = p.values.val().detach().mean_dim(0).into_data().try_to_vec().expect("f32");
             let m = Tensor::<2>::from_data(TensorData::new(means, [1, cols]), &plain).expand([g.n, cols]);
@@ -176,7 +314,7 @@ pub fn distill(
         None => x_plain,
     };
     let adj_plain = NormalisedAdjacency::from_undirected(g.n, &g.edges, &plain)?;
-    let probs = student.valid().probabilities(input, &adj_plain);
+    let probs = trained.student.valid().probabilities(input, &adj_plain);
     let probability: Vec<f32> = probs.narrow(1, 1, 1).into_data().try_to_vec().expect("f32");
     let metrics = metrics(g, &probability, &split.test)?;
     Ok(Distilled { probability, metrics })
@@ -208,7 +346,7 @@ mod tests {
 mod distill_tests {
     use super::*;
     use crate::data::{SyntheticConfig, synthetic};
-    use crate::teachers::{GraphTensors, TeacherConfig, init_gcn, positive_probability, train_teacher};
+    use crate::teachers::{GraphTensors, TeacherConfig, TeacherInputs, init_gcn, positive_probability, train_teacher};
 
     /// On the synthetic graph (label biased by s), the regulariser lowers the
     /// student's parity gap, with and without the proxy.
@@ -222,13 +360,18 @@ mod distill_tests {
         ad.seed(0);
         let tcfg = TeacherConfig { hidden: 16, dropout: 0.5, epochs: 100, optimizer: OptimizerConfig::adam(0.01) };
         let (graph, plain) = (GraphTensors::new(&g, &ad).unwrap(), GraphTensors::new(&g, &dev).unwrap());
-        let teacher = train_teacher(init_gcn(g.d, &tcfg, &ad), &g, &graph, &plain, &split, &tcfg, "gcn").unwrap();
+        let inputs = TeacherInputs { graph: &g, train_graph: &graph, eval_graph: &plain, split: &split };
+        let teacher = train_teacher(init_gcn(g.d, &tcfg, &ad), &inputs, &tcfg, "gcn").unwrap();
         let tp = positive_probability(&teacher, &plain);
         let dcfg = DistillConfig { hidden: 32, epochs: 150, optimizer: OptimizerConfig::adam(0.01), proxy_lr: 0.01 };
+        let setup = DistillSetup { graph: &g, split: &split, teacher_p: &tp, config: &dcfg };
         for kind in [StudentKind::Mlp, StudentKind::Sgc, StudentKind::Plp] {
-            let vanilla = distill(&g, &split, &tp, kind, Objective::None, 0.0, false, &dcfg, 1).unwrap().metrics;
-            let fair = distill(&g, &split, &tp, kind, Objective::Sp, 100.0, false, &dcfg, 1).unwrap().metrics;
-            let proxied = distill(&g, &split, &tp, kind, Objective::Sp, 100.0, true, &dcfg, 1).unwrap().metrics;
+            let run = |objective, alpha, proxy| {
+                distill(&setup, &StudentSpec { kind, objective, alpha, proxy }, 1).unwrap().metrics
+            };
+            let vanilla = run(Objective::None, 0.0, false);
+            let fair = run(Objective::Sp, 100.0, false);
+            let proxied = run(Objective::Sp, 100.0, true);
             eprintln!("{kind:?}: vanilla {vanilla:?}\n  reliant {fair:?}\n  proxy {proxied:?}");
             assert!(fair.delta_sp < vanilla.delta_sp, "{kind:?}: {} vs {}", fair.delta_sp, vanilla.delta_sp);
         }

@@ -1,7 +1,6 @@
 //! Student architectures, to test that RELIANT works "independently of the
 //! student architecture": an MLP on node features (no graph), SGC (logistic
-//! regression on 1-hop propagated features as the spec asks, Wu et al.
-//! 2019), and a
+//! regression on 1-hop propagated features, Wu et al. 2019), and a
 //! parameterised label-propagation student after CPF's PLP (Yang et al.
 //! 2021): each node mixes its own feature-based prior with the
 //! propagated predictions of its neighbours, with a learned per-node
@@ -15,12 +14,15 @@ use burn::tensor::{Device, Tensor};
 use reprolab_core::nn::NormalisedAdjacency;
 use serde::Deserialize;
 
-/// Which student.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Which student (`--student mlp|sgc|plp`, config `"mlp"` / `"sgc"` / `"plp"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StudentKind {
+    /// 2-layer MLP on the node features (no graph).
     Mlp,
+    /// 1-hop SGC: logistic regression on propagated features.
     Sgc,
+    /// PLP-style parameterised label propagation.
     Plp,
 }
 
@@ -34,7 +36,7 @@ impl StudentKind {
     }
 }
 
-/// Propagation steps of SGC (the spec's 1-hop SGC) and of PLP.
+/// Propagation steps of SGC (1 hop) and of PLP.
 pub const SGC_HOPS: usize = 1;
 const PLP_STEPS: usize = 5;
 

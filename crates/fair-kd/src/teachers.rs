@@ -10,6 +10,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use reprolab_core::nn::{GraphConv, NormalisedAdjacency};
+use reprolab_core::registry::Validate;
 use reprolab_core::train::OptimizerConfig;
 use serde::Deserialize;
 
@@ -61,12 +62,24 @@ pub fn mean_adjacency(g: &FairGraph, device: &Device) -> NormalisedAdjacency {
     }
 }
 
-/// Which teacher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Which teacher (`--teacher gcn|sage`, config `"gcn"` / `"sage"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TeacherKind {
+    /// 2-layer GCN.
     Gcn,
+    /// 2-layer GraphSAGE, mean aggregator.
     Sage,
+}
+
+impl TeacherKind {
+    /// The name in arms and notes: "GCN" or "SAGE".
+    pub fn name(self) -> &'static str {
+        match self {
+            TeacherKind::Gcn => "GCN",
+            TeacherKind::Sage => "SAGE",
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -111,10 +124,27 @@ impl NodeModel for Sage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeacherConfig {
+    /// Hidden width of both teachers' first layer (paper: not stated; ours
+    /// 16, the usual 2-layer GCN width).
     pub hidden: usize,
+    /// Dropout between the two layers, in [0, 1) (paper: not stated; ours
+    /// 0.5).
     pub dropout: f64,
+    /// Full-batch training epochs; the best-validation epoch is kept (paper:
+    /// not stated; ours 200, 400 in the paper preset).
     pub epochs: usize,
+    /// The teacher's optimiser (paper: not stated; ours Adam, lr 0.01,
+    /// weight decay 5e-4).
     pub optimizer: OptimizerConfig,
+}
+
+impl Validate for TeacherConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.hidden >= 1, "hidden must be at least 1, got {}", self.hidden);
+        anyhow::ensure!((0.0..1.0).contains(&self.dropout), "dropout must be in [0, 1), got {}", self.dropout);
+        anyhow::ensure!(self.epochs >= 1, "epochs must be at least 1, got {}", self.epochs);
+        self.optimizer.validate()
+    }
 }
 
 pub fn init_gcn(d: usize, cfg: &TeacherConfig, device: &Device) -> Gcn {
@@ -140,18 +170,27 @@ pub fn index_tensor(idx: &[usize], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(idx.iter().map(|&i| i as i64).collect::<Vec<_>>(), [idx.len()]), device)
 }
 
-/// Full-batch training on the training nodes; keeps the epoch with the best
-/// validation accuracy. `graph` lives on an autodiff device (training,
-/// dropout active), `plain` is the same graph without autodiff (evaluation).
+/// What a teacher trains on: the graph, its tensors on the training and
+/// evaluation devices, and the split.
+#[derive(Clone, Copy)]
+pub struct TeacherInputs<'a> {
+    pub graph: &'a FairGraph,
+    /// The graph on an autodiff device (training, dropout active).
+    pub train_graph: &'a GraphTensors,
+    /// The same graph without autodiff (evaluation).
+    pub eval_graph: &'a GraphTensors,
+    pub split: &'a NodeSplit,
+}
+
+/// Full-batch training on the training nodes with cross-entropy; keeps the
+/// epoch with the best validation accuracy. `label` names the progress bar.
 pub fn train_teacher<M: NodeModel>(
     mut model: M,
-    g: &FairGraph,
-    graph: &GraphTensors,
-    plain: &GraphTensors,
-    split: &NodeSplit,
+    inputs: &TeacherInputs,
     cfg: &TeacherConfig,
     label: &str,
 ) -> Result<M> {
+    let TeacherInputs { graph: g, train_graph: graph, eval_graph: plain, split } = *inputs;
     let device = graph.features.device();
     let train = index_tensor(&split.train, &device);
     let y: Vec<i64> = split.train.iter().map(|&i| i64::from(g.labels[i])).collect();
@@ -219,15 +258,15 @@ mod tests {
         let graph = GraphTensors::new(&g, &ad).unwrap();
         let plain = GraphTensors::new(&g, &dev).unwrap();
         let tcfg = TeacherConfig { hidden: 16, dropout: 0.5, epochs: 60, optimizer: OptimizerConfig::adam(0.01) };
+        let inputs = TeacherInputs { graph: &g, train_graph: &graph, eval_graph: &plain, split: &split };
         for kind in [TeacherKind::Gcn, TeacherKind::Sage] {
             let acc = match kind {
                 TeacherKind::Gcn => {
-                    let m = train_teacher(init_gcn(g.d, &tcfg, &ad), &g, &graph, &plain, &split, &tcfg, "gcn").unwrap();
+                    let m = train_teacher(init_gcn(g.d, &tcfg, &ad), &inputs, &tcfg, "gcn").unwrap();
                     accuracy_on(&m, &g, &plain, &split.test)
                 }
                 TeacherKind::Sage => {
-                    let m =
-                        train_teacher(init_sage(g.d, &tcfg, &ad), &g, &graph, &plain, &split, &tcfg, "sage").unwrap();
+                    let m = train_teacher(init_sage(g.d, &tcfg, &ad), &inputs, &tcfg, "sage").unwrap();
                     accuracy_on(&m, &g, &plain, &split.test)
                 }
             };

@@ -4,26 +4,35 @@
 
 use crate::data::from_user_files;
 use crate::experiment::Config;
-use crate::reliant::{Metrics, Objective, distill, metrics};
+use crate::reliant::{DistillSetup, Metrics, Objective, StudentSpec, distill, metrics};
 use crate::students::StudentKind;
 use crate::teachers::TeacherKind;
 use anyhow::Result;
+use reprolab_core::registry::{Preset, preset_config};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// What to train.
 #[derive(Debug, Clone)]
 pub struct TrainArgs {
+    /// The node CSV (see [`from_user_files`]).
     pub nodes: PathBuf,
+    /// The edge CSV of node-id pairs.
     pub edges: PathBuf,
+    /// The 0/1 label column of `nodes`.
     pub label: String,
+    /// The 0/1 sensitive column of `nodes`.
     pub sensitive: String,
     pub teacher: TeacherKind,
     pub student: StudentKind,
     pub objective: Objective,
+    /// The regulariser's weight (unused with [`Objective::None`]).
     pub alpha: f64,
+    /// Train the adversarial proxy of the last two feature columns.
     pub proxy: bool,
+    /// Seeds the split, the teacher and the student.
     pub seed: u64,
+    /// Where predictions.csv and report.json go.
     pub out: PathBuf,
 }
 
@@ -37,19 +46,18 @@ pub struct TrainReport {
     pub student: Metrics,
 }
 
+/// Trains the teacher and the student of `args` with the quick preset's
+/// models and training, writes `out/predictions.csv` and
+/// `out/report.json`, and returns the report.
 pub fn train_command(args: &TrainArgs) -> Result<TrainReport> {
-    let opts = reprolab_core::registry::RunOptions {
-        preset: Some(reprolab_core::registry::Preset::Quick),
-        out_dir: args.out.clone(),
-        ..Default::default()
-    };
-    let ctx = reprolab_core::registry::RunContext::new(&crate::METHOD, &opts)?;
-    let cfg: Config = ctx.config()?;
+    let cfg: Config = preset_config("fair-kd", Preset::Quick)?;
     let g = from_user_files(&args.nodes, &args.edges, &args.label, &args.sensitive)?;
     let split = g.split(args.seed)?;
     let tp = crate::experiment::teacher_probability(&g, &split, args.teacher, &cfg.teacher, args.seed)?;
     let alpha = if args.objective == Objective::None { 0.0 } else { args.alpha };
-    let student = distill(&g, &split, &tp, args.student, args.objective, alpha, args.proxy, &cfg.student, args.seed)?;
+    let setup = DistillSetup { graph: &g, split: &split, teacher_p: &tp, config: &cfg.student };
+    let spec = StudentSpec { kind: args.student, objective: args.objective, alpha, proxy: args.proxy };
+    let student = distill(&setup, &spec, args.seed)?;
     let report = TrainReport {
         nodes: g.n,
         edges: g.edges.len(),

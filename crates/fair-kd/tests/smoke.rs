@@ -16,7 +16,7 @@ fn smoke_experiment_measures_every_arm() {
     assert!(arms.contains(&"GCN -> PLP: RELIANT-EO alpha 100 + proxy".to_string()), "{arms:?}");
     for arm in arms {
         for metric in ["accuracy", "AUC", "F1", "delta SP", "delta EO"] {
-            let v = report.results.mean(arm, &format!("synthetic {metric}"));
+            let v = report.results.require(arm, &format!("synthetic {metric}")).unwrap().mean;
             assert!((0.0..=1.0).contains(&v), "{arm} {metric} = {v}");
         }
     }

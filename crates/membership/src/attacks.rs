@@ -139,8 +139,37 @@ pub fn normal_log_pdf(x: f64, mu: f64, sd: f64) -> f64 {
     -0.5 * z * z - sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
 }
 
-/// LiRA online (Carlini et al. 2022): the log-likelihood ratio of the
-/// target's phi under the IN and OUT Gaussians fitted on the shadows. With
+/// A Gaussian fitted on shadow values of LiRA's phi.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gaussian {
+    pub mu: f64,
+    pub sd: f64,
+}
+
+/// LiRA's online score of one example (Carlini et al. 2022, Algorithm 1):
+/// the log-likelihood ratio of the target's logit-scaled confidence
+/// `phi = log(p_y / (1 - p_y))` ([`scores::lira_phi`]) under the Gaussian
+/// of the shadows that trained on the example (IN) and of those that did
+/// not (OUT):
+/// `Lambda = log N(phi; mu_in, sd_in^2) - log N(phi; mu_out, sd_out^2)`.
+/// Higher means "member".
+pub fn lira_online_score(phi: f64, inside: Gaussian, outside: Gaussian) -> f64 {
+    normal_log_pdf(phi, inside.mu, inside.sd) - normal_log_pdf(phi, outside.mu, outside.sd)
+}
+
+/// LiRA's offline score of one example (Carlini et al. 2022):
+/// OUT shadows only, a one-sided test. The paper's
+/// `Lambda = Pr[Z < phi], Z ~ N(mu_out, sd_out^2)` is `Phi((phi - mu_out) /
+/// sd_out)`, monotone in the z-score, so the z-score
+/// `(phi - mu_out) / (sd_out + 1e-30)` ranks examples the same and is what
+/// this returns.
+pub fn lira_offline_score(phi: f64, outside: Gaussian) -> f64 {
+    (phi - outside.mu) / (outside.sd + 1e-30)
+}
+
+/// LiRA online (Carlini et al. 2022): each example's [`lira_online_score`],
+/// the log-likelihood ratio of the target's phi under the IN and OUT
+/// Gaussians fitted on the shadows (medians and standard deviations). With
 /// fixed variance the reference code uses the IN spread for both
 /// Gaussians; so does this.
 pub fn lira_online(out: &ModelOutputs, target: usize, variance: Variance) -> Vec<f64> {
@@ -173,18 +202,19 @@ fn online_ratio(out: &ModelOutputs, target: usize, variance: Variance, phi: impl
         .map(|j| {
             let x = phi(target, j);
             let sd_out = if variance == Variance::Fixed { s.sd_in[j] } else { s.sd_out[j] };
-            normal_log_pdf(x, s.mu_in[j], s.sd_in[j]) - normal_log_pdf(x, s.mu_out[j], sd_out)
+            lira_online_score(x, Gaussian { mu: s.mu_in[j], sd: s.sd_in[j] }, Gaussian { mu: s.mu_out[j], sd: sd_out })
         })
         .collect()
 }
 
-/// LiRA offline: OUT shadows only. The one-sided test of the paper
-/// (Lambda = Pr[Z < phi], Z ~ N(mu_out, sd_out)) ranks examples by the
-/// z-score, which is what this returns.
+/// LiRA offline: OUT shadows only, each example scored by
+/// [`lira_offline_score`] (the one-sided test's z-score).
 pub fn lira_offline(out: &ModelOutputs, target: usize, variance: Variance) -> Vec<f64> {
     let phi = |m: usize, j: usize| scores::lira_phi(out.logits(m, j), out.labels[j]);
     let s = shadow_phi(out, target, variance, phi);
-    (0..out.n_examples).map(|j| (phi(target, j) - s.mu_out[j]) / (s.sd_out[j] + 1e-30)).collect()
+    (0..out.n_examples)
+        .map(|j| lira_offline_score(phi(target, j), Gaussian { mu: s.mu_out[j], sd: s.sd_out[j] }))
+        .collect()
 }
 
 /// The label-only boundary attack (Choquette-Choo et al. 2021): the share
@@ -209,17 +239,30 @@ pub fn rmia(out: &ModelOutputs, target: usize, population: &[usize], gamma: f64)
         let p_target = scores::confidence(out.logits(target, j), label);
         let refs: Vec<f64> =
             (0..out.n_models).filter(|&m| m != target).map(|m| scores::confidence(out.logits(m, j), label)).collect();
-        p_target / (refs.iter().sum::<f64>() / refs.len() as f64).max(1e-300)
+        rmia_ratio(p_target, &refs)
     };
     let mut rz: Vec<f64> = population.iter().map(|&z| ratio(z)).collect();
     rz.sort_by(f64::total_cmp);
-    (0..out.n_examples)
-        .map(|j| {
-            // LR(x, z) >= gamma  <=>  ratio(z) <= ratio(x) / gamma
-            let bound = ratio(j) / gamma;
-            rz.partition_point(|&r| r <= bound) as f64 / rz.len().max(1) as f64
-        })
-        .collect()
+    (0..out.n_examples).map(|j| rmia_score(ratio(j), &rz, gamma)).collect()
+}
+
+/// RMIA's per-example ratio `p(x|target) / p(x)`, with `p(x)` the mean of
+/// the reference models' probabilities `p_refs` of x's label (floored at
+/// 1e-300 against a zero mean).
+pub fn rmia_ratio(p_target: f64, p_refs: &[f64]) -> f64 {
+    p_target / (p_refs.iter().sum::<f64>() / p_refs.len() as f64).max(1e-300)
+}
+
+/// RMIA's score of x (Zarifzadeh et al. 2024): the share of
+/// population samples z it dominates,
+/// `Score(x) = Pr_z[ LR(x, z) >= gamma ]` with
+/// `LR(x, z) = [p(x|target) / p(x)] / [p(z|target) / p(z)]`.
+/// `ratio_x` is x's [`rmia_ratio`] and `sorted_ratios` the population's,
+/// in ascending order; since `LR(x, z) >= gamma` exactly when
+/// `ratio(z) <= ratio(x) / gamma`, the share is one binary search.
+pub fn rmia_score(ratio_x: f64, sorted_ratios: &[f64], gamma: f64) -> f64 {
+    let bound = ratio_x / gamma;
+    sorted_ratios.partition_point(|&r| r <= bound) as f64 / sorted_ratios.len().max(1) as f64
 }
 
 /// Features the shadow attack classifier sees for one model's output.

@@ -14,6 +14,7 @@ use burn::tensor::{Tensor, TensorData};
 use reprolab_core::data::Dataset;
 use reprolab_core::data::batch::shuffled_batches;
 use reprolab_core::nn::{Mlp, MlpConfig};
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
 use reprolab_core::train::classifier::{fit, predict_logits};
 use reprolab_core::train::train_epoch;
@@ -23,10 +24,25 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistillationConfig {
-    /// Rows held out of the pool as the (unlabelled) reference set.
+    /// Rows held out of the pool as the (unlabelled) reference set, at
+    /// least 1 and fewer than the pool (paper: not stated; presets: 300
+    /// smoke, 400 otherwise).
     pub reference_size: usize,
-    /// Softmax temperature of the teacher's soft labels (and the student's loss).
+    /// Softmax temperature of the teacher's soft labels (and the student's
+    /// loss), positive (paper: not stated; presets: 1.0).
     pub temperature: f32,
+}
+
+impl Validate for DistillationConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.reference_size >= 1, "reference_size must be at least 1, got {}", self.reference_size);
+        anyhow::ensure!(
+            self.temperature.is_finite() && self.temperature > 0.0,
+            "temperature must be positive, got {}",
+            self.temperature
+        );
+        Ok(())
+    }
 }
 
 /// Trains `student` on `reference` rows to match `soft` targets (row-major

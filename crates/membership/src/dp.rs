@@ -27,6 +27,7 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::RngExt;
 use reprolab_core::data::Dataset;
 use reprolab_core::nn::Mlp;
+use reprolab_core::registry::Validate;
 use reprolab_core::train::{OptimizerConfig, check_finite};
 use serde::Deserialize;
 
@@ -68,34 +69,67 @@ pub fn rdp_sampled_gaussian(q: f64, sigma: f64, alpha: u32) -> f64 {
     log_a / (a - 1.0)
 }
 
-/// (epsilon, best order) after `steps` DP-SGD steps at sampling rate `q`
-/// and noise multiplier `sigma`, for the target `delta`.
+/// The (epsilon, delta)-DP guarantee implied by a total RDP of `rdp` at
+/// order `alpha` (Balle et al. 2020, Theorem 21, the conversion Opacus
+/// uses):
+/// `epsilon = rdp - (log delta + log alpha) / (alpha - 1) + log((alpha - 1) / alpha)`.
+pub fn rdp_to_epsilon(rdp: f64, alpha: u32, delta: f64) -> f64 {
+    let a = f64::from(alpha);
+    rdp - (delta.ln() + a.ln()) / (a - 1.0) + ((a - 1.0) / a).ln()
+}
+
+/// The RDP accountant of DP-SGD (Mironov et al. 2019): (epsilon, best
+/// order) after `steps` DP-SGD steps at sampling rate `q` and noise
+/// multiplier `sigma`, for the target `delta`. RDP composes additively over
+/// steps, so `epsilon = min_alpha rdp_to_epsilon(steps * RDP_alpha(q, sigma),
+/// alpha, delta)` over the integer [`orders`], with `RDP_alpha` from
+/// [`rdp_sampled_gaussian`] and the conversion of [`rdp_to_epsilon`].
 pub fn epsilon(q: f64, sigma: f64, steps: u64, delta: f64) -> (f64, u32) {
     orders()
         .map(|alpha| {
-            let a = f64::from(alpha);
             let rdp = rdp_sampled_gaussian(q, sigma, alpha) * steps as f64;
-            let eps = rdp - (delta.ln() + a.ln()) / (a - 1.0) + ((a - 1.0) / a).ln();
-            (eps, alpha)
+            (rdp_to_epsilon(rdp, alpha, delta), alpha)
         })
         .filter(|(e, _)| !e.is_nan())
         .fold((f64::INFINITY, 0), |best, cur| if cur.0 < best.0 { cur } else { best })
 }
 
-/// DP-SGD hyper-parameters.
+/// DP-SGD hyper-parameters (Abadi et al. 2016; the survey names DP-SGD as
+/// the defence with a guarantee but gives no values).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DpConfig {
-    /// sigma: noise std as a multiple of the clipping norm.
+    /// sigma: noise std as a multiple of the clipping norm, positive
+    /// (paper: not stated; Abadi et al. use 1-8; presets: 1.0).
     pub noise_multiplier: f64,
-    /// C: every example's gradient is clipped to this L2 norm.
+    /// C: every example's gradient is clipped to this L2 norm, positive
+    /// (paper: not stated; presets: 1.0).
     pub max_grad_norm: f64,
-    /// Expected batch size; the sampling rate is q = batch_size / n.
+    /// Expected batch size; the sampling rate is q = batch_size / n
+    /// (paper: not stated; presets: 64).
     pub batch_size: usize,
+    /// Epochs: the number of steps is epochs / q (paper: not stated;
+    /// presets: 2 smoke, 30 quick and full, 60 paper).
     pub epochs: usize,
-    /// The delta of the reported (epsilon, delta).
+    /// The delta of the reported (epsilon, delta), in (0, 1) (paper: not
+    /// stated; Abadi et al. use 1e-5; presets: 1e-5).
     pub delta: f64,
+    /// The optimiser that takes the noisy gradient (paper: not stated;
+    /// presets: Adam 1e-3).
     pub optimizer: OptimizerConfig,
+}
+
+impl Validate for DpConfig {
+    fn validate(&self) -> Result<()> {
+        let sigma = self.noise_multiplier;
+        anyhow::ensure!(sigma.is_finite() && sigma > 0.0, "noise_multiplier must be positive, got {sigma}");
+        let c = self.max_grad_norm;
+        anyhow::ensure!(c.is_finite() && c > 0.0, "max_grad_norm must be positive, got {c}");
+        anyhow::ensure!(self.batch_size >= 1, "batch_size must be at least 1, got {}", self.batch_size);
+        anyhow::ensure!(self.epochs >= 1, "epochs must be at least 1, got {}", self.epochs);
+        anyhow::ensure!(self.delta > 0.0 && self.delta < 1.0, "delta must be in (0, 1), got {}", self.delta);
+        self.optimizer.validate()
+    }
 }
 
 /// Per-example L2 norms of the gradient of each example's cross-entropy
@@ -150,12 +184,22 @@ impl ModuleVisitor for Noise<'_> {
     }
 }
 
-/// One DP-SGD step on the batch `x` (on the autodiff device) with `labels`.
-/// Returns the model and the batch's mean (unclipped) loss.
+/// DP-SGD's clip factor of one example's gradient: `min(1, C / |g_i|)`, so
+/// that `|c_i g_i| <= C` (Abadi et al. 2016), with 1e-6 added to the norm
+/// against a zero gradient.
+pub fn clip_factor(grad_norm: f32, max_grad_norm: f32) -> f32 {
+    (max_grad_norm / (grad_norm + 1e-6)).min(1.0)
+}
+
+/// One DP-SGD step (Abadi et al. 2016) on the batch `x` (on the autodiff
+/// device) with `labels`, at the learning rate of `cfg.optimizer`: the
+/// optimiser takes the privatised gradient
+/// `g = (sum_i clip_factor(|g_i|, C) g_i + N(0, sigma^2 C^2 I)) / (q n)`,
+/// where `q n` is `expected_batch` (Poisson sampling). Returns the model
+/// and the batch's mean (unclipped) loss.
 pub fn dp_sgd_step(
     model: Mlp,
     optim: &mut ModuleOptimizer,
-    lr: f64,
     x: Tensor<2>,
     labels: &[usize],
     cfg: &DpConfig,
@@ -163,7 +207,7 @@ pub fn dp_sgd_step(
 ) -> (Mlp, f32) {
     let plain = x.device().without_autodiff();
     let norms = per_example_grad_norms(&model.valid(), x.clone().without_autodiff().to_device(&plain), labels);
-    let clip: Vec<f32> = norms.iter().map(|&n| (cfg.max_grad_norm as f32 / (n + 1e-6)).min(1.0)).collect();
+    let clip: Vec<f32> = norms.iter().map(|&n| clip_factor(n, cfg.max_grad_norm as f32)).collect();
     let b = labels.len();
     let dev = x.device();
     let clip = Tensor::<1>::from_data(TensorData::new(clip, [b]), &dev);
@@ -182,7 +226,7 @@ pub fn dp_sgd_step(
         scale: 1.0 / expected_batch,
     };
     model.visit(&mut noise);
-    (optim.step(lr, model, noise.noisy), mean_loss)
+    (optim.step(cfg.optimizer.lr(), model, noise.noisy), mean_loss)
 }
 
 /// The sampling rate, the number of steps and the epsilon (at `cfg.delta`)
@@ -219,7 +263,7 @@ pub fn fit_dp(
         }
         let x = data.features_tensor(&rows, device);
         let labels: Vec<usize> = rows.iter().map(|&i| data.labels()[i]).collect();
-        let (next, loss) = dp_sgd_step(model, &mut optim, cfg.optimizer.lr(), x, &labels, cfg, q * n as f64);
+        let (next, loss) = dp_sgd_step(model, &mut optim, x, &labels, cfg, q * n as f64);
         model = next;
         check_finite(loss, step as usize, "DP-SGD")?;
     }
@@ -278,7 +322,7 @@ mod tests {
             delta: 1e-5,
             optimizer: sgd.clone(),
         };
-        let (dp, _) = dp_sgd_step(model.clone(), &mut sgd.build(), 0.1, x.clone(), &labels, &cfg, 4.0);
+        let (dp, _) = dp_sgd_step(model.clone(), &mut sgd.build(), x.clone(), &labels, &cfg, 4.0);
         let y = Tensor::<1, Int>::from_data(
             TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [4]),
             &ad,
@@ -312,7 +356,7 @@ mod tests {
         // gradient is large (never a saturated, zero gradient) and must be clipped
         let z: Vec<f32> = model.valid().forward(x.clone().without_autodiff()).into_data().try_to_vec().unwrap();
         let worst = usize::from(z[1] < z[0]);
-        let (after, _) = dp_sgd_step(model, &mut sgd.build(), 1.0, x, &[worst], &cfg, 1.0);
+        let (after, _) = dp_sgd_step(model, &mut sgd.build(), x, &[worst], &cfg, 1.0);
         let w: Vec<f32> = after.layers[0].weight.val().into_data().try_to_vec().unwrap();
         let bias: Vec<f32> = after.layers[0].bias.as_ref().unwrap().val().into_data().try_to_vec().unwrap();
         let moved: f32 = w

@@ -12,6 +12,7 @@ use burn::tensor::Tensor;
 use reprolab_core::data::Dataset;
 use reprolab_core::data::batch::shuffled_batches;
 use reprolab_core::nn::{Mlp, MlpConfig};
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
 use reprolab_core::train::{OptimizerConfig, train_epoch};
 use serde::Deserialize;
@@ -20,14 +21,39 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenerativeConfig {
-    /// Embedded dataset whose features are reconstructed.
+    /// Embedded dataset (or `csv:PATH:LABEL_COLUMN`) whose features are
+    /// reconstructed (paper: not stated; presets: digits).
     pub dataset: String,
+    /// Autoencoders, each on a random half, each the target in turn, at
+    /// least 2 (paper: not stated; presets: 3 smoke, 8 quick, 16 full, 32
+    /// paper).
     pub n_models: usize,
-    /// Hidden widths, bottleneck in the middle (e.g. [128, 16, 128]).
+    /// Hidden widths, bottleneck in the middle (paper: not stated; presets:
+    /// `[64, 8, 64]` smoke, `[128, 16, 128]` otherwise).
     pub hidden: Vec<usize>,
+    /// Training epochs (paper: not stated; presets: 5 smoke, 50 quick, 100
+    /// full, 200 paper).
     pub epochs: usize,
+    /// Minibatch size (paper: not stated; presets: 128).
     pub batch_size: usize,
+    /// Optimiser of the reconstruction loss (paper: not stated; presets:
+    /// Adam 1e-3).
     pub optimizer: OptimizerConfig,
+}
+
+impl Validate for GenerativeConfig {
+    fn validate(&self) -> Result<()> {
+        crate::pool::check_spec(&self.dataset)?;
+        crate::pool::check_models(self.n_models)?;
+        anyhow::ensure!(
+            !self.hidden.is_empty() && self.hidden.iter().all(|&h| h > 0),
+            "hidden must list positive widths, got {:?}",
+            self.hidden
+        );
+        anyhow::ensure!(self.epochs >= 1, "epochs must be at least 1, got {}", self.epochs);
+        anyhow::ensure!(self.batch_size >= 1, "batch_size must be at least 1, got {}", self.batch_size);
+        self.optimizer.validate()
+    }
 }
 
 /// Per-model, per-example reconstruction errors and IN masks.

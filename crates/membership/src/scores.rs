@@ -60,7 +60,8 @@ pub fn correctness(logits: &[f32], y: usize) -> f64 {
     f64::from(u8::from(argmax == y))
 }
 
-/// LiRA's logit-scaled confidence `phi = log p_y - log sum_{y' != y} p_y'`
+/// LiRA's logit-scaled confidence
+/// `phi = log(p_y / (1 - p_y)) = log p_y - log sum_{y' != y} p_y'`
 /// (Carlini et al. 2022, eq. 4). Computed from logits as
 /// `z_y - logsumexp_{y' != y} z_y'`: the softmax normaliser cancels, so it
 /// stays exact when `p_y` rounds to 1.

@@ -14,11 +14,12 @@
 //!   n_classes]`, logits on the population's fixed noisy copies of the pool
 //!   (LiRA's query augmentations)
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rand::seq::SliceRandom;
 use reprolab_core::data::Dataset;
 use reprolab_core::data::npy::{Array, load_npz, save_npz};
 use reprolab_core::nn::{ConvNetConfig, MlpConfig};
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
 use reprolab_core::train::classifier::{Classifier, FitConfig, fit, predict_logits};
 use reprolab_core::train::fit_stack;
@@ -200,28 +201,70 @@ impl ModelOutputs {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationConfig {
-    /// Number of models; each trains on a fresh random half of the pool.
+    /// Number of models; each trains on a fresh random half of the pool and
+    /// is the target in turn, the others its shadows (paper: not stated, a
+    /// survey; LiRA's reference numbers use 16 shadows; presets: 6 smoke, 32
+    /// quick and full, 64 paper).
     pub n_models: usize,
-    /// Which model to train (default: an MLP with `hidden` widths).
+    /// Which model to train (default: an MLP with `hidden` widths; paper:
+    /// not stated).
     #[serde(default)]
     pub architecture: Architecture,
-    /// Hidden widths of each MLP.
+    /// Hidden widths of each MLP (paper: not stated; presets: `[64]` smoke,
+    /// `[256, 256]` otherwise).
     pub hidden: Vec<usize>,
-    /// Dropout after each hidden layer (0 = none).
+    /// Dropout after each hidden layer, in [0, 1) (0 = none; paper: not
+    /// stated; presets: 0, the dropout defence sets its own).
     #[serde(default)]
     pub dropout: f64,
+    /// Epochs, batch size and optimiser of each model (paper: not stated;
+    /// presets: Adam 1e-3, batch 128, 10 epochs smoke, 60 quick and full,
+    /// 100 paper).
     pub fit: FitConfig,
     /// Label-only boundary attack: query each model on noisy copies of
     /// every example (absent: not measured).
     #[serde(default)]
     pub boundary: Option<BoundaryConfig>,
-    /// Train with DP-SGD instead of `fit` (the DP-SGD defence).
+    /// Train with DP-SGD instead of `fit` (the DP-SGD defence; MLPs only).
     #[serde(default)]
     pub dp_sgd: Option<crate::dp::DpConfig>,
     /// LiRA's query augmentations: query every model on the same fixed
     /// noisy copies of the pool (absent: none).
     #[serde(default)]
     pub lira_queries: Option<QueryConfig>,
+}
+
+impl Validate for PopulationConfig {
+    fn validate(&self) -> Result<()> {
+        crate::pool::check_models(self.n_models)?;
+        match &self.architecture {
+            Architecture::Mlp => {}
+            Architecture::Cnn { side, widths } => {
+                anyhow::ensure!(*side >= 1, "architecture.side must be at least 1");
+                anyhow::ensure!(
+                    !widths.is_empty() && widths.iter().all(|&w| w > 0),
+                    "architecture.widths must list positive channel counts, got {widths:?}"
+                );
+                anyhow::ensure!(
+                    self.dp_sgd.is_none(),
+                    "dp_sgd: DP-SGD's per-example clipping supports the MLP architecture only"
+                );
+            }
+        }
+        anyhow::ensure!(self.hidden.iter().all(|&h| h > 0), "hidden must list positive widths, got {:?}", self.hidden);
+        anyhow::ensure!((0.0..1.0).contains(&self.dropout), "dropout must be in [0, 1), got {}", self.dropout);
+        self.fit.validate()?;
+        if let Some(b) = &self.boundary {
+            b.validate().context("boundary")?;
+        }
+        if let Some(dp) = &self.dp_sgd {
+            dp.validate().context("dp_sgd")?;
+        }
+        if let Some(q) = &self.lira_queries {
+            q.validate().context("lira_queries")?;
+        }
+        Ok(())
+    }
 }
 
 /// Query augmentations for LiRA (Carlini et al. 2022, Sec. VI-B: query
@@ -232,9 +275,25 @@ pub struct PopulationConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryConfig {
-    /// Noisy copies (the clean example is always queried too).
+    /// Noisy copies, at least 1 (the clean example is always queried too;
+    /// paper: not stated for tabular data, LiRA queries up to 18 image
+    /// augmentations; presets: 2 smoke, 4 quick, 8 full, 16 paper).
     pub copies: usize,
+    /// Standard deviation of the Gaussian noise, in standardised feature
+    /// units (paper: not stated, ours; presets: 0.1).
     pub noise_std: f32,
+}
+
+impl Validate for QueryConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.copies >= 1, "copies must be at least 1, got {}", self.copies);
+        anyhow::ensure!(
+            self.noise_std.is_finite() && self.noise_std > 0.0,
+            "noise_std must be positive, got {}",
+            self.noise_std
+        );
+        Ok(())
+    }
 }
 
 /// The population's query copies of `data`: `cfg.copies` datasets, each
@@ -266,17 +325,37 @@ pub enum Architecture {
     Mlp,
     /// A small ConvNet on `side` x `side` single-channel images (8x8 digits):
     /// conv blocks of `widths` channels, each halving the side, then a linear head.
-    Cnn { side: usize, widths: Vec<usize> },
+    Cnn {
+        /// The image side; the pool must have `side * side` features.
+        side: usize,
+        /// Channels of each conv block (paper: not stated; presets: `[16, 32]`).
+        widths: Vec<usize>,
+    },
 }
 
 /// How the label-only attacker probes the decision boundary.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoundaryConfig {
-    /// Noisy copies per example.
+    /// Noisy copies per example, at least 1 (paper: not stated,
+    /// Choquette-Choo et al. use hundreds of augmentations; presets: 5 smoke,
+    /// 10 quick, 20 full, 50 paper).
     pub queries: usize,
-    /// Standard deviation of the Gaussian noise, in standardised feature units.
+    /// Standard deviation of the Gaussian noise, in standardised feature
+    /// units (paper: not stated; presets: 0.5).
     pub noise_std: f32,
+}
+
+impl Validate for BoundaryConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.queries >= 1, "queries must be at least 1, got {}", self.queries);
+        anyhow::ensure!(
+            self.noise_std.is_finite() && self.noise_std > 0.0,
+            "noise_std must be positive, got {}",
+            self.noise_std
+        );
+        Ok(())
+    }
 }
 
 /// Share of `cfg.queries` noisy copies of each example that `model` labels
@@ -327,49 +406,59 @@ pub fn random_half(n: usize, model_seed: u64) -> (Vec<usize>, Vec<bool>) {
     (train, member)
 }
 
-/// Appends one trained model to `out`: its IN mask, logits on every pool
-/// example, logits on the query copies and, when configured, its noise
-/// robustness.
-#[allow(clippy::too_many_arguments)]
-fn record<M: Classifier>(
-    out: &mut ModelOutputs,
-    model: &M,
-    member: Vec<bool>,
-    data: &Dataset,
-    queries: &[Dataset],
-    cfg: &PopulationConfig,
-    noise_seed: u64,
-    ad: &burn::tensor::Device,
-) {
-    let all: Vec<usize> = (0..data.len()).collect();
-    out.logits.extend(predict_logits(model, data, &all, ad));
-    out.n_queries = queries.len();
-    for query in queries {
-        out.query_logits.extend(predict_logits(model, query, &all, ad));
+/// What every trained model of a population is asked, the same for all of
+/// them: its logits on the pool and on LiRA's query copies, and, when the
+/// boundary attack is configured, its noise robustness.
+struct Probes<'a> {
+    /// The pool (features already standardised).
+    data: &'a Dataset,
+    /// LiRA's fixed noisy copies of the pool (empty: none).
+    queries: &'a [Dataset],
+    /// The label-only attacker's noise probe (`None`: not measured).
+    boundary: Option<&'a BoundaryConfig>,
+    /// The autodiff device the models live on.
+    device: &'a burn::tensor::Device,
+}
+
+impl<'a> Probes<'a> {
+    fn new(
+        data: &'a Dataset,
+        queries: &'a [Dataset],
+        cfg: &'a PopulationConfig,
+        device: &'a burn::tensor::Device,
+    ) -> Self {
+        Self { data, queries, boundary: cfg.boundary.as_ref(), device }
     }
-    if let Some(b) = &cfg.boundary {
-        out.robustness.extend(noise_robustness(model, data, b, noise_seed, ad));
+
+    /// Appends one trained model to `out`: its IN mask `member`, logits on
+    /// every pool example, logits on the query copies and, when configured,
+    /// its noise robustness (drawn from `noise_seed`).
+    fn record<M: Classifier>(&self, out: &mut ModelOutputs, model: &M, member: Vec<bool>, noise_seed: u64) {
+        let all: Vec<usize> = (0..self.data.len()).collect();
+        out.logits.extend(predict_logits(model, self.data, &all, self.device));
+        out.n_queries = self.queries.len();
+        for query in self.queries {
+            out.query_logits.extend(predict_logits(model, query, &all, self.device));
+        }
+        if let Some(b) = self.boundary {
+            out.robustness.extend(noise_robustness(model, self.data, b, noise_seed, self.device));
+        }
+        out.members.extend(member);
     }
-    out.members.extend(member);
 }
 
 /// Trains `cfg.n_models` models on random halves of `data` (features
 /// already standardised) and records their logits on the whole pool.
 pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
-    if cfg.n_models < 2 {
-        reprolab_core::user_bail!("membership: needs at least 2 models (a target and a shadow), got {}", cfg.n_models);
-    }
-    if let Architecture::Cnn { side, .. } = &cfg.architecture {
-        if cfg.dp_sgd.is_some() {
-            reprolab_core::user_bail!("membership: DP-SGD's per-example clipping supports the MLP architecture only");
-        }
-        if data.n_features != side * side {
-            reprolab_core::user_bail!(
-                "membership: the CNN expects {side}x{side} single-channel images, {} has {} features",
-                data.name,
-                data.n_features
-            );
-        }
+    cfg.validate().map_err(|e| reprolab_core::user_error(format!("membership: population: {e:#}")))?;
+    if let Architecture::Cnn { side, .. } = &cfg.architecture
+        && data.n_features != side * side
+    {
+        reprolab_core::user_bail!(
+            "membership: the CNN expects {side}x{side} single-channel images, {} has {} features",
+            data.name,
+            data.n_features
+        );
     }
     if matches!(cfg.architecture, Architecture::Mlp) && cfg.dp_sgd.is_none() {
         return train_mlp_stack(data, cfg, seed);
@@ -379,6 +468,7 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
     let ad = device.clone().autodiff();
     let dims = mlp_dims(data, &cfg.hidden);
     let queries = query_copies(data, cfg.lira_queries.as_ref(), seed);
+    let probes = Probes::new(data, &queries, cfg, &ad);
     let mut out = ModelOutputs::empty(cfg.n_models, data);
     let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
     for m in 0..cfg.n_models {
@@ -393,13 +483,13 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
                 let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
                 let dp = cfg.dp_sgd.as_ref().expect("MLPs without DP-SGD train as a stack");
                 let model = crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0;
-                record(&mut out, &model, member, data, &queries, cfg, noise_seed, &ad);
+                probes.record(&mut out, &model, member, noise_seed);
             }
             Architecture::Cnn { side, widths } => {
                 let config =
                     ConvNetConfig { channels: 1, side: *side, widths: widths.clone(), n_classes: data.n_classes() };
                 let model = fit(config.init(&ad), data, &train, &cfg.fit, model_seed, &ad, &label)?.0;
-                record(&mut out, &model, member, data, &queries, cfg, noise_seed, &ad);
+                probes.record(&mut out, &model, member, noise_seed);
             }
         }
         bar.inc(1);
@@ -428,9 +518,10 @@ fn train_mlp_stack(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<
     let label = format!("{} models x{}", data.name, cfg.n_models);
     let (models, _) = fit_stack(models, data, &halves, &cfg.fit, &seeds, &ad, &label)?;
     let queries = query_copies(data, cfg.lira_queries.as_ref(), seed);
+    let probes = Probes::new(data, &queries, cfg, &ad);
     let mut out = ModelOutputs::empty(cfg.n_models, data);
     for ((model, member), s) in models.iter().zip(members).zip(&seeds) {
-        record(&mut out, model, member, data, &queries, cfg, derive_seed(*s, "noise"), &ad);
+        probes.record(&mut out, model, member, derive_seed(*s, "noise"));
     }
     Ok(out)
 }

@@ -32,21 +32,21 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     for attack in attacks {
         for ds in ["digits", "breast-cancer"] {
             for metric in ["AUC", "TPR@0.1%FPR", "TPR@1%FPR"] {
-                let v = report.results.mean(attack, &format!("{ds} {metric}"));
+                let v = report.results.require(attack, &format!("{ds} {metric}")).unwrap().mean;
                 assert!((0.0..=1.0).contains(&v), "{attack} {ds} {metric} = {v}");
             }
-            let balanced = report.results.mean(attack, &format!("{ds} balanced accuracy"));
+            let balanced = report.results.require(attack, &format!("{ds} balanced accuracy")).unwrap().mean;
             assert!((0.5..=1.0).contains(&balanced), "{attack} {ds} balanced accuracy = {balanced}");
         }
     }
-    let acc = report.results.mean("models (utility)", "digits test accuracy");
+    let acc = report.results.require("models (utility)", "digits test accuracy").unwrap().mean;
     assert!(acc > 0.5, "smoke models should still learn digits: {acc}");
     assert!(report.verdict.rule.contains("10x"));
-    // 6 models per pool are fewer than the spec's 32: the rule's shadow-count
+    // 6 models per pool are fewer than the rule's 32: the rule's shadow-count
     // precondition fails, so the verdict is inconclusive whatever was measured.
     assert_eq!(report.verdict.outcome, Outcome::Inconclusive, "{}", report.verdict.evidence);
     assert!(
-        report.verdict.evidence.contains("digits: 6 models, fewer than the spec's 32"),
+        report.verdict.evidence.contains("digits: 6 models, fewer than the rule's 32"),
         "{}",
         report.verdict.evidence
     );
@@ -64,22 +64,25 @@ fn smoke_experiment_reports_every_attack_with_finite_metrics() {
     assert!(defences.arms[9].starts_with("knowledge distillation ("), "{}", defences.arms[9]);
     for arm in &defences.arms {
         for metric in ["test accuracy", "LiRA AUC", "LiRA TPR@0.1%FPR", "loss AUC"] {
-            let v = defences.mean(arm, metric);
+            let v = defences.require(arm, metric).unwrap().mean;
             assert!((0.0..=1.0).contains(&v), "{arm} {metric} = {v}");
         }
     }
     // masking the outputs keeps the arg-max: no accuracy cost
-    assert_eq!(defences.mean("label only", "accuracy cost"), 0.0);
-    assert_eq!(defences.mean("top-1 probability only", "accuracy cost"), 0.0);
+    assert_eq!(defences.require("label only", "accuracy cost").unwrap().mean, 0.0);
+    assert_eq!(defences.require("top-1 probability only", "accuracy cost").unwrap().mean, 0.0);
     assert!(report.verdict.evidence.contains("defences") || report.verdict.evidence.contains("not lowered"));
     let cnn = &report.tables[2].results;
     assert_eq!(cnn.arms, ["CNN [16, 32] on digits"]);
-    assert!(cnn.mean("CNN [16, 32] on digits", "test accuracy") > 0.3, "the smoke CNN should learn something");
+    assert!(
+        cnn.require("CNN [16, 32] on digits", "test accuracy").unwrap().mean > 0.3,
+        "the smoke CNN should learn something"
+    );
     let generative = &report.tables[1].results;
     assert_eq!(generative.arms, ["reconstruction error", "reconstruction error, calibrated on shadows"]);
     for arm in &generative.arms {
         for metric in ["AUC", "TPR@0.1%FPR", "TPR@1%FPR"] {
-            assert!((0.0..=1.0).contains(&generative.mean(arm, metric)), "{arm} {metric}");
+            assert!((0.0..=1.0).contains(&generative.require(arm, metric).unwrap().mean), "{arm} {metric}");
         }
     }
 
@@ -115,7 +118,7 @@ fn any_csv_with_a_label_column_can_be_the_pool() {
     };
     let report = run_method(&METHOD, &opts).unwrap();
     // reported under the file's stem, and the model outputs saved under it too
-    let auc = report.results.mean("LiRA online", "pool AUC");
+    let auc = report.results.require("LiRA online", "pool AUC").unwrap().mean;
     assert!(dir.path().join("membership/pool-seed0-outputs.npz").exists());
     assert!((0.0..=1.0).contains(&auc), "{auc}");
 

@@ -6,32 +6,61 @@ use crate::dataset::{Batch, Dataset, Normaliser, Prepared};
 use crate::env::point::{Layout, truncated_normal_log_pdf};
 use crate::nets::{Mdn, Mixture};
 use crate::td3::{BehaviourTerms, state_weights};
+use crate::validate::{positive, positive_widths};
 use anyhow::Result;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
 use reprolab_core::train::{OptimizerConfig, check_finite};
 use serde::{Deserialize, Serialize};
 
-/// The behaviour model's hyper-parameters.
+/// The behaviour model's hyper-parameters: a state-conditioned mixture of
+/// `components` diagonal Gaussians, fitted by maximum likelihood. The paper
+/// states the model (a K-Gaussian mixture fitted to the dataset) but none of
+/// these values; ours are sized like the networks of TD3+BC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MdnConfig {
-    /// Mixture components K.
+    /// Mixture components K (paper: not stated; ours 5).
     pub components: usize,
+    /// Hidden layer widths of the mixture density network (paper: not stated; ours 256, 256).
     pub hidden: Vec<usize>,
+    /// Adam steps of the maximum-likelihood fit (paper: not stated).
     pub steps: usize,
+    /// Transitions per fitting step (paper: not stated; ours 256).
     pub batch: usize,
+    /// Adam learning rate of the fit (paper: not stated; ours 1e-3).
     pub lr: f64,
-    /// Share of rows held out for the validation log-likelihood.
+    /// Share of rows held out for the validation log-likelihood (paper: not
+    /// stated; ours 0.1).
     pub validation: f64,
 }
 
 impl Default for MdnConfig {
     fn default() -> Self {
         Self { components: 5, hidden: vec![256, 256], steps: 10_000, batch: 256, lr: 1e-3, validation: 0.1 }
+    }
+}
+
+impl Validate for MdnConfig {
+    /// Field names are relative (`steps`); the experiment's config calls
+    /// them `mdn.steps`.
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.components >= 1, "components must be at least 1, got {}", self.components);
+        positive_widths("hidden", &self.hidden)?;
+        anyhow::ensure!(self.steps >= 1, "steps must be at least 1, got {}", self.steps);
+        anyhow::ensure!(self.batch >= 1, "batch must be at least 1, got {}", self.batch);
+        positive("lr", self.lr)?;
+        // 0 would leave no held-out rows, and the log-likelihood NaN.
+        anyhow::ensure!(
+            self.validation > 0.0 && self.validation < 1.0,
+            "validation must be in (0, 1), got {}",
+            self.validation
+        );
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@
 //!
 //! A claim is judged only where the experiment could have supported it
 //! (the preconditions in [`RULE`]): at least [`MIN_SEEDS`] seeds, the
-//! spec's whole alpha sweep for (a), E1-up run for (b), and the
+//! whole alpha sweep {0.1, 0.3, 1, 2.5, 10} ([`SWEEP_ALPHAS`]) for (a), E1-up run for (b), and the
 //! oracle-density arm reaching [`ORACLE_MIN_SUCCESS`] on each experiment
 //! the claim uses (the task is learnable at this budget). Otherwise that
 //! claim is inconclusive, with the failed preconditions' numbers and the
@@ -43,18 +43,21 @@
 //! from its seed (the executor does), so a behaviour model's initialisation
 //! no longer depends on the arms trained before it in the same process.
 
-use crate::behaviour::{FittedMdn, MdnConfig, Oracle, fit_behaviour};
+use crate::behaviour::{MdnConfig, Oracle, fit_behaviour};
 use crate::dataset::{Dataset, Normaliser, collect_env, collect_point};
 use crate::env::Env;
 use crate::env::pendulum::Pendulum;
 use crate::env::point::{Layout, PointMass};
 use crate::eval::{Episode, Policy, mean_return, normalised_score, rollouts};
+pub use crate::outcome::{ArmRun, PointOutcome};
 use crate::td3::{Algo, Td3Config};
-use crate::train::{ArmCurves, Behaviour, Curve, EvalPlan, OnlineConfig, Trained, train_offline, train_online};
+use crate::train::{ArmCurves, Behaviour, Curve, EvalPlan, OfflineRun, OnlineConfig, train_offline, train_online};
+use crate::validate::nested;
 use anyhow::Result;
 use burn::tensor::Device;
+use reprolab_core::cli::Commands;
 use reprolab_core::plan::{Outputs, Resources, Unit, UnitKey, UnitOutput, json_f64};
-use reprolab_core::registry::{Method, Preset, RunContext};
+use reprolab_core::registry::{Method, RunContext, Validate};
 use reprolab_core::report::{Outcome, Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
 use reprolab_core::stats;
@@ -63,56 +66,134 @@ use serde::{Deserialize, Serialize};
 pub const CLAIM: &str = "TD3 with a reverse-KL behaviour regulariser weighted per state by the behaviour's action coverage \
 (a) beats the best single global BC weight on mixed data and (b) commits to one behaviour mode where MSE behaviour cloning averages modes into out-of-distribution actions.";
 
+/// The registry entry: the paper's reference comes from core's table of
+/// papers, the presets from `configs/offline-rl/`.
 pub const METHOD: Method = Method {
     name: "offline-rl",
-    paper: "Cai et al., ICDM 2022, arXiv 2212.02125: TD3 with Reverse KL Regularizer for Offline RL from Mixed Datasets",
+    about: None,
     claim: CLAIM,
-    presets: &[
-        (Preset::Smoke, include_str!("../../../configs/offline-rl/smoke.toml")),
-        (Preset::Quick, include_str!("../../../configs/offline-rl/quick.toml")),
-        (Preset::Full, include_str!("../../../configs/offline-rl/full.toml")),
-        (Preset::Paper, include_str!("../../../configs/offline-rl/paper.toml")),
-    ],
     units,
     run_unit,
     summarise,
     resources: Resources::SMALL,
     complete: true,
+    commands: Some(Commands::of::<crate::cli::Command>(
+        "Paper 1 tools: write a behaviour dataset, train an offline RL policy from dataset files, evaluate it.",
+    )),
 };
 
 /// Every hyper-parameter of the experiment (the preset files set them all).
+/// The paper evaluates on D4RL's MuJoCo datasets, which are not run here,
+/// so the experiment-level values below are ours (see the module docs).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Offline updates per arm and seed.
+    /// Offline updates per arm and seed on the point mass (paper: not
+    /// stated; CORL's TD3+BC trains 1M).
     pub steps: usize,
-    /// Evaluation episodes at the end of training (and per curve point).
+    /// Evaluation episodes at the end of training and per learning-curve
+    /// point (paper: not stated).
     pub eval_episodes: usize,
-    /// Learning-curve points every this many updates.
+    /// Learning-curve points every this many updates (paper: not stated).
     pub eval_every: usize,
-    /// The global-weight sweep of E2 (the spec's {0.1, 0.3, 1, 2.5, 10}).
+    /// The global-weight sweep of E2 for td3-bc and td3-rkl-global (paper:
+    /// not stated; claim (a) is judged only against the whole
+    /// {0.1, 0.3, 1, 2.5, 10}, [`SWEEP_ALPHAS`]).
     pub alphas: Vec<f64>,
-    /// Which experiments: e1, e1-up, e2, e3, pendulum.
+    /// Which experiments: e1, e1-up, e2, e3, pendulum (paper: D4RL MuJoCo
+    /// mixtures; these are ours, see the module docs).
     pub experiments: Vec<String>,
+    /// TD3 and TD3+BC settings of every arm; `td3.alpha` is the one fixed
+    /// alpha of every arm outside the sweep.
     pub td3: Td3Config,
+    /// The behaviour model fitted per seed.
     pub mdn: MdnConfig,
+    /// The mixed-dataset Pendulum experiment.
     pub pendulum: PendulumConfig,
 }
 
-/// The mixed-dataset Pendulum experiment.
+/// The experiments [`Config::experiments`] may name.
+const EXPERIMENTS: [&str; 5] = ["e1", "e1-up", "e2", "e3", "pendulum"];
+/// The behaviour datasets a Pendulum mixture may name.
+const PENDULUM_DATASETS: [&str; 3] = ["random", "medium", "expert"];
+
+impl Validate for Config {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.steps >= 1, "steps must be at least 1, got {}", self.steps);
+        anyhow::ensure!(self.eval_episodes >= 1, "eval_episodes must be at least 1, got {}", self.eval_episodes);
+        anyhow::ensure!(self.eval_every >= 1, "eval_every must be at least 1, got {}", self.eval_every);
+        for (i, &a) in self.alphas.iter().enumerate() {
+            anyhow::ensure!(a.is_finite() && a > 0.0, "alphas must be positive numbers, got {a}");
+            // A repeated alpha would record two runs into one arm's cell.
+            anyhow::ensure!(!self.alphas[..i].contains(&a), "alphas lists {a} twice");
+        }
+        anyhow::ensure!(
+            !self.experiments.is_empty(),
+            "experiments must name at least one of {}",
+            EXPERIMENTS.join(", ")
+        );
+        for (i, e) in self.experiments.iter().enumerate() {
+            anyhow::ensure!(
+                EXPERIMENTS.contains(&e.as_str()),
+                "experiments: unknown experiment '{e}' ({})",
+                EXPERIMENTS.join(", ")
+            );
+            anyhow::ensure!(!self.experiments[..i].contains(e), "experiments lists '{e}' twice");
+        }
+        nested("td3", self.td3.validate())?;
+        nested("mdn", self.mdn.validate())?;
+        nested("pendulum", self.pendulum.validate())
+    }
+}
+
+/// The mixed-dataset Pendulum experiment (ours: Gymnasium's Pendulum in
+/// place of the paper's MuJoCo tasks, with D4RL's random / medium / expert
+/// dataset qualities and mixtures).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PendulumConfig {
+    /// Online TD3, whose snapshots are the medium and expert behaviour
+    /// policies (paper: not stated; D4RL's come from SAC).
     pub online: OnlineConfig,
-    /// The "medium" policy: the first online policy whose evaluation return reaches this.
+    /// The "medium" policy: the first online policy whose evaluation return
+    /// reaches this (paper: not stated; ours -700, D4RL's medium is a
+    /// policy at about a third of the expert's score).
     pub medium_return: f64,
-    /// Episodes (200 steps each) per behaviour dataset.
+    /// Episodes (200 steps each) per behaviour dataset (paper: not stated).
     pub episodes: usize,
-    /// Gaussian action noise (share of the torque bound) of the medium and expert behaviour.
+    /// Gaussian action noise (share of the torque bound) of the medium and
+    /// expert behaviour (paper: not stated; ours 0.1).
     pub behaviour_noise: f32,
-    /// Mixtures to train on, e.g. "random+expert".
+    /// Mixtures to train on, datasets joined by `+`, e.g. "random+expert"
+    /// (paper: mixed datasets of different quality).
     pub mixtures: Vec<String>,
+    /// Offline updates per arm, seed and mixture (paper: not stated).
     pub steps: usize,
+}
+
+impl Validate for PendulumConfig {
+    /// Field names are relative (`steps`); the experiment's config calls
+    /// them `pendulum.steps`.
+    fn validate(&self) -> Result<()> {
+        nested("online", self.online.validate())?;
+        anyhow::ensure!(self.medium_return.is_finite(), "medium_return must be a number, got {}", self.medium_return);
+        anyhow::ensure!(self.episodes >= 1, "episodes must be at least 1, got {}", self.episodes);
+        crate::validate::non_negative("behaviour_noise", self.behaviour_noise as f64)?;
+        anyhow::ensure!(!self.mixtures.is_empty(), "mixtures must name at least one mixture, e.g. \"random+expert\"");
+        for (i, mix) in self.mixtures.iter().enumerate() {
+            for n in mix.split('+') {
+                anyhow::ensure!(
+                    PENDULUM_DATASETS.contains(&n.trim()),
+                    "mixtures: unknown dataset '{}' in '{mix}' ({})",
+                    n.trim(),
+                    PENDULUM_DATASETS.join(", ")
+                );
+            }
+            anyhow::ensure!(!self.mixtures[..i].contains(mix), "mixtures lists '{mix}' twice");
+        }
+        anyhow::ensure!(self.steps >= 1, "steps must be at least 1, got {}", self.steps);
+        Ok(())
+    }
 }
 
 /// The arms of the point-mass experiments.
@@ -176,49 +257,62 @@ pub fn point_metrics(layout: &Layout, eps: &[Episode], refs: &References) -> Vec
 /// Final metrics of an arm from its evaluation episodes.
 pub type MetricsFn<'a> = dyn Fn(&[Episode]) -> Vec<(&'static str, f64)> + 'a;
 
-/// One trained arm of one seed: its final metrics, its learning curve in
-/// normalised return, the trained policy and its final evaluation episodes
-/// (the first seed's figures and notes).
-pub struct ArmRun {
-    pub arm: String,
-    pub metrics: Vec<(&'static str, f64)>,
-    pub curve: Vec<(usize, f64)>,
-    pub trained: Trained,
-    pub episodes: Vec<Episode>,
-}
-
 fn device() -> Device {
     reprolab_core::device::default_device().autodiff()
 }
 
-/// Trains one arm and evaluates it with `metrics`.
-#[allow(clippy::too_many_arguments)]
-fn run_arm(
+/// Where the arms of one (experiment, seed) learn and are judged: the
+/// dataset, the environment they are evaluated in and how their episodes
+/// are scored. Every arm of the unit shares it.
+struct Testbed<'a> {
+    data: &'a Dataset,
+    action_scale: &'a [f32],
+    /// Offline updates per arm.
+    steps: usize,
+    make_env: &'a dyn Fn() -> Box<dyn Env>,
+    /// Learning-curve points every this many updates.
+    eval_every: usize,
+    /// Episodes per curve point and at the end.
+    eval_episodes: usize,
+    seed: u64,
+    /// The final metrics from the final evaluation episodes.
+    metrics: &'a MetricsFn<'a>,
+    /// The learning curve's score of a mean return.
+    score: &'a dyn Fn(f64) -> f64,
+}
+
+/// One arm to train on a [`Testbed`]: its table name, algorithm, TD3
+/// settings and behaviour density.
+struct ArmJob<'a> {
     name: String,
     algo: Algo,
-    td3: &Td3Config,
-    steps: usize,
-    data: &Dataset,
-    action_scale: &[f32],
-    behaviour: Behaviour,
-    cfg: &Config,
-    make_env: &dyn Fn() -> Box<dyn Env>,
-    seed: u64,
-    metrics: &MetricsFn,
-    score: &dyn Fn(f64) -> f64,
-) -> Result<ArmRun> {
-    let plan = EvalPlan { make_env: Some(make_env), every: cfg.eval_every, episodes: cfg.eval_episodes };
+    td3: &'a Td3Config,
+    behaviour: Behaviour<'a>,
+}
+
+/// Trains one arm and evaluates it with the testbed's metrics.
+fn run_arm(arm: ArmJob, bed: &Testbed) -> Result<ArmRun> {
+    let plan = EvalPlan { make_env: Some(bed.make_env), every: bed.eval_every, episodes: bed.eval_episodes };
     let dev = device();
-    let trained =
-        train_offline(algo, td3, data, action_scale, behaviour, steps, seed, Some(&plan), &dev, &mut |_| Ok(()))?;
+    let run = OfflineRun {
+        algo: arm.algo,
+        td3: arm.td3,
+        data: bed.data,
+        action_scale: bed.action_scale,
+        behaviour: arm.behaviour,
+        steps: bed.steps,
+        seed: bed.seed,
+        eval: Some(&plan),
+    };
+    let trained = train_offline(&run, &dev, &mut |_| Ok(()))?;
     let inner = dev.inner();
     let actor = trained.agent.policy();
     let act = |obs: &[Vec<f32>]| {
         Policy { actor: &actor, norm: &trained.norm, action_scale: &trained.action_scale, device: &inner }.act(obs)
     };
-    let episodes = rollouts(make_env, cfg.eval_episodes, derive_seed(seed, "final-eval"), &act);
-    let curve = trained.curve.iter().map(|(s, r)| (*s, score(*r))).collect();
-    Ok(ArmRun { arm: name, metrics: metrics(&episodes), curve, trained, episodes })
+    let episodes = rollouts(bed.make_env, bed.eval_episodes, derive_seed(bed.seed, "final-eval"), &act);
+    let curve = trained.curve.iter().map(|(s, r)| (*s, (bed.score)(*r))).collect();
+    Ok(ArmRun { arm: arm.name, metrics: (bed.metrics)(&episodes), curve, trained, episodes })
 }
 
 /// The point-mass experiments, in plan (and table) order.
@@ -290,18 +384,6 @@ fn collect_curves(outputs: &Outputs, part: &str) -> Result<Vec<ArmCurves>> {
     Ok(out)
 }
 
-/// What one point-mass experiment produced for one seed.
-pub struct PointOutcome {
-    pub layout: Layout,
-    /// This seed's metrics, one value per cell.
-    pub results: Results,
-    /// Every arm's run, in arm order.
-    pub runs: Vec<ArmRun>,
-    pub dataset: Dataset,
-    pub behaviour_ll: f64,
-    pub mdn: FittedMdn,
-}
-
 /// One arm of a point-mass experiment.
 #[derive(Debug, Clone)]
 pub struct Arm {
@@ -353,6 +435,19 @@ pub fn run_point(
     let mut results = Results::default();
     let mut runs = Vec::new();
     let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device())?;
+    let metrics = |eps: &[Episode]| point_metrics(&layout, eps, &refs);
+    let score = |r: f64| normalised_score(r, refs.behaviour, refs.optimal);
+    let bed = Testbed {
+        data: &data,
+        action_scale: &scale,
+        steps: cfg.steps,
+        make_env: &make,
+        eval_every: cfg.eval_every,
+        eval_episodes: cfg.eval_episodes,
+        seed,
+        metrics: &metrics,
+        score: &score,
+    };
     for Arm { label, algo, alpha, deterministic } in &arms {
         let td3 = Td3Config {
             alpha: *alpha,
@@ -364,22 +459,7 @@ pub fn run_point(
             a if a.needs_behaviour() => Behaviour::Fitted(&mdn),
             _ => Behaviour::None,
         };
-        let metrics = |eps: &[Episode]| point_metrics(&layout, eps, &refs);
-        let score = |r: f64| normalised_score(r, refs.behaviour, refs.optimal);
-        let run = run_arm(
-            label.clone(),
-            *algo,
-            &td3,
-            cfg.steps,
-            &data,
-            &scale,
-            behaviour,
-            cfg,
-            &make,
-            seed,
-            &metrics,
-            &score,
-        )?;
+        let run = run_arm(ArmJob { name: label.clone(), algo: *algo, td3: &td3, behaviour }, &bed)?;
         for (m, v) in &run.metrics {
             results.record(label, m, *v);
         }
@@ -544,14 +624,25 @@ pub fn run_pendulum(
     let mut curves = Vec::new();
     let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device())?;
     results.record(&format!("{mix} behaviour model"), "validation log-likelihood", mdn.validation_log_likelihood);
+    let metrics = |eps: &[Episode]| {
+        let r = mean_return(eps);
+        vec![("return", r), ("normalised score", score(r))]
+    };
+    let bed = Testbed {
+        data: &data,
+        action_scale: &scale,
+        steps: p.steps,
+        make_env: &make,
+        eval_every: cfg.eval_every,
+        eval_episodes: cfg.eval_episodes,
+        seed,
+        metrics: &metrics,
+        score: &score,
+    };
     for algo in PENDULUM_ARMS {
         let behaviour = if algo.needs_behaviour() { Behaviour::Fitted(&mdn) } else { Behaviour::None };
-        let metrics = |eps: &[Episode]| {
-            let r = mean_return(eps);
-            vec![("return", r), ("normalised score", score(r))]
-        };
         let name = format!("{mix} {}", algo.name());
-        let run = run_arm(name, algo, &cfg.td3, p.steps, &data, &scale, behaviour, cfg, &make, seed, &metrics, &score)?;
+        let run = run_arm(ArmJob { name, algo, td3: &cfg.td3, behaviour }, &bed)?;
         for (m, v) in &run.metrics {
             results.record(&run.arm, m, *v);
         }
@@ -561,21 +652,24 @@ pub fn run_pendulum(
     Ok(PendulumOutcome { results, curves })
 }
 
-/// Mean and std of (arm, metric), for evidence lines.
-fn ms(r: &Results, arm: &str, metric: &str) -> (f64, f64) {
-    r.cell(arm, metric).map_or((f64::NAN, f64::NAN), |c| (c.mean, c.std))
+/// Mean and std of (arm, metric), for the rules and their evidence lines;
+/// an error naming the cell when it was not recorded.
+fn ms(r: &Results, arm: &str, metric: &str) -> Result<(f64, f64)> {
+    let c = r.require(arm, metric)?;
+    Ok((c.mean, c.std))
 }
 
 /// Fewest seeds for a decisive verdict: both rules compare arms against
 /// their std across seeds, and a std of one or two values is no measure of
 /// spread (with one seed it is 0, so any lead would "pass").
 pub const MIN_SEEDS: usize = 3;
-/// The spec's global-weight sweep of E2: claim (a) is "beats the BEST
-/// global alpha", so it is judged only against the whole sweep (the best of
-/// fewer alphas is an easier bar, and not the one the spec sets).
-pub const SPEC_ALPHAS: [f64; 5] = [0.1, 0.3, 1.0, 2.5, 10.0];
+/// The global-weight sweep of E2 that claim (a) is judged against: the
+/// claim is "beats the BEST global alpha", so it is judged only against
+/// this whole sweep (the best of fewer alphas is an easier bar, and not the
+/// one the experiment's design sets).
+pub const SWEEP_ALPHAS: [f64; 5] = [0.1, 0.3, 1.0, 2.5, 10.0];
 /// The reference level: the oracle-density arm (`td3-rkl-oracle`, the
-/// method with the true behaviour density, the spec's arm that separates
+/// method with the true behaviour density, the arm that separates
 /// density-fit error from the method) must reach the goal in at least half
 /// of its evaluation episodes on every experiment a claim is judged on.
 /// Both claims are about which policy the regulariser picks once the task
@@ -627,69 +721,76 @@ impl ClaimCheck {
 
 /// The failed preconditions shared by both claims: the seed count and the
 /// oracle-density arm's success on each (name, results) of `experiments`.
-fn common_preconditions(seeds: usize, experiments: &[(&str, &Results)]) -> Vec<String> {
+fn common_preconditions(seeds: usize, experiments: &[(&str, &Results)]) -> Result<Vec<String>> {
     let mut failed = Vec::new();
     if seeds < MIN_SEEDS {
         failed.push(format!("{seeds} seed(s), the rule's std comparison needs >= {MIN_SEEDS}"));
     }
     for (name, r) in experiments {
-        let (s, _) = ms(r, "td3-rkl-oracle", "success");
-        // NaN (arm absent) fails too.
+        let (s, _) = ms(r, "td3-rkl-oracle", "success")?;
+        // A NaN mean fails too.
         if s.is_nan() || s < ORACLE_MIN_SUCCESS {
             failed.push(format!(
                 "{name}: td3-rkl-oracle success {s:.2} < {ORACLE_MIN_SUCCESS} (the task is not learned at this budget even with the true behaviour density)"
             ));
         }
     }
-    failed
+    Ok(failed)
 }
 
 /// Claim (b) from E1 and E1-up (rule and preconditions in [`RULE`]).
-pub fn mode_seeking_verdict(e1: &Results, e1_up: Option<&Results>) -> ClaimCheck {
-    let (s, _) = ms(e1, "td3-rkl", "success");
-    let (ood, _) = ms(e1, "td3-rkl", "OOD rate");
-    let (bc_s, bc_sd) = ms(e1, "td3-bc", "success");
-    let (bc_ood, _) = ms(e1, "td3-bc", "OOD rate");
-    let upper = e1_up.map(|r| ms(r, "td3-rkl", "upper route share").0);
+pub fn mode_seeking_verdict(e1: &Results, e1_up: Option<&Results>) -> Result<ClaimCheck> {
+    let (s, _) = ms(e1, "td3-rkl", "success")?;
+    let (ood, _) = ms(e1, "td3-rkl", "OOD rate")?;
+    let (bc_s, bc_sd) = ms(e1, "td3-bc", "success")?;
+    let (bc_ood, _) = ms(e1, "td3-bc", "OOD rate")?;
+    let upper = e1_up.map(|r| ms(r, "td3-rkl", "upper route share").map(|(m, _)| m)).transpose()?;
     let pass = s >= 0.8 && ood <= 0.1 && s - bc_s > bc_sd && upper.is_some_and(|u| u >= 0.5);
     let up_text = upper.map_or("E1-up not run".to_string(), |u| format!("E1-up upper-route share {u:.2}"));
     let evidence = format!(
         "E1: td3-rkl success {s:.2}, OOD {ood:.2} vs td3-bc success {bc_s:.2} +- {bc_sd:.2}, OOD {bc_ood:.2}; {up_text}"
     );
-    let seeds = e1.values("td3-rkl", "success").len();
+    let seeds = e1.require("td3-rkl", "success")?.values.len();
     let mut used = vec![("E1", e1)];
     used.extend(e1_up.map(|r| ("E1-up", r)));
-    let mut failed = common_preconditions(seeds, &used);
+    let mut failed = common_preconditions(seeds, &used)?;
     if e1_up.is_none() {
         failed.insert(0, "E1-up (the upper-route preference) not run".into());
     }
-    ClaimCheck::new(failed, pass, evidence)
+    Ok(ClaimCheck::new(failed, pass, evidence))
 }
 
 /// Claim (a) from E2 (rule and preconditions in [`RULE`]); `swept` is
 /// every alpha the global-weight arms ran at.
-pub fn weighting_verdict(e2: &Results, swept: &[f64]) -> ClaimCheck {
+pub fn weighting_verdict(e2: &Results, swept: &[f64]) -> Result<ClaimCheck> {
     let metric = "normalised return";
-    let global = e2.arms.iter().filter(|a| a.starts_with("td3-bc") || a.starts_with("td3-rkl-global"));
-    let best = global.max_by(|a, b| e2.mean(a, metric).total_cmp(&e2.mean(b, metric))).cloned().unwrap_or_default();
-    let (m, sd) = ms(e2, "td3-rkl", metric);
-    let (bm, bsd) = ms(e2, &best, metric);
+    let global: Vec<(&String, f64)> = e2
+        .arms
+        .iter()
+        .filter(|a| a.starts_with("td3-bc") || a.starts_with("td3-rkl-global"))
+        .map(|a| Ok((a, e2.require(a, metric)?.mean)))
+        .collect::<Result<_>>()?;
+    let Some((best, _)) = global.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+        anyhow::bail!("E2 has no global-weight arm (td3-bc, td3-rkl-global) to compare against");
+    };
+    let (m, sd) = ms(e2, "td3-rkl", metric)?;
+    let (bm, bsd) = ms(e2, best, metric)?;
     let pass = m - bm > sd.max(bsd);
-    let (os, _) = ms(e2, "td3-rkl-oracle", "success");
+    let (os, _) = ms(e2, "td3-rkl-oracle", "success")?;
     let evidence = format!(
         "E2 normalised return: td3-rkl {m:.1} +- {sd:.1} vs best global arm '{best}' {bm:.1} +- {bsd:.1}; td3-rkl-oracle success {os:.2}"
     );
-    let seeds = e2.values("td3-rkl", metric).len();
+    let seeds = e2.require("td3-rkl", metric)?.values.len();
     let mut failed = Vec::new();
-    let missing: Vec<String> = SPEC_ALPHAS.iter().filter(|a| !swept.contains(a)).map(|a| a.to_string()).collect();
+    let missing: Vec<String> = SWEEP_ALPHAS.iter().filter(|a| !swept.contains(a)).map(|a| a.to_string()).collect();
     if !missing.is_empty() {
         failed.push(format!(
-            "the global alpha sweep lacks {} of the spec's {{0.1, 0.3, 1, 2.5, 10}}",
+            "the global alpha sweep lacks {} of the registered {{0.1, 0.3, 1, 2.5, 10}}",
             missing.join(", ")
         ));
     }
-    failed.extend(common_preconditions(seeds, &[("E2", e2)]));
-    ClaimCheck::new(failed, pass, evidence)
+    failed.extend(common_preconditions(seeds, &[("E2", e2)])?);
+    Ok(ClaimCheck::new(failed, pass, evidence))
 }
 
 /// The paper's claim from its two parts. It is judged only by an
@@ -706,30 +807,6 @@ pub fn combined_verdict(a: &ClaimCheck, b: &ClaimCheck) -> Verdict {
     }
 }
 
-fn check_config(cfg: &Config) -> Result<()> {
-    for e in &cfg.experiments {
-        if !["e1", "e1-up", "e2", "e3", "pendulum"].contains(&e.as_str()) {
-            reprolab_core::user_bail!("offline-rl: unknown experiment '{e}' (e1, e1-up, e2, e3, pendulum)");
-        }
-    }
-    if wants(cfg, "pendulum") {
-        for (i, mix) in cfg.pendulum.mixtures.iter().enumerate() {
-            for n in mix.split('+') {
-                if !["random", "medium", "expert"].contains(&n.trim()) {
-                    reprolab_core::user_bail!(
-                        "pendulum: unknown dataset '{}' in a mixture (random, medium, expert)",
-                        n.trim()
-                    );
-                }
-            }
-            if cfg.pendulum.mixtures[..i].contains(mix) {
-                reprolab_core::user_bail!("pendulum: mixture '{mix}' is listed twice in pendulum.mixtures");
-            }
-        }
-    }
-    Ok(())
-}
-
 fn wants(cfg: &Config, experiment: &str) -> bool {
     cfg.experiments.iter().any(|x| x == experiment)
 }
@@ -742,8 +819,7 @@ fn point_experiments(cfg: &Config) -> Vec<&'static str> {
 /// The map (see the module docs): the shared Pendulum unit, then
 /// (experiment, seed) for each point-mass experiment, then (mixture, seed).
 pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
-    let cfg: Config = ctx.config()?;
-    check_config(&cfg)?;
+    let cfg: Config = ctx.config()?; // validated: a bad config fails while planning
     let mut units = Vec::new();
     if wants(&cfg, "pendulum") {
         units.push(Unit::shared(PENDULUM_SHARED, 0));
@@ -785,21 +861,20 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
 /// figures over seeds, the notes.
 pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     let cfg: Config = ctx.config()?;
-    let seeds = ctx.seeds.clone();
     let points = point_experiments(&cfg);
     let get = |e: &str| points.contains(&e).then(|| outputs.results(point_table(e)));
     let (e1, e1_up, e2, e3) = (get("e1"), get("e1-up"), get("e2"), get("e3"));
 
-    let b = e1.as_ref().map(|r| mode_seeking_verdict(r, e1_up.as_ref()));
+    let b = e1.as_ref().map(|r| mode_seeking_verdict(r, e1_up.as_ref())).transpose()?;
     // Every alpha the global-weight arms ran at (see `point_arms`).
     let mut swept = cfg.alphas.clone();
     swept.push(cfg.td3.alpha);
-    let a = e2.as_ref().map(|r| weighting_verdict(r, &swept));
+    let a = e2.as_ref().map(|r| weighting_verdict(r, &swept)).transpose()?;
     let not_run =
         |what: &str| ClaimCheck { outcome: Outcome::Inconclusive, text: format!("{what} not run by this preset") };
     let verdict = combined_verdict(a.as_ref().unwrap_or(&not_run("E2")), b.as_ref().unwrap_or(&not_run("E1")));
     let main = points.first().map(|e| outputs.results(point_table(e))).unwrap_or_default();
-    let mut report = Report::new(ctx.method, METHOD.paper, CLAIM, ctx.preset.name(), seeds.clone(), main, verdict);
+    let mut report = ctx.report(main, verdict);
     if let Some(a) = &a {
         report = report.note(format!("Claim (a), per-state weighting: {}. {}.", a.word(), a.text));
     }
@@ -813,8 +888,8 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     }
     report = report.table(MODELS_TABLE, outputs.results(MODELS_TABLE));
     if let Some(r) = &e3 {
-        let x = r.values("td3-rkl", "normalised return");
-        let y = r.values("td3-bc", "normalised return");
+        let x = &r.require("td3-rkl", "normalised return")?.values;
+        let y = &r.require("td3-bc", "normalised return")?.values;
         if let Ok(t) = stats::paired_t_test(x, y) {
             report = report.note(format!(
                 "E3 paired comparison of normalised return, td3-rkl vs td3-bc over seeds: mean difference {:.1}, paired t-test p = {:.3}.",
@@ -849,7 +924,8 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     report.figures.extend(crate::figures::summary_figures(
         e2_curves.as_ref().map(|(r, c)| (*r, c.as_slice())),
         pendulum.as_ref().map(|(c, o)| (c.as_slice(), o)),
-        &cfg,
+        cfg.td3.alpha,
+        &cfg.alphas,
     )?);
     report = report.note(format!(
         "Setup: {} updates per arm ({} for Pendulum), {}x{} MLPs, batch {}, alpha {} for every arm but the sweep; behaviour MDN K = {} fitted {} steps per seed; {} evaluation episodes. Normalised return on the point mass: 0 = behaviour average, 100 = scripted optimal controller.",
@@ -917,20 +993,20 @@ mod tests {
 
     #[test]
     fn weighting_is_decided_only_when_its_preconditions_hold() {
-        let all = SPEC_ALPHAS;
-        assert_eq!(weighting_verdict(&e2(3, 60.0, 1.0), &all).outcome, Outcome::Supported);
-        assert_eq!(weighting_verdict(&e2(3, 31.0, 1.0), &all).outcome, Outcome::NotSupported);
+        let all = SWEEP_ALPHAS;
+        assert_eq!(weighting_verdict(&e2(3, 60.0, 1.0), &all).unwrap().outcome, Outcome::Supported);
+        assert_eq!(weighting_verdict(&e2(3, 31.0, 1.0), &all).unwrap().outcome, Outcome::NotSupported);
         // The oracle-density arm does not learn the task: inconclusive,
         // whatever the comparison says, with the measured number.
         for rkl in [31.0, 60.0] {
-            let c = weighting_verdict(&e2(3, rkl, 0.2), &all);
+            let c = weighting_verdict(&e2(3, rkl, 0.2), &all).unwrap();
             assert_eq!(c.outcome, Outcome::Inconclusive, "{}", c.text);
             assert!(c.text.contains("td3-rkl-oracle success 0.20 < 0.5"), "{}", c.text);
         }
-        let c = weighting_verdict(&e2(2, 60.0, 1.0), &all);
+        let c = weighting_verdict(&e2(2, 60.0, 1.0), &all).unwrap();
         assert_eq!(c.outcome, Outcome::Inconclusive);
         assert!(c.text.contains("2 seed(s)"), "{}", c.text);
-        let c = weighting_verdict(&e2(3, 60.0, 1.0), &[2.5]);
+        let c = weighting_verdict(&e2(3, 60.0, 1.0), &[2.5]).unwrap();
         assert_eq!(c.outcome, Outcome::Inconclusive);
         assert!(c.text.contains("lacks 0.1, 0.3, 1, 10"), "{}", c.text);
     }
@@ -938,17 +1014,77 @@ mod tests {
     #[test]
     fn mode_seeking_is_decided_only_when_its_preconditions_hold() {
         let up = e1_up(3, 0.7, 1.0);
-        assert_eq!(mode_seeking_verdict(&e1(3, 1.0, 1.0), Some(&up)).outcome, Outcome::Supported);
-        assert_eq!(mode_seeking_verdict(&e1(3, 0.5, 1.0), Some(&up)).outcome, Outcome::NotSupported);
-        let c = mode_seeking_verdict(&e1(3, 0.5, 1.0), None);
+        assert_eq!(mode_seeking_verdict(&e1(3, 1.0, 1.0), Some(&up)).unwrap().outcome, Outcome::Supported);
+        assert_eq!(mode_seeking_verdict(&e1(3, 0.5, 1.0), Some(&up)).unwrap().outcome, Outcome::NotSupported);
+        let c = mode_seeking_verdict(&e1(3, 0.5, 1.0), None).unwrap();
         assert_eq!(c.outcome, Outcome::Inconclusive);
         assert!(c.text.contains("E1-up"), "{}", c.text);
-        let c = mode_seeking_verdict(&e1(3, 0.5, 1.0), Some(&e1_up(3, 0.7, 0.4)));
+        let c = mode_seeking_verdict(&e1(3, 0.5, 1.0), Some(&e1_up(3, 0.7, 0.4))).unwrap();
         assert_eq!(c.outcome, Outcome::Inconclusive);
         assert!(c.text.contains("E1-up: td3-rkl-oracle success 0.40"), "{}", c.text);
-        let c = mode_seeking_verdict(&e1(1, 1.0, 1.0), Some(&e1_up(1, 0.7, 1.0)));
+        let c = mode_seeking_verdict(&e1(1, 1.0, 1.0), Some(&e1_up(1, 0.7, 1.0))).unwrap();
         assert_eq!(c.outcome, Outcome::Inconclusive);
         assert!(c.text.contains("1 seed(s)"), "{}", c.text);
+    }
+
+    /// A rule that reads a cell the results lack fails, naming the cell,
+    /// instead of reading a NaN as "not supported".
+    #[test]
+    fn a_missing_cell_is_an_error_not_a_verdict() {
+        let mut r = e1(3, 1.0, 1.0);
+        r.cells.get_mut("td3-bc").unwrap().remove("OOD rate");
+        let e = mode_seeking_verdict(&r, Some(&e1_up(3, 0.7, 1.0))).unwrap_err().to_string();
+        assert!(e.contains("arm 'td3-bc', metric 'OOD rate'"), "{e}");
+        let e = weighting_verdict(&results(3, &[("td3-rkl", "normalised return", 1.0, 0.0)]), &SWEEP_ALPHAS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no global-weight arm"), "{e}");
+    }
+
+    /// Every shipped preset passes its own validation.
+    #[test]
+    fn every_preset_validates() {
+        use reprolab_core::registry::{Preset, preset_config};
+        for p in Preset::ALL {
+            let cfg: Config = preset_config("offline-rl", p).unwrap_or_else(|e| panic!("{}: {e:#}", p.name()));
+            assert!(!cfg.experiments.is_empty());
+        }
+    }
+
+    /// A bad value from a `--config` file fails as a user error that names
+    /// the config's source and the field's whole path, nested ones too.
+    #[test]
+    fn a_bad_config_value_is_a_user_error_naming_the_field() {
+        use reprolab_core::registry::{Preset, RunOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        let cases = [
+            ("[td3]\nbatch = 0\n", "td3.batch must be at least 1"),
+            ("[mdn]\nvalidation = 1.5\n", "mdn.validation must be in (0, 1)"),
+            ("[pendulum.online.td3]\ntau = 0.0\n", "pendulum.online.td3.tau must be in (0, 1]"),
+            ("[pendulum]\nmixtures = [\"random+expret\"]\n", "pendulum.mixtures: unknown dataset 'expret'"),
+            (
+                "[pendulum]\nmixtures = [\"random+expert\", \"random+expert\"]\n",
+                "pendulum.mixtures lists 'random+expert' twice",
+            ),
+            ("experiments = [\"e1\", \"e4\"]\n", "experiments: unknown experiment 'e4'"),
+            ("alphas = [1.0, 0.0]\n", "alphas must be positive numbers, got 0"),
+            ("eval_every = 0\n", "eval_every must be at least 1"),
+        ];
+        for (text, want) in cases {
+            std::fs::write(&file, text).unwrap();
+            let opts = RunOptions {
+                preset: Some(Preset::Smoke),
+                config_file: Some(file.clone()),
+                out_dir: dir.path().into(),
+                ..Default::default()
+            };
+            let ctx = RunContext::new(&METHOD, &opts).unwrap();
+            let e = ctx.config::<Config>().unwrap_err();
+            assert!(reprolab_core::is_user_error(&e), "{text}: {e}");
+            let msg = e.to_string();
+            assert!(msg.contains("bad.toml") && msg.contains(want), "{text}: {msg}");
+        }
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! that shows mode averaging), the alpha sweep with std bands, the per-state
 //! weight w(s) as a heat map, and learning curves. [`point_figures`] draws a
 //! point-mass experiment's figures in its first seed's unit;
-//! [`summary_figures`] draws those over seeds in the summary.
+//! [`summary_figures`] draws those over seeds in the summary. It draws from
+//! [`crate::outcome`]'s types and plain values, never from
+//! [`crate::experiment`], which calls it.
 
 use crate::env::point::Layout;
-use crate::experiment::{Config, PointOutcome};
+use crate::outcome::PointOutcome;
 use crate::train::{ArmCurves, Curve};
 use anyhow::Result;
 use burn::tensor::{Tensor, TensorData};
@@ -48,8 +50,10 @@ fn data_paths(o: &PointOutcome, max: usize) -> Vec<Vec<(f64, f64)>> {
     out.into_iter().step_by(step).collect()
 }
 
-/// `w(s)` of the unit's behaviour model on a 40 x 40 grid, normalised to
-/// mean 1 over the dataset's states (as over a batch in training).
+/// `w(s)` of the unit's behaviour model on a 40 x 40 grid: the weight of
+/// [`crate::td3::state_weights`], `(1 / coverage(s)) / mean(1 / coverage)`,
+/// with the mean taken over the dataset's states (in training it is over a
+/// batch of them).
 fn weight_grid(o: &PointOutcome) -> Vec<Vec<f64>> {
     let mdn = &o.mdn;
     let norm = crate::dataset::Normaliser::fit(&o.dataset);
@@ -71,6 +75,11 @@ fn weight_grid(o: &PointOutcome) -> Vec<Vec<f64>> {
     }
     let cov = coverage(&grid);
     cov.chunks(G).map(|row| row.iter().map(|c| 1.0 / *c as f64 / mean_inv).collect()).collect()
+}
+
+/// The mean of a cell, NaN when it was not recorded (a gap in a figure).
+fn mean_or_nan(results: &Results, arm: &str, metric: &str) -> f64 {
+    results.cell(arm, metric).map_or(f64::NAN, |c| c.mean)
 }
 
 fn figure(name: &str, caption: &str, content: FigureContent) -> Figure {
@@ -140,33 +149,37 @@ pub fn point_figures(e: &str, o: &PointOutcome) -> Result<Vec<Figure>> {
 
 /// The figures over seeds: E2's alpha sweep and learning curves (from E2's
 /// table and its arms' curves per seed), Pendulum's learning curves and the
-/// online run behind its behaviour policies.
+/// online run behind its behaviour policies. `alpha` is the one alpha of
+/// the arms outside the sweep, `alphas` the sweep (the config's
+/// `td3.alpha` and `alphas`). A cell missing from E2's table is drawn as a
+/// gap (NaN), not an error: figures show what ran.
 pub fn summary_figures(
     e2: Option<(&Results, &[ArmCurves])>,
     pendulum: Option<(&[ArmCurves], &Curve)>,
-    cfg: &Config,
+    alpha: f64,
+    alphas: &[f64],
 ) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     if let Some((results, curves)) = e2 {
         let metric = "normalised return";
         let sweep = |algo: &str| -> Series {
-            let label = |a: f64| if a == cfg.td3.alpha { algo.to_string() } else { format!("{algo} alpha={a}") };
-            let mut alphas = cfg.alphas.clone();
-            if !alphas.contains(&cfg.td3.alpha) {
-                alphas.push(cfg.td3.alpha);
+            let label = |a: f64| if a == alpha { algo.to_string() } else { format!("{algo} alpha={a}") };
+            let mut alphas = alphas.to_vec();
+            if !alphas.contains(&alpha) {
+                alphas.push(alpha);
             }
             alphas.sort_by(f64::total_cmp);
             Series {
                 name: format!("{algo} (global alpha)"),
                 x: alphas.iter().map(|a| a.log10()).collect(),
-                mean: alphas.iter().map(|a| results.mean(&label(*a), metric)).collect(),
+                mean: alphas.iter().map(|a| mean_or_nan(results, &label(*a), metric)).collect(),
                 std: alphas.iter().map(|a| results.cell(&label(*a), metric).map_or(0.0, |c| c.std)).collect(),
             }
         };
         let flat = |arm: &str, x: &[f64]| Series {
-            name: format!("{arm} (adaptive, alpha {})", cfg.td3.alpha),
+            name: format!("{arm} (adaptive, alpha {alpha})"),
             x: x.to_vec(),
-            mean: vec![results.mean(arm, metric); x.len()],
+            mean: vec![mean_or_nan(results, arm, metric); x.len()],
             std: vec![results.cell(arm, metric).map_or(0.0, |c| c.std); x.len()],
         };
         let a = sweep("td3-bc");

@@ -145,11 +145,15 @@ impl Mixture {
         log_sum_exp_rows(per_component)
     }
 
-    /// The responsibility-weighted component width `sum_k w_k mean_d sigma_kd`,
-    /// `[b, 1]`: the coverage measure of the spec. It is small where every
-    /// mode is narrow, even when there are several modes (the total mixture
-    /// variance is not: it grows with the distance between modes). The
-    /// weights are renormalised, so unnormalised log-weights work too.
+    /// The behaviour's action coverage at each state, the
+    /// responsibility-weighted component width
+    /// `coverage(s) = sum_k w_k(s) mean_d sigma_kd(s)`, `[b, 1]` (ours: the
+    /// paper asks for a coverage measure, [`crate::td3::state_weights`]
+    /// turns it into `w(s)`). It is small where every mode is narrow, even
+    /// when there are several modes (the total mixture variance is not: it
+    /// grows with the distance between modes, exactly where cloning must
+    /// stay strong). The weights are renormalised (softmax), so
+    /// unnormalised log-weights work too.
     pub fn coverage(&self) -> Tensor<2> {
         burn::tensor::activation::softmax(self.log_weights.clone(), 1)
             .unsqueeze_dim::<3>(2)

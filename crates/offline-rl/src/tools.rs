@@ -1,6 +1,7 @@
-//! What the CLI's `offline-rl` commands do: `dataset` writes a behaviour
-//! dataset of an environment, `train` learns a policy from dataset files
-//! and checkpoints it, `eval` rolls a checkpoint out and scores it.
+//! What the `offline-rl` commands ([`crate::cli`]) do: `dataset` writes a
+//! behaviour dataset of an environment, `train` learns a policy from
+//! dataset files and checkpoints it, `eval` rolls a checkpoint out and
+//! scores it.
 
 use crate::behaviour::{MdnConfig, fit_behaviour};
 use crate::dataset::{Dataset, Normaliser, collect_env, collect_point};
@@ -9,7 +10,7 @@ use crate::eval::{Policy, mean_return, normalised_score, rollouts};
 use crate::experiment::references;
 use crate::nets::Actor;
 use crate::td3::{Algo, Td3Config};
-use crate::train::{Behaviour, EvalPlan, action_scale, train_offline};
+use crate::train::{Behaviour, EvalPlan, OfflineRun, action_scale, train_offline};
 use anyhow::Result;
 use reprolab_core::report::plot::{Series, lines_with_bands};
 use reprolab_core::report::{FigureContent, write_bytes_atomic};
@@ -140,8 +141,17 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         bar.set_position(t.agent.updates as u64);
         Ok(())
     };
-    let trained =
-        train_offline(req.algo, &req.td3, &data, &scale, behaviour, req.steps, req.seed, Some(&plan), &dev, &mut save)?;
+    let run = OfflineRun {
+        algo: req.algo,
+        td3: &req.td3,
+        data: &data,
+        action_scale: &scale,
+        behaviour,
+        steps: req.steps,
+        seed: req.seed,
+        eval: Some(&plan),
+    };
+    let trained = train_offline(&run, &dev, &mut save)?;
     bar.finish_and_clear();
     let meta = meta_of(&trained);
     let series = vec![Series {

@@ -8,8 +8,10 @@ use crate::env::Env;
 use crate::eval::{Policy, mean_return, rollouts};
 use crate::nets::Actor;
 use crate::td3::{Agent, Algo, BehaviourTerms, Td3Config};
+use crate::validate::{nested, non_negative};
 use anyhow::Result;
 use burn::tensor::Device;
+use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng, standard_normal};
 use reprolab_core::train::check_finite;
 
@@ -67,20 +69,30 @@ pub fn action_scale(env: &dyn Env) -> Vec<f32> {
     env.action_space().high.clone()
 }
 
-/// Trains `algo` for `steps` updates on `data`.
-#[allow(clippy::too_many_arguments)]
+/// One offline training run: which algorithm, on which data, for how long.
+pub struct OfflineRun<'a> {
+    pub algo: Algo,
+    pub td3: &'a Td3Config,
+    pub data: &'a Dataset,
+    /// The action bound per dimension (actions are divided by it).
+    pub action_scale: &'a [f32],
+    /// The behaviour density of the regulariser (None for MSE-only algorithms).
+    pub behaviour: Behaviour<'a>,
+    /// Gradient updates.
+    pub steps: usize,
+    pub seed: u64,
+    /// When to evaluate and call `on_eval` (None: never).
+    pub eval: Option<&'a EvalPlan<'a>>,
+}
+
+/// Trains `run.algo` for `run.steps` updates on `run.data`, calling
+/// `on_eval` at every checkpoint of `run.eval`.
 pub fn train_offline(
-    algo: Algo,
-    cfg: &Td3Config,
-    data: &Dataset,
-    action_scale: &[f32],
-    behaviour: Behaviour,
-    steps: usize,
-    seed: u64,
-    eval: Option<&EvalPlan>,
+    run: &OfflineRun,
     device: &Device,
     on_eval: &mut dyn FnMut(&Trained) -> Result<()>,
 ) -> Result<Trained> {
+    let OfflineRun { algo, td3: cfg, data, action_scale, behaviour, steps, seed, eval } = *run;
     reprolab_core::rng::seed_burn(derive_seed(seed, algo.name()));
     let norm = Normaliser::fit(data);
     let prepared = Prepared::new(data, &norm, action_scale);
@@ -125,16 +137,26 @@ fn evaluate(t: &Trained, make_env: &dyn Fn() -> Box<dyn Env>, episodes: usize, s
     mean_return(&rollouts(make_env, episodes, seed, &act))
 }
 
-/// Online TD3's settings (Fujimoto et al.: exploration noise 0.1, uniform
-/// random actions for the first steps).
+/// Online TD3's settings (Fujimoto et al. 2018: exploration noise 0.1,
+/// uniform random actions for the first steps). Online TD3 is ours: it
+/// trains the medium and expert behaviour policies of the Pendulum
+/// experiment, which stands in for the paper's D4RL MuJoCo datasets.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnlineConfig {
+    /// Environment steps (paper: not stated; ours 20,000 by default).
     pub steps: usize,
+    /// Uniform random actions for this many first steps, no updates
+    /// (paper: not stated; TD3 uses a random warm-up).
     pub start_steps: usize,
+    /// Gaussian exploration noise, a share of the action bound (paper: not
+    /// stated; TD3's 0.1).
     pub exploration_noise: f32,
+    /// Evaluate (and snapshot) the policy every this many steps (paper: not stated).
     pub eval_every: usize,
+    /// Episodes per evaluation (paper: not stated; ours 5).
     pub eval_episodes: usize,
+    /// The learner's hyper-parameters (paper: TD3's, as in the offline arms).
     pub td3: Td3Config,
 }
 
@@ -148,6 +170,29 @@ impl Default for OnlineConfig {
             eval_episodes: 5,
             td3: Td3Config::default(),
         }
+    }
+}
+
+impl Validate for OnlineConfig {
+    /// Field names are relative (`steps`); the experiment's config calls
+    /// them `pendulum.online.steps`.
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.steps >= 1, "steps must be at least 1, got {}", self.steps);
+        anyhow::ensure!(
+            self.start_steps < self.steps,
+            "start_steps must be below steps ({}), got {}",
+            self.steps,
+            self.start_steps
+        );
+        non_negative("exploration_noise", self.exploration_noise as f64)?;
+        anyhow::ensure!(
+            (1..=self.steps).contains(&self.eval_every),
+            "eval_every must be in [1, steps = {}], got {}",
+            self.steps,
+            self.eval_every
+        );
+        anyhow::ensure!(self.eval_episodes >= 1, "eval_episodes must be at least 1, got {}", self.eval_episodes);
+        nested("td3", self.td3.validate())
     }
 }
 

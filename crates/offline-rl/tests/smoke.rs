@@ -12,7 +12,7 @@ fn smoke_preset_runs_every_experiment() {
     assert!(r.results.all_finite(), "{:?}", r.results);
     for arm in ["bc", "td3-bc", "td3-rkl-global", "td3-mse-adaptive", "td3-rkl", "td3-rkl-oracle"] {
         for m in ["success", "collision", "OOD rate", "normalised return", "upper route share"] {
-            assert_eq!(r.results.values(arm, m).len(), 1, "{arm} {m}");
+            assert_eq!(r.results.require(arm, m).unwrap().values.len(), 1, "{arm} {m}");
         }
     }
     let titles: Vec<&str> = r.tables.iter().map(|t| t.title.as_str()).collect();

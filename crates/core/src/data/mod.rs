@@ -25,7 +25,7 @@ pub enum Targets {
 }
 
 /// The real-data directory for tests: `REPROLAB_DATA`, a relative path
-/// (CI's `../shared/data`) taken from the workspace root, which is
+/// taken from the workspace root (as `.ci/run` sets it), which is
 /// `crate_dir/../..` for a crate under `crates/`. `None`, with a note on
 /// stderr, when it is not set, so real-data tests skip on a bare checkout.
 pub fn test_data_dir(crate_dir: &str) -> Option<std::path::PathBuf> {

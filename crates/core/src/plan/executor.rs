@@ -374,27 +374,20 @@ mod tests {
     }
 
     fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
-        Ok(Report::new(
-            ctx.method,
-            "p",
-            "c",
-            "smoke",
-            ctx.seeds.clone(),
-            outputs.results(""),
-            Verdict::inconclusive("r", "e".into()),
-        ))
+        Ok(ctx.report(outputs.results(""), Verdict::inconclusive("r", "e".into())))
     }
 
+    /// Its preset is in the registry's test presets.
     const TOY: Method = Method {
-        name: "toy",
-        paper: "p",
+        name: "toy-shared",
+        about: Some("p"),
         claim: "c",
-        presets: &[(Preset::Smoke, "seeds = 3\nscale = 1.5\n")],
         units,
         run_unit,
         summarise,
         resources: Resources::SMALL,
         complete: true,
+        commands: None,
     };
 
     fn opts(dir: &Path) -> RunOptions {
@@ -407,8 +400,8 @@ mod tests {
         let _seeding = crate::rng::global_seed_lock();
         let dir = tempfile::tempdir().unwrap();
         let report = run_method(&TOY, &opts(dir.path())).unwrap();
-        assert_eq!(report.results.values("arm", "value"), &[3.0, 4.0, 5.0]);
-        assert!(plan_path(dir.path(), "toy").exists());
+        assert_eq!(report.results.require("arm", "value").unwrap().values, &[3.0, 4.0, 5.0]);
+        assert!(plan_path(dir.path(), "toy-shared").exists());
     }
 
     #[test]
@@ -451,12 +444,12 @@ mod tests {
         let _seeding = crate::rng::global_seed_lock();
         let dir = tempfile::tempdir().unwrap();
         let prep = prepare(&TOY, &opts(dir.path())).unwrap();
-        run_worker(&[TOY], dir.path(), "toy", Stage::Shared, 0).unwrap();
-        run_worker(&[TOY], dir.path(), "toy", Stage::Main, 2).unwrap();
+        run_worker(&[TOY], dir.path(), "toy-shared", Stage::Shared, 0).unwrap();
+        run_worker(&[TOY], dir.path(), "toy-shared", Stage::Main, 2).unwrap();
         assert_eq!(prep.pending(Stage::Main).len(), 2);
         let entry = cache::load(&prep.ctx, &prep.units[3]).unwrap().unwrap();
         assert_eq!(entry.output.records[0].value, 5.0);
-        let err = run_worker(&[TOY], dir.path(), "toy", Stage::Main, 3).unwrap_err().to_string();
+        let err = run_worker(&[TOY], dir.path(), "toy-shared", Stage::Main, 3).unwrap_err().to_string();
         assert!(err.contains("has 3 units, no index 3"), "{err}");
     }
 }

@@ -163,7 +163,7 @@ impl UnitOutput {
     pub fn record_results(&mut self, table: &str, results: &Results) {
         for arm in &results.arms {
             for metric in &results.metrics {
-                for &v in results.values(arm, metric) {
+                for &v in results.cell(arm, metric).map_or(&[][..], |c| &c.values) {
                     self.record_in(table, arm, metric, v);
                 }
             }
@@ -302,9 +302,9 @@ mod tests {
         let outs = Outputs { units: vec![(Unit::main("p", 0), a), (Unit::main("p", 1), b)] };
         let main = outs.results("");
         assert_eq!(main.arms, vec!["x", "z"]);
-        assert_eq!(main.values("x", "m"), &[1.0, 3.0]);
-        assert_eq!(main.values("z", "m"), &[f64::INFINITY]);
-        assert!(outs.results("t").values("y", "m")[0].is_nan());
+        assert_eq!(main.require("x", "m").unwrap().values, &[1.0, 3.0]);
+        assert_eq!(main.require("z", "m").unwrap().values, &[f64::INFINITY]);
+        assert!(outs.results("t").require("y", "m").unwrap().values[0].is_nan());
         assert_eq!(outs.table_names(), vec!["t"]);
         assert!(outs.get(&UnitKey::new("p", 1)).is_ok());
         assert!(outs.get(&UnitKey::new("p", 2)).unwrap_err().to_string().contains("p seed 2"));

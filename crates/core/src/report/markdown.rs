@@ -103,8 +103,8 @@ pub fn results_markdown(res: &Results) -> String {
     let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
     for arm in &res.arms {
         for m in &res.metrics {
-            if res.cell(arm, m).is_some() {
-                let vals: Vec<String> = res.values(arm, m).iter().map(|v| num(*v)).collect();
+            if let Some(cell) = res.cell(arm, m) {
+                let vals: Vec<String> = cell.values.iter().map(|v| num(*v)).collect();
                 let _ = writeln!(s, "- {arm} / {m}: {}", vals.join(", "));
             }
         }

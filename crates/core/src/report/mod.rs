@@ -1,4 +1,4 @@
-//! The Report model of an experiment (DESIGN.md) and its writers.
+//! The Report model of an experiment and its writers.
 //!
 //! A [`Report`] holds the paper, the claim in one sentence, the arms, a
 //! table of metrics per arm (mean +- std over seeds and the per-seed
@@ -101,14 +101,18 @@ impl Results {
         self.cells.get(arm)?.get(metric)
     }
 
-    /// Mean of (`arm`, `metric`), NaN when absent (so a rule on it fails).
-    pub fn mean(&self, arm: &str, metric: &str) -> f64 {
-        self.cell(arm, metric).map_or(f64::NAN, |c| c.mean)
-    }
-
-    /// Per-seed values of (`arm`, `metric`).
-    pub fn values(&self, arm: &str, metric: &str) -> &[f64] {
-        self.cell(arm, metric).map_or(&[], |c| &c.values)
+    /// The cell of (`arm`, `metric`), or an error naming the missing cell
+    /// and what was recorded: what verdict rules read, so a misspelt arm
+    /// or metric fails loudly instead of reading as a NaN that fails the
+    /// rule ("not supported") in silence.
+    pub fn require(&self, arm: &str, metric: &str) -> anyhow::Result<&Cell> {
+        self.cell(arm, metric).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no result for arm '{arm}', metric '{metric}' (arms: {}; metrics: {})",
+                self.arms.join(", "),
+                self.metrics.join(", ")
+            )
+        })
     }
 
     /// True when every recorded value is finite.
@@ -230,4 +234,25 @@ pub struct Reproduction {
     pub reports: Vec<Report>,
     /// Methods that failed, with their error (they have no report).
     pub failures: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_names_the_missing_cell_and_what_exists() {
+        let mut r = Results::default();
+        r.record("student", "acc", 0.5);
+        r.record("student", "acc", 0.7);
+        let cell = r.require("student", "acc").unwrap();
+        assert!((cell.mean - 0.6).abs() < 1e-12);
+        assert_eq!(cell.values, vec![0.5, 0.7]);
+        let err = r.require("studnet", "acc").unwrap_err().to_string();
+        assert!(
+            err.contains("arm 'studnet'") && err.contains("arms: student") && err.contains("metrics: acc"),
+            "{err}"
+        );
+        assert!(r.require("student", "auc").is_err());
+    }
 }

@@ -222,6 +222,27 @@ pub fn argmax_rows(logits: &[f32], n_classes: usize) -> Vec<usize> {
         .collect()
 }
 
+impl crate::registry::Validate for FitConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.epochs >= 1, "fit.epochs must be at least 1");
+        anyhow::ensure!(self.batch_size >= 1, "fit.batch_size must be at least 1");
+        anyhow::ensure!(
+            (0.0..1.0).contains(&self.label_smoothing),
+            "fit.label_smoothing must be in [0, 1), got {}",
+            self.label_smoothing
+        );
+        if let Some(e) = &self.early_stopping {
+            anyhow::ensure!(
+                e.validation_fraction > 0.0 && e.validation_fraction < 1.0,
+                "fit.early_stopping.validation_fraction must be in (0, 1), got {}",
+                e.validation_fraction
+            );
+            anyhow::ensure!(e.patience >= 1, "fit.early_stopping.patience must be at least 1");
+        }
+        crate::registry::Validate::validate(&self.optimizer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

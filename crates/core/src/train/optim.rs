@@ -129,6 +129,31 @@ impl OptimizerConfig {
     }
 }
 
+impl crate::registry::Validate for OptimizerConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let (lr, decay) = match self {
+            OptimizerConfig::Adam { lr, beta1, beta2, eps, weight_decay, .. }
+            | OptimizerConfig::Adamw { lr, beta1, beta2, eps, weight_decay, .. } => {
+                for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
+                    anyhow::ensure!((0.0..1.0).contains(b), "optimizer.{name} must be in [0, 1), got {b}");
+                }
+                anyhow::ensure!(*eps > 0.0, "optimizer.eps must be positive, got {eps}");
+                (*lr, *weight_decay)
+            }
+            OptimizerConfig::Sgd { lr, momentum, weight_decay, .. } => {
+                anyhow::ensure!((0.0..1.0).contains(momentum), "optimizer.momentum must be in [0, 1), got {momentum}");
+                (*lr, *weight_decay)
+            }
+        };
+        anyhow::ensure!(lr.is_finite() && lr > 0.0, "optimizer.lr must be a positive number, got {lr}");
+        anyhow::ensure!(decay >= 0.0, "optimizer.weight_decay must be non-negative, got {decay}");
+        if let Some(c) = self.grad_clip_norm() {
+            anyhow::ensure!(c > 0.0, "optimizer.grad_clip_norm must be positive, got {c}");
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

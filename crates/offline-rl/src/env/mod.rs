@@ -1,5 +1,5 @@
 //! Environments: the [`Env`] interface, the point-mass navigation suite of
-//! the spec ([`point`]) and Gymnasium's Pendulum ([`pendulum`]), and
+//! the experiment ([`point`]) and Gymnasium's Pendulum ([`pendulum`]), and
 //! [`make`] from the ids the CLI takes.
 
 pub mod pendulum;

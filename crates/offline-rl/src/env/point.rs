@@ -1,4 +1,5 @@
-//! The point-mass navigation suite of the spec (E1-E3): a point in
+//! The point-mass navigation suite of the experiment (E1-E3, ours; the
+//! paper runs D4RL MuJoCo): a point in
 //! [0,10]^2 moved by `s' = s + 0.5 a + N(0, 0.02^2)`, actions in [-1,1]^2,
 //! reward -0.1 per step, +10 and the end of the episode inside the goal
 //! radius 0.5, -10 and the end on collision, 40 steps.
@@ -13,7 +14,7 @@ use super::{BoxSpace, Env, Step};
 use rand::RngExt;
 use reprolab_core::rng::{SeededRng, rng, standard_normal};
 
-/// Position noise of the dynamics (the spec's 0.02).
+/// Position noise of the dynamics (the experiment design's 0.02).
 pub const DYNAMICS_NOISE: f32 = 0.02;
 /// How far one unit action moves the point.
 pub const STEP_SCALE: f32 = 0.5;
@@ -175,7 +176,7 @@ impl Layout {
             name: "meandering",
             // It wanders about the middle of the left region. (Aimed at the
             // gap entrance instead, as in our first run, it lingered there and
-            // crowded the gap with wide data, where the spec has only the
+            // crowded the gap with wide data, where the design has only the
             // narrow expert's.)
             targets: vec![([3.0, 5.0], INF)],
             speed: 0.3,

@@ -1,0 +1,212 @@
+//! The `reprolab offline-rl ...` commands: `dataset` writes a behaviour
+//! dataset, `train` learns a policy offline from dataset files, `eval`
+//! scores a checkpoint. Parsing and output only; the work is in
+//! [`crate::tools`].
+
+use crate::behaviour::MdnConfig;
+use crate::td3::{Algo, Td3Config};
+use crate::tools;
+use anyhow::Result;
+use reprolab_core::cli::{MethodCli, default_out, emit, emit_json_or_text, existing};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Paper 1's commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Write the behaviour dataset of an environment (.npz or .hdf5, D4RL keys).
+    ///
+    /// Point-mass environments: their scripted behaviour policies (the experiment's data);
+    /// pendulum: uniform random episodes.
+    Dataset {
+        #[arg(long)]
+        env: String,
+        /// Episodes (pendulum only; point-mass datasets have their fixed trajectory counts).
+        #[arg(long, default_value_t = 20)]
+        episodes: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_name = "FILE.npz|FILE.hdf5")]
+        out: PathBuf,
+    },
+    /// Train a policy offline from D4RL/Minari HDF5 or .npz files (several files are mixed).
+    ///
+    /// Writes a checkpoint (model.safetensors + state.json) at every evaluation and curve.svg.
+    Train {
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Roll a checkpoint out and print its mean return and normalised score.
+    Eval {
+        /// A directory written by `offline-rl train`.
+        #[arg(long, value_name = "DIR")]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        env: String,
+        #[arg(long, default_value_t = 20)]
+        episodes: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object {"mean_return", "normalised_score", ...}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The arguments of `reprolab offline-rl train`, as typed.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Environment to evaluate in while training: point-obstacle, point-obstacle-up, point-gap,
+    /// point-obstacle-gap, pendulum. Leave it out for a task without a simulator here (e.g. a
+    /// MuJoCo dataset): the policy then trains from the files alone and is checkpointed unevaluated.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Dataset file(s), .hdf5/.h5 (D4RL, Minari) or .npz; several are concatenated into a mixed dataset.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub dataset: Vec<PathBuf>,
+    /// bc, td3-bc, td3-rkl (the paper's method), td3-rkl-global or td3-mse-adaptive.
+    #[arg(long, value_enum, default_value_t = Algo::Td3Rkl)]
+    pub algo: Algo,
+    /// Gradient updates.
+    #[arg(long, default_value_t = 100_000)]
+    pub steps: usize,
+    /// TD3+BC's alpha (lambda = alpha / mean|Q|).
+    #[arg(long, default_value_t = 2.5)]
+    pub alpha: f64,
+    /// Hidden layer width of actor, critics and behaviour model (two layers; CORL: 256).
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    /// Behaviour model (MDN) fitting steps.
+    #[arg(long, default_value_t = 10_000)]
+    pub mdn_steps: usize,
+    /// Evaluate and checkpoint every this many updates.
+    #[arg(long, default_value_t = 5_000)]
+    pub eval_every: usize,
+    #[arg(long, default_value_t = 10)]
+    pub eval_episodes: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory (default: runs/<UTC timestamp>-offline-rl).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl MethodCli for Command {
+    fn run(self) -> Result<ExitCode> {
+        match self {
+            Command::Dataset { env, episodes, seed, out } => dataset(&env, episodes, seed, &out),
+            Command::Train { args } => train(args),
+            Command::Eval { checkpoint, env, episodes, seed, json } => eval(&checkpoint, &env, episodes, seed, json),
+        }
+    }
+}
+
+/// `reprolab offline-rl dataset`.
+fn dataset(env: &str, episodes: usize, seed: u64, out: &std::path::Path) -> Result<ExitCode> {
+    let d = tools::dataset_command(env, episodes, seed, out)?;
+    emit(&format!(
+        "{env}: {} transitions ({} episodes) written to {}\n",
+        d.len(),
+        d.episode_returns().len(),
+        out.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprolab offline-rl train`.
+fn train(a: TrainArgs) -> Result<ExitCode> {
+    existing(a.dataset.iter().map(PathBuf::as_path))?;
+    if a.steps == 0 || a.hidden == 0 {
+        reprolab_core::user_bail!("--steps and --hidden must be at least 1");
+    }
+    let out = a.out.unwrap_or_else(|| default_out("offline-rl"));
+    let req = tools::TrainRequest {
+        env: a.env,
+        datasets: a.dataset,
+        algo: a.algo,
+        steps: a.steps,
+        seed: a.seed,
+        td3: Td3Config { alpha: a.alpha, hidden: vec![a.hidden; 2], ..Default::default() },
+        mdn: MdnConfig { hidden: vec![a.hidden; 2], steps: a.mdn_steps, ..Default::default() },
+        eval_every: a.eval_every,
+        eval_episodes: a.eval_episodes,
+        out: out.clone(),
+    };
+    let meta = tools::train_command(&req)?;
+    let what = match (&meta.env, meta.curve.last()) {
+        (Some(env), Some((_, ret))) => format!("on {env}: {} updates, last evaluation return {ret:.2}", req.steps),
+        _ => format!("on {}: {} updates, not evaluated (no --env)", meta.datasets.join(" + "), req.steps),
+    };
+    emit(&format!("{} {what}; checkpoint and curve.svg in {}\n", meta.algo.name(), out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprolab offline-rl eval`.
+fn eval(checkpoint: &std::path::Path, env: &str, episodes: usize, seed: u64, json: bool) -> Result<ExitCode> {
+    existing([checkpoint])?;
+    let s = tools::eval_command(checkpoint, env, episodes, seed)?;
+    emit_json_or_text(json, &s, || {
+        format!(
+            "{} on {}: mean return {:.2} +- {:.2} over {} episodes, normalised score {:.1} (0 = {:.1}, 100 = {:.1})\n",
+            s.algo, s.env, s.mean_return, s.std_return, s.episodes, s.normalised_score, s.references.0, s.references.1
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("offline-rl").chain(args.iter().copied())).map(|c| c.command)
+    }
+
+    /// `train`'s defaults are the paper's method with TD3+BC's settings.
+    #[test]
+    fn train_defaults_to_the_papers_method_and_td3_bc_settings() {
+        let Command::Train { args } = parse(&["train", "--dataset", "d.npz"]).unwrap() else { panic!("not train") };
+        assert_eq!(args.algo, Algo::Td3Rkl);
+        assert_eq!((args.alpha, args.hidden, args.steps), (2.5, 256, 100_000));
+        assert_eq!((args.mdn_steps, args.eval_every, args.eval_episodes, args.seed), (10_000, 5_000, 10, 0));
+        assert!(args.env.is_none() && args.out.is_none());
+        let Command::Train { args } = parse(&["train", "--dataset", "a.npz", "b.npz", "--algo", "td3-bc"]).unwrap()
+        else {
+            panic!("not train")
+        };
+        assert_eq!((args.algo, args.dataset.len()), (Algo::Td3Bc, 2));
+    }
+
+    /// An algorithm a user cannot train (unknown, or one of the
+    /// experiment's own arms) is refused while parsing.
+    #[test]
+    fn unknown_algorithms_are_refused_with_the_offered_ones() {
+        for bad in ["cql", "td3-rkl-oracle", "td3"] {
+            let e = parse(&["train", "--dataset", "d.npz", "--algo", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue, "{bad}");
+            let text = e.to_string();
+            assert!(text.contains("bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive"), "{text}");
+        }
+        assert!(parse(&["train"]).is_err(), "--dataset is required");
+    }
+
+    /// The registry's commands are these, under the method's name.
+    #[test]
+    fn the_method_offers_these_commands() {
+        let commands = crate::METHOD.commands.expect("offline-rl has commands");
+        assert!(commands.about.starts_with("Paper 1 tools"));
+        let cmd = commands.command("offline-rl");
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(names, ["dataset", "train", "eval"]);
+        let m = cmd.try_get_matches_from(["offline-rl", "eval", "--checkpoint", "ck", "--env", "point-gap"]).unwrap();
+        let (name, sub) = m.subcommand().unwrap();
+        assert_eq!((name, sub.get_one::<usize>("episodes")), ("eval", Some(&20)));
+    }
+}
