@@ -286,3 +286,13 @@ impl RunArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over the whole command line, method
+    /// commands included (a flag clashing with a global one fails here).
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::command_line(&super::methods::all()).debug_assert();
+    }
+}

@@ -41,6 +41,14 @@ impl Commands {
     }
 }
 
+/// Parses `args` (without the program and method names) as the binary
+/// would after `reprolab <method>`: what a method's tests of its own
+/// command line call.
+pub fn parse<C: clap::Subcommand>(args: &[&str]) -> Result<C, clap::Error> {
+    let matches = build::<C>().try_get_matches_from(std::iter::once("method").chain(args.iter().copied()))?;
+    C::from_arg_matches(&matches)
+}
+
 fn build<C: clap::Subcommand>() -> clap::Command {
     C::augment_subcommands(clap::Command::new("method")).subcommand_required(true).arg_required_else_help(true)
 }
@@ -118,6 +126,8 @@ mod tests {
         let m = cmd.clone().try_get_matches_from(["toy", "inc", "--n", "0"]).unwrap();
         assert!(crate::is_user_error(&(c.run)(&m).unwrap_err()));
         assert!(cmd.try_get_matches_from(["toy", "inc", "--n", "x"]).is_err());
+        assert_eq!(parse::<Toy>(&["inc", "--n", "3"]).unwrap(), Toy::Inc { n: 3 });
+        assert!(parse::<Toy>(&["inc"]).is_err());
     }
 
     #[test]

@@ -137,17 +137,8 @@ fn evaluate(synthetic: &Path, data: Option<&Path>, networks: usize, json: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    /// The commands as the binary mounts them.
-    #[derive(clap::Parser, Debug)]
-    struct Cli {
-        #[command(subcommand)]
-        command: Command,
-    }
-
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        Cli::try_parse_from(std::iter::once("distill-backdoor").chain(args.iter().copied())).map(|c| c.command)
+        reprolab_core::cli::parse(args)
     }
 
     #[test]

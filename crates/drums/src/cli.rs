@@ -186,12 +186,8 @@ fn generate(req: &GenerateRequest) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{FromArgMatches, Subcommand};
-
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        let cmd = Command::augment_subcommands(clap::Command::new("drums"));
-        let matches = cmd.try_get_matches_from(std::iter::once("drums").chain(args.iter().copied()))?;
-        Command::from_arg_matches(&matches)
+        reprolab_core::cli::parse(args)
     }
 
     #[test]

@@ -135,17 +135,10 @@ fn train(a: TrainOptions, json: bool) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-
-    /// `reprolab fair-kd ...` as the binary sees it.
-    #[derive(Parser, Debug)]
-    struct FairKd {
-        #[command(subcommand)]
-        command: Command,
-    }
+    use clap::{FromArgMatches, Subcommand};
 
     fn parse(args: &[&str]) -> std::result::Result<Command, clap::Error> {
-        FairKd::try_parse_from(std::iter::once("fair-kd").chain(args.iter().copied())).map(|c| c.command)
+        reprolab_core::cli::parse(args)
     }
 
     const GRAPH: [&str; 8] = ["train", "--nodes", "n.csv", "--edges", "e.csv", "--label", "y", "--sensitive"];
@@ -204,6 +197,6 @@ mod tests {
         let err = Command::from_arg_matches(&m).unwrap().run().unwrap_err();
         assert!(reprolab_core::is_user_error(&err));
         assert_eq!(err.to_string(), "--alpha must be a non-negative number, got -1");
-        FairKd::command().debug_assert();
+        reprolab_core::cli::Commands::of::<Command>("fair-kd").command("fair-kd").debug_assert();
     }
 }

@@ -54,12 +54,8 @@ fn audit(input: PathBuf, shadows: &[PathBuf], out: Option<PathBuf>, json: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::FromArgMatches;
-
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        let cmd = reprolab_core::cli::Commands::of::<Command>("Paper 3 tools").command("membership");
-        let matches = cmd.try_get_matches_from(std::iter::once("membership").chain(args.iter().copied()))?;
-        Command::from_arg_matches(&matches)
+        reprolab_core::cli::parse(args)
     }
 
     #[test]

@@ -157,16 +157,8 @@ fn eval(checkpoint: &std::path::Path, env: &str, episodes: usize, seed: u64, jso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(clap::Parser, Debug)]
-    struct Cli {
-        #[command(subcommand)]
-        command: Command,
-    }
-
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        Cli::try_parse_from(std::iter::once("offline-rl").chain(args.iter().copied())).map(|c| c.command)
+        reprolab_core::cli::parse(args)
     }
 
     /// `train`'s defaults are the paper's method with TD3+BC's settings.

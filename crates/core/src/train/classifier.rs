@@ -36,10 +36,13 @@ impl Classifier for crate::nn::ConvNet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FitConfig {
-    /// Maximum number of epochs.
+    /// Maximum number of epochs (each method's config says its paper's).
     pub epochs: usize,
+    /// Rows per mini-batch; the last batch of an epoch may be smaller.
     pub batch_size: usize,
+    /// Optimiser and its hyper-parameters, PyTorch's defaults where unset.
     pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule over steps (default: constant).
     #[serde(default)]
     pub schedule: Schedule,
     /// Label smoothing of the cross-entropy, PyTorch's `label_smoothing`

@@ -15,13 +15,18 @@ use serde::{Deserialize, Serialize};
 pub enum OptimizerConfig {
     /// `torch.optim.Adam`; `weight_decay` is the L2 term added to the gradient.
     Adam {
+        /// Learning rate.
         lr: f64,
+        /// First-moment decay (PyTorch: 0.9).
         #[serde(default = "beta1")]
         beta1: f32,
+        /// Second-moment decay (PyTorch: 0.999).
         #[serde(default = "beta2")]
         beta2: f32,
+        /// Denominator term (PyTorch: 1e-8; burn's own default is 1e-5).
         #[serde(default = "eps")]
         eps: f32,
+        /// L2 penalty added to the gradient (PyTorch: 0).
         #[serde(default)]
         weight_decay: f32,
         /// Clip the global gradient norm to this value.
@@ -30,27 +35,38 @@ pub enum OptimizerConfig {
     },
     /// `torch.optim.AdamW` (decoupled weight decay, default 0.01).
     Adamw {
+        /// Learning rate.
         lr: f64,
+        /// First-moment decay (PyTorch: 0.9).
         #[serde(default = "beta1")]
         beta1: f32,
+        /// Second-moment decay (PyTorch: 0.999).
         #[serde(default = "beta2")]
         beta2: f32,
+        /// Denominator term (PyTorch: 1e-8).
         #[serde(default = "eps")]
         eps: f32,
+        /// Decoupled weight decay (PyTorch: 0.01; burn's own default is 1e-4).
         #[serde(default = "adamw_decay")]
         weight_decay: f32,
+        /// Clip the global gradient norm to this value.
         #[serde(default)]
         grad_clip_norm: Option<f32>,
     },
     /// `torch.optim.SGD` (momentum 0, dampening 0, no Nesterov by default).
     Sgd {
+        /// Learning rate.
         lr: f64,
+        /// Momentum (PyTorch: 0, no dampening; burn's dampening is 0.1).
         #[serde(default)]
         momentum: f64,
+        /// Nesterov momentum (PyTorch: off).
         #[serde(default)]
         nesterov: bool,
+        /// L2 penalty added to the gradient (PyTorch: 0).
         #[serde(default)]
         weight_decay: f32,
+        /// Clip the global gradient norm to this value.
         #[serde(default)]
         grad_clip_norm: Option<f32>,
     },
