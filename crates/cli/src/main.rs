@@ -21,10 +21,15 @@ use reprolab_core::registry::{Method, Preset};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The git commit this binary was built from (build.rs; "unknown" outside a checkout).
+pub const GIT_COMMIT: &str = env!("REPROLAB_GIT_COMMIT");
+/// `reprolab --version`: the crate version and the commit.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("REPROLAB_GIT_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "reprolab",
-    version,
+    version = VERSION,
     about = "Faithful Rust implementations of ten ML papers, each with an honest laptop-scale check of its central claim.",
     long_about = "Faithful Rust implementations of ten ML papers, each with an honest laptop-scale check of its central claim.\n\n\
 Start with `reprolab list` to see the papers, `reprolab run selfcheck --preset smoke` to try the pipeline, and \

@@ -11,6 +11,7 @@ use reprolab_core::cli::{emit, now_rfc3339};
 use reprolab_core::plan::Stage;
 use reprolab_core::plan::executor::{self, LocalPool, Prepared, Progress};
 use reprolab_core::plan::slurm::{self, SlurmOptions};
+use reprolab_core::provenance::Provenance;
 use reprolab_core::registry::{self, Method, Preset, RunOptions};
 use reprolab_core::report::{Report, Reproduction};
 use serde::{Deserialize, Serialize};
@@ -197,6 +198,7 @@ fn start(req: &Request, strict: bool) -> Result<Started> {
         started: rec.started.clone(),
         reports: vec![],
         failures: vec![],
+        provenance: Some(Provenance::capture(crate::GIT_COMMIT, &now_rfc3339())),
     };
     let refs: Vec<&Method> = methods.iter().collect();
     let preps = prepare_all(&refs, &rec, &dir, &mut repro, strict)?;
@@ -253,6 +255,9 @@ pub fn execute(req: &Request, json: bool, single: bool) -> Result<ExitCode> {
     repro.reports.sort_by_key(|r| methods.iter().position(|m| m.name == r.method));
     if single && let Some((_, e)) = repro.failures.first() {
         anyhow::bail!("{e}");
+    }
+    if let Some(p) = &mut repro.provenance {
+        p.finish();
     }
     finish(&repro, &dir, json)?;
     Ok(if repro.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

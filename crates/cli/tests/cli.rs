@@ -112,6 +112,41 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
     assert!(Path::new(&out.join("figures/selfcheck-loss.svg")).exists());
 }
 
+/// A run records what produced it, and the merged config reruns it exactly.
+#[test]
+fn a_run_records_its_provenance_and_a_config_that_reruns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let v = stdout_json(
+        reprolab().args(["run", "selfcheck", "--preset", "smoke", "--seeds", "2", "--json", "--out"]).arg(&first),
+    );
+    let p = &v["provenance"];
+    assert_eq!(p["version"], env!("CARGO_PKG_VERSION"));
+    assert!(!p["git_commit"].as_str().unwrap().is_empty());
+    assert_eq!(p["backend"], "flex");
+    assert!(p["threads"].as_u64().unwrap() >= 1 && !p["cpu"].as_str().unwrap().is_empty());
+    let args: Vec<&str> = p["command_line"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(args[1..6], ["--quiet", "run", "selfcheck", "--preset", "smoke"]);
+    assert!(p["finished"].as_str().unwrap() >= p["started"].as_str().unwrap());
+    let md = std::fs::read_to_string(first.join("REPORT.md")).unwrap();
+    assert!(md.contains("Run: reprolab ") && md.contains("threads on"), "{md}");
+    let config = first.join("selfcheck/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("seeds = 2") && text.contains("test_fraction"), "{text}");
+    // The saved config alone (no --seeds) reproduces the tables.
+    let again = stdout_json(
+        reprolab()
+            .args(["run", "selfcheck", "--preset", "smoke", "--json", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(dir.path().join("again")),
+    );
+    assert_eq!(again["reports"][0]["results"], v["reports"][0]["results"]);
+    let version = reprolab().arg("--version").assert().success().get_output().stdout.clone();
+    let version = String::from_utf8(version).unwrap();
+    assert!(version.starts_with(&format!("reprolab {} (commit ", env!("CARGO_PKG_VERSION"))), "{version}");
+}
+
 #[test]
 fn run_json_prints_only_one_json_object() {
     let dir = tempfile::tempdir().unwrap();

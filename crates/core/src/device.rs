@@ -44,6 +44,12 @@ pub fn choose(name: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The name of the backend [`default_device`] returns.
+pub fn chosen_name() -> String {
+    let env = std::env::var("REPROLAB_DEVICE").ok();
+    CHOSEN.get().cloned().or(env).unwrap_or_else(|| "flex".into())
+}
+
 /// The device chosen with [`choose`], else `REPROLAB_DEVICE`, else CPU
 /// `flex`. Falls back to `flex` when the variable names something
 /// unusable; the CLI validates it up front with [`choose`].

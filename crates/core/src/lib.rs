@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod nn;
 pub mod plan;
 pub mod progress;
+pub mod provenance;
 pub mod registry;
 pub mod report;
 pub mod rng;

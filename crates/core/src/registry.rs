@@ -326,6 +326,11 @@ impl RunContext {
         })
     }
 
+    /// Where the config came from ("preset m/quick + FILE").
+    pub fn config_source(&self) -> &str {
+        &self.config_source
+    }
+
     /// The resolved config (preset merged with the user's file, without
     /// `seeds`): what the unit cache's hash covers.
     pub fn config_table(&self) -> &toml::Table {

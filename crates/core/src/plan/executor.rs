@@ -63,7 +63,25 @@ pub fn prepare(method: &Method, opts: &RunOptions) -> Result<Prepared> {
     std::fs::create_dir_all(path.parent().expect("plan files live in a folder"))
         .with_context(|| format!("{}: cannot create the run directory", ctx.run_dir.display()))?;
     crate::report::write_bytes_atomic(&path, serde_json::to_string_pretty(&plan)?)?;
+    write_config(&ctx)?;
     Ok(Prepared { method: *method, ctx, units })
+}
+
+/// `RUN_DIR/<method>/config.toml`: the fully merged config the run used
+/// (preset + the user's file, with `seeds`), to rerun or compare it with.
+fn write_config(ctx: &RunContext) -> Result<()> {
+    let mut table = ctx.config_table().clone();
+    table.insert("seeds".into(), toml::Value::Integer(ctx.seeds.len() as i64));
+    let text = format!(
+        "# {} at preset {} ({}); rerun with --config this file.\n{}",
+        ctx.method,
+        ctx.preset.name(),
+        ctx.config_source(),
+        toml::to_string(&table)?
+    );
+    std::fs::create_dir_all(&ctx.out_dir)
+        .with_context(|| format!("{}: cannot create the method's folder", ctx.out_dir.display()))?;
+    crate::report::write_bytes_atomic(&ctx.out_dir.join("config.toml"), text)
 }
 
 /// Computes one unit in this process and stores it in the cache.

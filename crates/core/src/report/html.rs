@@ -34,6 +34,9 @@ pub fn render(repro: &Reproduction) -> String {
         escape(&repro.preset),
         escape(&repro.started)
     );
+    if let Some(p) = &repro.provenance {
+        let _ = write!(s, "<p class=\"provenance\">Run: {}</p>", escape(&p.summary()));
+    }
     let _ = write!(
         s,
         "<h2>Summary</h2><table><tr><th>method</th><th>claim</th><th>verdict</th><th>evidence</th><th>wall time (s)</th></tr>"

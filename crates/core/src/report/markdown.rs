@@ -56,6 +56,9 @@ fn summary_rows(repro: &Reproduction) -> Vec<[String; 5]> {
 pub fn render(repro: &Reproduction) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# reprolab report\n\nPreset `{}`, started {} (UTC).\n", repro.preset, repro.started);
+    if let Some(p) = &repro.provenance {
+        let _ = writeln!(s, "Run: {}\n", p.summary().replace('|', "\\|"));
+    }
     let _ = writeln!(s, "## Summary\n\n| method | claim | verdict | evidence | wall time (s) |\n|---|---|---|---|---|");
     for row in summary_rows(repro) {
         let _ = writeln!(s, "| {} |", row.map(|c| c.replace('|', "\\|")).join(" | "));

@@ -234,6 +234,9 @@ pub struct Reproduction {
     pub reports: Vec<Report>,
     /// Methods that failed, with their error (they have no report).
     pub failures: Vec<(String, String)>,
+    /// What produced the run (version, commit, command, machine, times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 #[cfg(test)]
