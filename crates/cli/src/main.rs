@@ -126,6 +126,9 @@ struct RunArgs {
     /// Output directory (default: runs/<UTC timestamp>).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Write into an --out directory that already holds files (finished units with the same options are reused).
+    #[arg(long)]
+    overwrite: bool,
     /// Continue the run in DIR: finished units are read from its cache, the rest computed (same options as it started with).
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
@@ -284,6 +287,7 @@ impl RunArgs {
             data: self.data.clone(),
             out: self.out.clone(),
             resume: self.resume.clone(),
+            overwrite: self.overwrite,
             jobs: self.jobs,
             executor: self.executor,
             sbatch_args: self.sbatch_arg.clone(),

@@ -39,6 +39,8 @@ pub struct Request {
     pub data: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub resume: Option<PathBuf>,
+    /// Write into a non-empty `--out`.
+    pub overwrite: bool,
     pub jobs: Option<usize>,
     pub executor: Option<ExecutorKind>,
     pub sbatch_args: Vec<String>,
@@ -65,7 +67,13 @@ const RECORD: &str = "run.json";
 fn resolve(req: &Request) -> Result<(PathBuf, RunRecord)> {
     let Some(dir) = &req.resume else {
         let started = now_rfc3339();
-        let dir = req.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(started.replace(':', "-")));
+        let dir = match &req.out {
+            Some(out) => {
+                refuse_used_folder(out, req.overwrite)?;
+                out.clone()
+            }
+            None => reprolab_core::cli::default_run_dir(),
+        };
         let record = RunRecord {
             preset: req.preset.unwrap_or(Preset::Quick),
             only: req.only.clone(),
@@ -113,6 +121,24 @@ fn resolve(req: &Request) -> Result<(PathBuf, RunRecord)> {
         rec.only = req.only.clone();
     }
     Ok((dir.clone(), rec))
+}
+
+/// An `--out` that holds files is another run's (or anything else's):
+/// refused unless the user says `--overwrite`, or `--resume` to continue it.
+fn refuse_used_folder(out: &Path, overwrite: bool) -> Result<()> {
+    let used = match std::fs::read_dir(out) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => reprolab_core::user_bail!("{}: cannot use as the run directory ({e})", out.display()),
+    };
+    if used && !overwrite {
+        reprolab_core::user_bail!(
+            "{}: exists and is not empty; pass --overwrite to write this run into it, or --resume {} to continue the run it holds",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 /// Records the options of a run in its directory (once its methods are

@@ -148,6 +148,30 @@ fn a_run_records_its_provenance_and_a_config_that_reruns_it() {
 }
 
 #[test]
+fn a_used_out_folder_is_refused_unless_overwrite_or_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let run = |extra: &[&str]| {
+        let mut cmd = reprolab();
+        cmd.args(["run", "selfcheck", "--preset", "smoke", "--seeds", "1", "--jobs", "1", "--out"])
+            .arg(&out)
+            .args(extra);
+        cmd
+    };
+    run(&[]).assert().success();
+    let shown = out.display().to_string();
+    fails_with(
+        &["run", "selfcheck", "--preset", "smoke", "--out", &shown],
+        &format!("{shown}: exists and is not empty; pass --overwrite"),
+    );
+    run(&["--overwrite"]).assert().success();
+    // An empty folder is fine.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    reprolab().args(["run", "selfcheck", "--preset", "smoke", "--seeds", "1", "--out"]).arg(&empty).assert().success();
+}
+
+#[test]
 fn run_json_prints_only_one_json_object() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("fast.toml");

@@ -79,10 +79,24 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// `runs/<UTC time>-<suffix>` (colons replaced, so it is a valid folder
-/// name everywhere): where a command writes when `--out` is not given.
+/// `runs/<UTC time to the millisecond>-<suffix>` (colons replaced, so it is
+/// a valid folder name everywhere): where a command writes when `--out` is
+/// not given.
 pub fn default_out(suffix: &str) -> PathBuf {
-    PathBuf::from("runs").join(format!("{}-{suffix}", now_rfc3339().replace(':', "-")))
+    PathBuf::from("runs").join(format!("{}-{suffix}", unique_stamp()))
+}
+
+/// `runs/<UTC time to the millisecond>`, a fresh folder for `run` and
+/// `reproduce` without `--out`.
+pub fn default_run_dir() -> PathBuf {
+    PathBuf::from("runs").join(unique_stamp())
+}
+
+/// The UTC time to the millisecond, `:` replaced by `-`; a suffix of the
+/// process id keeps two commands started in the same millisecond apart.
+fn unique_stamp() -> String {
+    let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string().replace(':', "-");
+    format!("{now}-{}", std::process::id())
 }
 
 /// Checks that each path a user passed exists (a user error naming it).
@@ -136,5 +150,7 @@ mod tests {
         assert!(p.starts_with("runs"));
         let name = p.file_name().unwrap().to_string_lossy();
         assert!(name.ends_with("-audit") && !name.contains(':'), "{name}");
+        assert!(name.contains('.'), "milliseconds in {name}");
+        assert_ne!(default_run_dir(), p);
     }
 }
