@@ -569,6 +569,12 @@ fn fair_kd_train_on_a_user_graph() {
     }
     let predictions = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
     assert_eq!(predictions.lines().count(), 41);
+    // Nodes keep the user's ids.
+    assert!(
+        predictions.starts_with("id,label,sensitive,split,teacher_probability,probability\nn0,0,0,"),
+        "{predictions}"
+    );
+    assert!(predictions.lines().nth(40).unwrap().starts_with("n39,1,1,"), "{predictions}");
     assert!(out.join("report.json").exists());
     std::fs::write(&edges, "a,b\nn1,n1\n").unwrap();
     fails_with(

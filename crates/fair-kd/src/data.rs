@@ -102,6 +102,17 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64) -> Resul
 /// same direction twice, a self-loop or an unknown id is an error.
 /// Features are standardised (the sensitive column kept 0/1).
 pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str) -> Result<FairGraph> {
+    Ok(from_user_files_with_ids(nodes, edges, label, sensitive)?.0)
+}
+
+/// [`from_user_files`] and every node's id (the `id` column's value, else
+/// its row number), in node order: what outputs name nodes by.
+pub fn from_user_files_with_ids(
+    nodes: &Path,
+    edges: &Path,
+    label: &str,
+    sensitive: &str,
+) -> Result<(FairGraph, Vec<String>)> {
     let shown = nodes.display();
     let (mut reader, headers) = reprolab_core::data::csv::open(nodes)?;
     let col = |name: &str| headers.iter().position(|h| h == name);
@@ -111,6 +122,7 @@ pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str)
     let id_col = col("id");
     let feature_cols: Vec<usize> = (0..headers.len()).filter(|&c| c != l_col && Some(c) != id_col).collect();
     let mut ids = std::collections::HashMap::new();
+    let mut node_ids = Vec::new();
     let (mut features, mut labels, mut sens) = (Vec::new(), Vec::new(), Vec::new());
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;
@@ -122,6 +134,7 @@ pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str)
         if ids.insert(id.clone(), row).is_some() {
             user_bail!("{shown}: line {line}: duplicate node id '{id}'");
         }
+        node_ids.push(id);
         labels.push(binary(l_col)?);
         sens.push(binary(s_col)?);
         for &c in &feature_cols {
@@ -159,7 +172,7 @@ pub fn from_user_files(nodes: &Path, edges: &Path, label: &str, sensitive: &str)
         features[i * d + s_feature] = f32::from(u8::from(sens[i]));
     }
     let name = nodes.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
-    Ok(FairGraph { name, features, n, d, labels, sensitive: sens, edges })
+    Ok((FairGraph { name, features, n, d, labels, sensitive: sens, edges }, node_ids))
 }
 
 /// The synthetic graph's knobs (the whole graph is ours: the paper uses

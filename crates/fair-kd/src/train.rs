@@ -2,7 +2,7 @@
 //! graph, with the experiment preset's hyper-parameters; writes the
 //! per-node predictions and a JSON report.
 
-use crate::data::from_user_files;
+use crate::data::from_user_files_with_ids;
 use crate::experiment::Config;
 use crate::reliant::{DistillSetup, Metrics, Objective, StudentSpec, distill, metrics};
 use crate::students::StudentKind;
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// What to train.
 #[derive(Debug, Clone)]
 pub struct TrainArgs {
-    /// The node CSV (see [`from_user_files`]).
+    /// The node CSV (see [`crate::data::from_user_files`]).
     pub nodes: PathBuf,
     /// The edge CSV of node-id pairs.
     pub edges: PathBuf,
@@ -51,7 +51,7 @@ pub struct TrainReport {
 /// `out/report.json`, and returns the report.
 pub fn train_command(args: &TrainArgs) -> Result<TrainReport> {
     let cfg: Config = preset_config("fair-kd", Preset::Quick)?;
-    let g = from_user_files(&args.nodes, &args.edges, &args.label, &args.sensitive)?;
+    let (g, ids) = from_user_files_with_ids(&args.nodes, &args.edges, &args.label, &args.sensitive)?;
     let split = g.split(args.seed)?;
     let tp = crate::experiment::teacher_probability(&g, &split, args.teacher, &cfg.teacher, args.seed)?;
     let alpha = if args.objective == Objective::None { 0.0 } else { args.alpha };
@@ -67,36 +67,44 @@ pub fn train_command(args: &TrainArgs) -> Result<TrainReport> {
     };
     std::fs::create_dir_all(&args.out)
         .map_err(|e| reprolab_core::user_error(format!("{}: cannot create ({e})", args.out.display())))?;
-    write_predictions(&args.out.join("predictions.csv"), &g, &split, &tp, &student.probability)?;
+    let predictions = Predictions { ids: &ids, teacher: &tp, student: &student.probability };
+    write_predictions(&args.out.join("predictions.csv"), &g, &split, &predictions)?;
     reprolab_core::report::write_bytes_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     Ok(report)
 }
 
-/// Per node: its index, label, sensitive value, split, and both models' P(y = 1).
+/// Both models' P(y = 1) per node, and the nodes' ids.
+struct Predictions<'a> {
+    ids: &'a [String],
+    teacher: &'a [f32],
+    student: &'a [f32],
+}
+
+/// Per node: the user's id, label, sensitive value, split, and both
+/// models' P(y = 1). csv::Writer quotes ids with commas or quotes.
 fn write_predictions(
     path: &Path,
     g: &crate::data::FairGraph,
     split: &crate::data::NodeSplit,
-    teacher: &[f32],
-    student: &[f32],
+    p: &Predictions,
 ) -> Result<()> {
     let mut part = vec!["train"; g.n];
     split.validation.iter().for_each(|&i| part[i] = "validation");
     split.test.iter().for_each(|&i| part[i] = "test");
     reprolab_core::report::write_atomic(path, |w| {
-        use std::io::Write;
-        writeln!(w, "node,label,sensitive,split,teacher_probability,probability")?;
-        for i in 0..g.n {
-            writeln!(
-                w,
-                "{i},{},{},{},{},{}",
-                u8::from(g.labels[i]),
-                u8::from(g.sensitive[i]),
-                part[i],
-                teacher[i],
-                student[i]
-            )?;
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(["id", "label", "sensitive", "split", "teacher_probability", "probability"])?;
+        for (i, part) in part.iter().enumerate() {
+            out.write_record([
+                p.ids[i].clone(),
+                u8::from(g.labels[i]).to_string(),
+                u8::from(g.sensitive[i]).to_string(),
+                part.to_string(),
+                p.teacher[i].to_string(),
+                p.student[i].to_string(),
+            ])?;
         }
+        out.flush()?;
         Ok(())
     })
 }

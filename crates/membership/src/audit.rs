@@ -23,7 +23,6 @@ use reprolab_core::report::{FigureContent, write_atomic, write_bytes_atomic};
 use reprolab_core::{user_bail, user_error};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One model's outputs on the audited examples.
@@ -368,19 +367,15 @@ pub fn audit(input: &Path, shadows: &[PathBuf], out_dir: &Path) -> Result<Audit>
         files: vec![],
     };
     let scores_path = out_dir.join("scores.csv");
+    // csv::Writer quotes ids holding commas, quotes or line breaks.
     write_atomic(&scores_path, |w| {
-        write!(w, "id")?;
-        for (name, _) in &scores {
-            write!(w, ",{name}")?;
-        }
-        writeln!(w)?;
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(std::iter::once("id").chain(scores.iter().map(|(name, _)| name.as_str())))?;
         for (i, id) in target.ids.iter().enumerate() {
-            write!(w, "{id}")?;
-            for (_, s) in &scores {
-                write!(w, ",{}", s[i])?;
-            }
-            writeln!(w)?;
+            let values = scores.iter().map(|(_, s)| s[i].to_string());
+            out.write_record(std::iter::once(id.to_string()).chain(values))?;
         }
+        out.flush()?;
         Ok(())
     })?;
     report.files.push(scores_path.display().to_string());
@@ -499,6 +494,36 @@ mod tests {
                     (stat(&l.logits[i * 2..i * 2 + 2], l.labels[i]), stat(&p.logits[i * 2..i * 2 + 2], p.labels[i]));
                 assert!((sl - sp).abs() < 1e-5, "{stat_name}: {sl} vs {sp}");
             }
+        }
+    }
+
+    /// User ids with commas, quotes and spaces come back unchanged from
+    /// scores.csv, through the csv crate and, where it is installed,
+    /// Python's csv module.
+    #[test]
+    fn scores_csv_quotes_ids_so_they_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let ids = ["plain", "a,b", "say \"hi\"", "two words"];
+        let mut text = String::from("id,label,member,logit_0,logit_1\n");
+        for (i, id) in ids.iter().enumerate() {
+            let quoted = format!("\"{}\"", id.replace('"', "\"\""));
+            text += &format!("{quoted},{},{},{},0.5\n", i % 2, (i / 2) % 2, i as f64 * 0.3);
+        }
+        let input = write(d.path(), "ids.csv", &text);
+        let out = d.path().join("out");
+        audit(&input, &[], &out).unwrap();
+        let scores = out.join("scores.csv");
+        let mut reader = csv::Reader::from_path(&scores).unwrap();
+        let back: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_string()).collect();
+        assert_eq!(back, ids);
+        let script = "import csv,sys; print('\\x1f'.join(r[0] for r in list(csv.reader(open(sys.argv[1])))[1:]))";
+        if let Ok(py) = std::process::Command::new("python3").arg("-c").arg(script).arg(&scores).output()
+            && py.status.success()
+        {
+            let got = String::from_utf8(py.stdout).unwrap();
+            assert_eq!(got.trim_end_matches('\n').split('\x1f').collect::<Vec<_>>(), ids);
+        } else {
+            eprintln!("python3 not available: checked with the csv crate only");
         }
     }
 }
