@@ -24,6 +24,18 @@ pub fn std(x: &[f64]) -> f64 {
     (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
 }
 
+/// The 95% Student-t interval of the mean over seeds,
+/// `mean ± t(0.975, n - 1) std / sqrt(n)` (`scipy.stats.t.interval(0.95,
+/// n - 1, loc=mean, scale=sem)`); `None` for fewer than two values.
+pub fn mean_ci95(x: &[f64]) -> Option<(f64, f64)> {
+    if x.len() < 2 || x.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let t = StudentsT::new(0.0, 1.0, (x.len() - 1) as f64).ok()?.inverse_cdf(0.975);
+    let half = t * std(x) / (x.len() as f64).sqrt();
+    Some((mean(x) - half, mean(x) + half))
+}
+
 /// Ranks 1..=n with ties given their average rank (`scipy.stats.rankdata`).
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..x.len()).collect();
@@ -192,6 +204,15 @@ fn normal_signed_rank_p(ranks: &[f64], w_plus: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn mean_ci95_matches_scipy_t_interval() {
+        // scipy.stats.t.interval(0.95, 2, loc=2, scale=1/sqrt(3)) = (-0.48413771, 4.48413771)
+        let (lo, hi) = mean_ci95(&[1.0, 2.0, 3.0]).unwrap();
+        assert!((lo + 0.484_137_71).abs() < 1e-7 && (hi - 4.484_137_71).abs() < 1e-7, "{lo} {hi}");
+        assert!(mean_ci95(&[1.0]).is_none() && mean_ci95(&[1.0, f64::NAN]).is_none());
+    }
+
     use super::*;
 
     #[test]

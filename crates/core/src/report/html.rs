@@ -15,7 +15,9 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;marg
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
 th{background:#f4f4f4}.supported{color:#176117;font-weight:bold}.not_supported{color:#a31515;font-weight:bold}\
 .inconclusive{color:#8a6d00;font-weight:bold}.failed{color:#a31515}figure{margin:1em 0}figcaption{font-style:italic}\
-section{border-top:2px solid #ddd;margin-top:2em}";
+section{border-top:2px solid #ddd;margin-top:2em}img,svg{max-width:100%;height:auto}\
+.scroll{overflow-x:auto}.ci{color:#555;font-size:90%}.provenance{color:#555;font-size:90%}\
+@media print{body{max-width:none;margin:0}section{break-before:page}figure,table{break-inside:avoid}}";
 
 fn outcome_class(outcome: &str) -> String {
     outcome.replace(' ', "_")
@@ -26,7 +28,7 @@ pub fn render(repro: &Reproduction) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>reprolab report</title><style>{STYLE}</style></head><body>"
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>reprolab report</title><style>{STYLE}</style></head><body>"
     );
     let _ = write!(
         s,
@@ -120,9 +122,10 @@ fn render_one(r: &Report) -> String {
     s
 }
 
-/// One results table; hovering a cell shows its per-seed values.
+/// One results table (mean ± std with the 95% t-interval of the mean
+/// beneath), then every cell's per-seed values in a table of their own.
 fn results_html(res: &Results) -> String {
-    let mut s = String::from("<table><tr><th>arm</th>");
+    let mut s = String::from("<div class=\"scroll\"><table><tr><th>arm</th>");
     for m in &res.metrics {
         let _ = write!(s, "<th>{}</th>", escape(m));
     }
@@ -130,15 +133,39 @@ fn results_html(res: &Results) -> String {
     for arm in &res.arms {
         let _ = write!(s, "<tr><td>{}</td>", escape(arm));
         for m in &res.metrics {
-            let cell = res.cell(arm, m).map_or("—".into(), |c| {
-                let vals: Vec<String> = c.values.iter().map(|v| num(*v)).collect();
-                format!("<span title=\"per seed: {}\">{}</span>", vals.join(", "), cell_text(c))
+            let cell = res.cell(arm, m).map_or("—".into(), |c| match crate::stats::mean_ci95(&c.values) {
+                Some((lo, hi)) => {
+                    format!("{}<br><span class=\"ci\">95% CI [{}, {}]</span>", cell_text(c), num(lo), num(hi))
+                }
+                None => cell_text(c),
             });
             let _ = write!(s, "<td>{cell}</td>");
         }
         s.push_str("</tr>");
     }
-    s.push_str("</table><p>Mean ± sample std over seeds (hover a cell for per-seed values).</p>");
+    s.push_str("</table></div>");
+    let seeds = res.cells.values().flat_map(|m| m.values()).map(|c| c.values.len()).max().unwrap_or(0);
+    if seeds > 1 {
+        s.push_str(
+            "<details><summary>Per-seed values</summary><div class=\"scroll\"><table><tr><th>arm</th><th>metric</th>",
+        );
+        for i in 0..seeds {
+            let _ = write!(s, "<th>value {}</th>", i + 1);
+        }
+        s.push_str("</tr>");
+        for arm in &res.arms {
+            for m in &res.metrics {
+                if let Some(c) = res.cell(arm, m) {
+                    let _ = write!(s, "<tr><td>{}</td><td>{}</td>", escape(arm), escape(m));
+                    for i in 0..seeds {
+                        let _ = write!(s, "<td>{}</td>", c.values.get(i).map_or(String::new(), |v| num(*v)));
+                    }
+                    s.push_str("</tr>");
+                }
+            }
+        }
+        s.push_str("</table></div></details>");
+    }
     s
 }
 
@@ -146,5 +173,42 @@ fn strip_xml_declaration(svg: &str) -> &str {
     match svg.find("<svg") {
         Some(i) => &svg[i..],
         None => svg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_show_intervals_and_per_seed_values_and_the_page_fits_a_phone() {
+        let mut res = Results::default();
+        for v in [1.0, 2.0, 3.0] {
+            res.record("a<b", "acc", v);
+        }
+        res.record("single", "acc", 0.5);
+        let html = results_html(&res);
+        assert!(html.contains("2.0000 ± 1.0000<br><span class=\"ci\">95% CI [-0.4841, 4.4841]</span>"), "{html}");
+        assert!(
+            html.contains("<th>value 3</th>") && html.contains("<td>a&lt;b</td><td>acc</td><td>1.0000</td>"),
+            "{html}"
+        );
+        let repro = Reproduction {
+            preset: "smoke".into(),
+            started: "t".into(),
+            reports: vec![],
+            failures: vec![],
+            provenance: None,
+        };
+        let page = render(&repro);
+        assert!(page.contains("name=\"viewport\"") && page.contains("img,svg{max-width:100%"), "{page}");
+    }
+
+    #[test]
+    fn markdown_cells_escape_pipes() {
+        let mut res = Results::default();
+        res.record("x|y", "m|n", 1.0);
+        let md = super::super::markdown::results_markdown(&res);
+        assert!(md.starts_with("| arm | m\\|n |") && md.contains("| x\\|y | "), "{md}");
     }
 }

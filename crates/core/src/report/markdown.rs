@@ -61,7 +61,7 @@ pub fn render(repro: &Reproduction) -> String {
     }
     let _ = writeln!(s, "## Summary\n\n| method | claim | verdict | evidence | wall time (s) |\n|---|---|---|---|---|");
     for row in summary_rows(repro) {
-        let _ = writeln!(s, "| {} |", row.map(|c| c.replace('|', "\\|")).join(" | "));
+        let _ = writeln!(s, "| {} |", row.map(|c| table_escape(&c)).join(" | "));
     }
     for report in &repro.reports {
         s.push('\n');
@@ -95,13 +95,19 @@ pub fn render_one(r: &Report) -> String {
     s
 }
 
+/// `text` safe inside a Markdown table cell: `|` escaped, line breaks joined.
+pub fn table_escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
 /// One results table (arms x metrics, mean ± std) and its per-seed values.
 pub fn results_markdown(res: &Results) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "| arm | {} |\n|---|{}", res.metrics.join(" | "), "---|".repeat(res.metrics.len()));
+    let metrics: Vec<String> = res.metrics.iter().map(|m| table_escape(m)).collect();
+    let _ = writeln!(s, "| arm | {} |\n|---|{}", metrics.join(" | "), "---|".repeat(res.metrics.len()));
     for arm in &res.arms {
         let cells: Vec<String> = res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), cell_text)).collect();
-        let _ = writeln!(s, "| {arm} | {} |", cells.join(" | "));
+        let _ = writeln!(s, "| {} | {} |", table_escape(arm), cells.join(" | "));
     }
     let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
     for arm in &res.arms {
