@@ -337,6 +337,16 @@ impl RunContext {
         &self.config
     }
 
+    /// The context of `method` at `preset` overridden by the user's config
+    /// `file`, as `reprolab run --config FILE` builds it (artifacts go to
+    /// the file's folder): what a method's tests of its validation read.
+    pub fn with_config_file(method: &Method, preset: Preset, file: &Path) -> Result<Self> {
+        let out_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let opts =
+            RunOptions { preset: Some(preset), config_file: Some(file.to_path_buf()), out_dir, ..Default::default() };
+        Self::new(method, &opts)
+    }
+
     /// The context as a worker process rebuilds it from a plan file.
     pub fn from_plan(method: &Method, plan: &PlanFile, run_dir: &Path) -> Result<Self> {
         let config: toml::Table =

@@ -543,7 +543,7 @@ fn add_bars(mut report: Report, cfg: &Config, results: &Results) -> Result<Repor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reprolab_core::registry::{self, Preset, RunOptions};
+    use reprolab_core::registry::{self, Preset};
     use reprolab_core::report::Outcome;
 
     /// Results of the DC arms at 5% over `seeds` seeds: clean CTA `clean`,
@@ -630,13 +630,7 @@ mod tests {
             ("[defence]\ncleanse_lr = -1.0\n", "defence.cleanse_lr must be a positive number"),
         ] {
             std::fs::write(&file, text).unwrap();
-            let opts = RunOptions {
-                preset: Some(Preset::Smoke),
-                config_file: Some(file.clone()),
-                out_dir: dir.path().into(),
-                ..Default::default()
-            };
-            let ctx = RunContext::new(&crate::METHOD, &opts).unwrap();
+            let ctx = RunContext::with_config_file(&crate::METHOD, Preset::Smoke, &file).unwrap();
             let err = units(&ctx).unwrap_err();
             assert!(reprolab_core::is_user_error(&err), "{err:#}");
             let msg = err.to_string();

@@ -137,7 +137,7 @@ impl Validate for SampleConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reprolab_core::registry::{Preset, RunContext, RunOptions, preset_config};
+    use reprolab_core::registry::{Preset, RunContext, preset_config};
 
     #[test]
     fn every_shipped_preset_validates() {
@@ -152,13 +152,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, text).unwrap();
-        let opts = RunOptions {
-            preset: Some(Preset::Smoke),
-            config_file: Some(file),
-            out_dir: dir.path().into(),
-            ..Default::default()
-        };
-        let ctx = RunContext::new(&crate::METHOD, &opts).unwrap();
+        let ctx = RunContext::with_config_file(&crate::METHOD, Preset::Smoke, &file).unwrap();
         ctx.config::<Config>().unwrap_err()
     }
 

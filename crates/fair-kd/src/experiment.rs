@@ -801,7 +801,7 @@ mod tests {
 
     #[test]
     fn a_bad_value_in_a_config_file_is_a_user_error_naming_the_field() {
-        use reprolab_core::registry::{Preset, RunOptions};
+        use reprolab_core::registry::Preset;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         for (text, field) in [
@@ -819,13 +819,8 @@ mod tests {
             ),
         ] {
             std::fs::write(&file, text).unwrap();
-            let opts = RunOptions {
-                preset: Some(Preset::Smoke),
-                config_file: Some(file.clone()),
-                out_dir: dir.path().into(),
-                ..Default::default()
-            };
-            let err = RunContext::new(&METHOD, &opts).unwrap().config::<Config>().unwrap_err();
+            let err =
+                RunContext::with_config_file(&METHOD, Preset::Smoke, &file).unwrap().config::<Config>().unwrap_err();
             assert!(reprolab_core::is_user_error(&err), "{err:#}");
             let text = format!("{err:#}");
             assert!(text.contains("bad.toml") && text.contains(field), "{text}");

@@ -799,13 +799,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("override.toml");
         std::fs::write(&file, overrides).unwrap();
-        let opts = reprolab_core::registry::RunOptions {
-            preset: Some(Preset::Smoke),
-            config_file: Some(file),
-            out_dir: dir.path().into(),
-            ..Default::default()
-        };
-        RunContext::new(&METHOD, &opts)?.config()
+        RunContext::with_config_file(&METHOD, Preset::Smoke, &file)?.config()
     }
 
     #[test]

@@ -1055,7 +1055,7 @@ mod tests {
     /// the config's source and the field's whole path, nested ones too.
     #[test]
     fn a_bad_config_value_is_a_user_error_naming_the_field() {
-        use reprolab_core::registry::{Preset, RunOptions};
+        use reprolab_core::registry::Preset;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         let cases = [
@@ -1073,13 +1073,7 @@ mod tests {
         ];
         for (text, want) in cases {
             std::fs::write(&file, text).unwrap();
-            let opts = RunOptions {
-                preset: Some(Preset::Smoke),
-                config_file: Some(file.clone()),
-                out_dir: dir.path().into(),
-                ..Default::default()
-            };
-            let ctx = RunContext::new(&METHOD, &opts).unwrap();
+            let ctx = RunContext::with_config_file(&METHOD, Preset::Smoke, &file).unwrap();
             let e = ctx.config::<Config>().unwrap_err();
             assert!(reprolab_core::is_user_error(&e), "{text}: {e}");
             let msg = e.to_string();
