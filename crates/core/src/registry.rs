@@ -244,7 +244,16 @@ pub fn preset_config<C: DeserializeOwned + Validate>(method: &str, preset: Prese
 /// `rel` under `data_dir`, else under `$REPROLAB_DATA`, with an error that
 /// says how to provide it when neither is set or the path is missing.
 pub fn data_path(who: &str, data_dir: Option<&Path>, rel: &str) -> Result<PathBuf> {
-    let base = data_dir.map(Path::to_path_buf).or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from));
+    existing_under(who, data_dir_or_env(data_dir.map(Path::to_path_buf)), rel)
+}
+
+/// `--data` if given, else `$REPROLAB_DATA`.
+fn data_dir_or_env(data_dir: Option<PathBuf>) -> Option<PathBuf> {
+    data_dir.or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from))
+}
+
+/// `rel` under `base`, with the user errors of [`data_path`].
+fn existing_under(who: &str, base: Option<PathBuf>, rel: &str) -> Result<PathBuf> {
     let Some(base) = base else {
         crate::user_bail!("{who}: needs real data '{rel}'; pass --data DIR or set REPROLAB_DATA");
     };
@@ -320,7 +329,7 @@ impl RunContext {
             seeds: (0..n_seeds as u64).collect(),
             config,
             config_source: source,
-            data_dir: opts.data_dir.clone().or_else(|| std::env::var_os("REPROLAB_DATA").map(PathBuf::from)),
+            data_dir: data_dir_or_env(opts.data_dir.clone()),
             run_dir: opts.out_dir.clone(),
             out_dir: opts.out_dir.join(method.name),
         })
@@ -404,10 +413,9 @@ impl RunContext {
     /// with an error that says how to provide it when neither is set or the
     /// path is missing.
     pub fn data_path(&self, rel: &str) -> Result<PathBuf> {
-        if self.data_dir.is_none() {
-            crate::user_bail!("{}: needs real data '{rel}'; pass --data DIR or set REPROLAB_DATA", self.method);
-        }
-        data_path(self.method, self.data_dir.as_deref(), rel)
+        // The context resolved REPROLAB_DATA when it was built (a worker's
+        // comes from the plan): no second look at the environment here.
+        existing_under(self.method, self.data_dir.clone(), rel)
     }
 
     /// The data directory if one was given (methods use it to decide
