@@ -10,49 +10,17 @@ Usage: python lm_step.py [--steps N] [--warmup N] [--threads N]
 import argparse
 import json
 import os
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+# The model is the one `reprolab export` writes for drums (bench/export/).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "export"))
+from reprolab_torch import Lm  # noqa: E402
+
 VOCAB, PAD, D, HEADS, LAYERS, T, BATCH = 323, 322, 64, 4, 2, 256, 16
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(D, eps=1e-6)
-        self.q, self.k, self.v, self.o = (nn.Linear(D, D) for _ in range(4))
-        self.norm2 = nn.LayerNorm(D, eps=1e-6)
-        self.fc1, self.fc2 = nn.Linear(D, 4 * D), nn.Linear(4 * D, D)
-
-    def forward(self, x, mask):
-        b, t, _ = x.shape
-        h = self.norm1(x)
-        heads = lambda z: z.view(b, t, HEADS, D // HEADS).transpose(1, 2)
-        q, k, v = heads(self.q(h)), heads(self.k(h)), heads(self.v(h))
-        scores = (q @ k.transpose(2, 3)) / (D // HEADS) ** 0.5
-        scores = scores.masked_fill(mask, -1e9)
-        ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, D)
-        x = x + self.o(ctx)
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
-
-
-class Lm(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.tokens, self.positions = nn.Embedding(VOCAB, D), nn.Embedding(T, D)
-        self.blocks = nn.ModuleList(Block() for _ in range(LAYERS))
-        self.norm, self.head = nn.LayerNorm(D), nn.Linear(D, VOCAB)
-
-    def forward(self, ids):
-        b, t = ids.shape
-        x = self.tokens(ids) + self.positions(torch.arange(t))
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.head(self.norm(x))
 
 
 def main():
@@ -63,7 +31,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = Lm()
+    model = Lm(VOCAB, D, HEADS, LAYERS, T)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     seqs = torch.randint(256, 322, (BATCH, T + 1))
     times = []

@@ -11,17 +11,22 @@ import copy
 import json
 import math
 import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# The networks are those `reprolab export` writes for offline-rl (bench/export/).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "export"))
+import reprolab_torch  # noqa: E402
+
 OBS, ACT, HIDDEN, BATCH, K = 17, 6, 256, 256, 5
 
 
 def mlp(i, o):
-    return nn.Sequential(nn.Linear(i, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, o))
+    return reprolab_torch.mlp([i, HIDDEN, HIDDEN, o])
 
 
 class Critic(nn.Module):

@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // At run time, not `env!`: a build script cached from another checkout
+    // sharing the target dir must read this checkout's commit.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("../..");
     let git = root.join(".git");
     for watched in [git.join("HEAD"), git.join("refs/heads"), git.join("packed-refs")] {
         if watched.exists() {

@@ -6,7 +6,10 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    // Read at run time, not `env!` at compile time: a cached build script
+    // compiled in another checkout of the same target dir must still look here.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let configs = Path::new(&manifest).join("../../configs");
     // A directory here makes cargo rerun the script when anything below it changes.
     println!("cargo:rerun-if-changed={}", configs.display());
     let mut entries = Vec::new();

@@ -8,8 +8,10 @@
 //! User errors exit with code 2 and one line.
 
 mod commands;
+mod export;
 mod methods;
 mod runner;
+mod shell;
 
 /// mimalloc keeps freed tensor buffers for reuse; glibc's malloc returns
 /// every buffer above 128 KiB to the OS and faults it in again next step.
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The git commit this binary was built from (build.rs; "unknown" outside a checkout).
-pub const GIT_COMMIT: &str = env!("REPROLAB_GIT_COMMIT");
+const GIT_COMMIT: &str = env!("REPROLAB_GIT_COMMIT");
 /// `reprolab --version`: the crate version and the commit.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("REPROLAB_GIT_COMMIT"), ")");
 
@@ -67,8 +69,12 @@ enum Command {
         #[command(flatten)]
         common: RunArgs,
         /// Number of seeds (0..N), overriding the preset's.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "seed_list")]
         seeds: Option<usize>,
+        /// Run these seeds instead of 0..N (e.g. 3,7); a unit's data and
+        /// initialisation come from its seed.
+        #[arg(long, value_name = "S,S,...", value_delimiter = ',')]
+        seed_list: Option<Vec<u64>>,
         /// TOML file overriding any of the preset's hyper-parameters.
         #[arg(long, value_name = "FILE.toml")]
         config: Option<PathBuf>,
@@ -88,6 +94,33 @@ enum Command {
         /// Only these methods (comma-separated names).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+    },
+    /// Print a shell completion script (e.g. `reprolab completions bash > /etc/bash_completion.d/reprolab`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (reprolab.1), or write one page per command into --out DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Convert a model checkpoint (a train command's --out) for another framework.
+    ///
+    /// `--format pytorch` writes safetensors that the matching module of
+    /// bench/export/reprolab_torch.py loads with load_state_dict(strict=True).
+    Export {
+        /// The checkpoint directory (holding model.safetensors and state.json).
+        #[arg(long, value_name = "DIR")]
+        checkpoint: PathBuf,
+        #[arg(long, value_enum)]
+        format: export::Format,
+        /// The file to write (e.g. actor.safetensors).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The method that wrote the checkpoint (default: the "method" of DIR/report.json).
+        #[arg(long)]
+        method: Option<String>,
     },
     /// Run one unit of a written plan (what `--jobs N` workers and Slurm array tasks call).
     #[command(hide = true)]
@@ -180,6 +213,7 @@ fn install_panic_hook() {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    reprolab_core::provenance::set_build_commit(GIT_COMMIT);
     let methods = methods::all();
     let parsed = command_line(&methods).try_get_matches().and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
     let (cli, matches) = match parsed {
@@ -205,13 +239,19 @@ fn main() -> ExitCode {
         let Some(command) = cli.command else { return run_method_command(&methods, &matches) };
         match command {
             Command::List { json } => commands::list(&methods, json),
-            Command::Run { method, common, seeds, config } => {
+            Command::Run { method, common, seeds, seed_list, config } => {
+                let seeds = chosen_seeds(seeds, seed_list)?;
                 runner::execute(&common.to_request(vec![method], seeds, config)?, common.json, true)
             }
             Command::Reproduce { common, only } => {
                 runner::execute(&common.to_request(only, None, None)?, common.json, false)
             }
             Command::Plan { common, only } => runner::plan(&common.to_request(only, None, None)?),
+            Command::Completions { shell } => shell::completions(shell, command_line(&methods)),
+            Command::Man { out } => shell::man(command_line(&methods), out.as_deref()),
+            Command::Export { checkpoint, format, out, method } => {
+                export::export(&methods, &checkpoint, format, &out, method.as_deref())
+            }
             Command::Unit { run_dir, method, stage, index } => runner::unit(&run_dir, &method, stage.parse()?, index),
         }
     }));
@@ -262,11 +302,29 @@ fn one_line(err: &anyhow::Error) -> String {
     out.join(": ")
 }
 
+/// `--seeds N` (0..N) or `--seed-list S,S,...` as the list of seeds.
+fn chosen_seeds(count: Option<usize>, list: Option<Vec<u64>>) -> anyhow::Result<Option<Vec<u64>>> {
+    match (count, list) {
+        (Some(0), _) => reprolab_core::user_bail!("--seeds must be at least 1"),
+        (Some(n), _) => Ok(Some((0..n as u64).collect())),
+        (None, Some(list)) => {
+            let mut distinct = list.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if list.is_empty() || distinct.len() != list.len() || list.iter().any(|&s| s > i64::MAX as u64) {
+                reprolab_core::user_bail!("--seed-list must name distinct seeds below 2^63, got {list:?}");
+            }
+            Ok(Some(list))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 impl RunArgs {
     fn to_request(
         &self,
         only: Vec<String>,
-        seeds: Option<usize>,
+        seeds: Option<Vec<u64>>,
         config: Option<PathBuf>,
     ) -> anyhow::Result<runner::Request> {
         let preset = self.preset;
@@ -275,9 +333,6 @@ impl RunArgs {
         }
         if self.jobs == Some(0) {
             reprolab_core::user_bail!("--jobs must be at least 1");
-        }
-        if seeds == Some(0) {
-            reprolab_core::user_bail!("--seeds must be at least 1");
         }
         Ok(runner::Request {
             preset,

@@ -34,7 +34,7 @@ pub enum ExecutorKind {
 pub struct Request {
     pub preset: Option<Preset>,
     pub only: Vec<String>,
-    pub seeds: Option<usize>,
+    pub seeds: Option<Vec<u64>>,
     pub config: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub out: Option<PathBuf>,
@@ -47,13 +47,29 @@ pub struct Request {
     pub poll_ms: u64,
 }
 
+/// A run record's `seeds`: the list, or the count older records hold
+/// (`"seeds": 2` = seeds 0 and 1), so their runs still resume.
+fn seeds_or_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u64>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Seeds {
+        Count(u64),
+        List(Vec<u64>),
+    }
+    Ok(Option::<Seeds>::deserialize(d)?.map(|s| match s {
+        Seeds::Count(n) => (0..n).collect(),
+        Seeds::List(list) => list,
+    }))
+}
+
 /// The options a run was started with, kept in `RUN_DIR/run.json` so that
 /// `--resume RUN_DIR` continues the same experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RunRecord {
     preset: Preset,
     only: Vec<String>,
-    seeds: Option<usize>,
+    #[serde(deserialize_with = "seeds_or_count")]
+    seeds: Option<Vec<u64>>,
     config: Option<PathBuf>,
     data: Option<PathBuf>,
     started: String,
@@ -69,7 +85,7 @@ fn resolve(req: &Request) -> Result<(PathBuf, RunRecord)> {
         let started = now_rfc3339();
         let dir = match &req.out {
             Some(out) => {
-                refuse_used_folder(out, req.overwrite)?;
+                reprolab_core::run_folder::claim(out, req.overwrite, reprolab_core::run_folder::Reuse::Resumable)?;
                 out.clone()
             }
             None => reprolab_core::cli::default_run_dir(),
@@ -77,7 +93,7 @@ fn resolve(req: &Request) -> Result<(PathBuf, RunRecord)> {
         let record = RunRecord {
             preset: req.preset.unwrap_or(Preset::Quick),
             only: req.only.clone(),
-            seeds: req.seeds,
+            seeds: req.seeds.clone(),
             config: req.config.as_ref().map(std::path::absolute).transpose()?,
             data: req.data.as_ref().map(std::path::absolute).transpose()?,
             started,
@@ -123,24 +139,6 @@ fn resolve(req: &Request) -> Result<(PathBuf, RunRecord)> {
     Ok((dir.clone(), rec))
 }
 
-/// An `--out` that holds files is another run's (or anything else's):
-/// refused unless the user says `--overwrite`, or `--resume` to continue it.
-fn refuse_used_folder(out: &Path, overwrite: bool) -> Result<()> {
-    let used = match std::fs::read_dir(out) {
-        Ok(mut entries) => entries.next().is_some(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => reprolab_core::user_bail!("{}: cannot use as the run directory ({e})", out.display()),
-    };
-    if used && !overwrite {
-        reprolab_core::user_bail!(
-            "{}: exists and is not empty; pass --overwrite to write this run into it, or --resume {} to continue the run it holds",
-            out.display(),
-            out.display()
-        );
-    }
-    Ok(())
-}
-
 /// Records the options of a run in its directory (once its methods are
 /// prepared), so that `--resume` continues the same experiment.
 fn record(dir: &Path, rec: &RunRecord) -> Result<()> {
@@ -156,7 +154,7 @@ fn chosen<'a>(all: &'a [Method], only: &[String]) -> Result<Vec<&'a Method>> {
 fn run_options(rec: &RunRecord, dir: &Path) -> RunOptions {
     RunOptions {
         preset: Some(rec.preset),
-        seeds: rec.seeds,
+        seeds: rec.seeds.clone(),
         config_file: rec.config.clone(),
         data_dir: rec.data.clone(),
         out_dir: dir.to_path_buf(),
@@ -224,7 +222,7 @@ fn start(req: &Request, strict: bool) -> Result<Started> {
         started: rec.started.clone(),
         reports: vec![],
         failures: vec![],
-        provenance: Some(Provenance::capture(crate::GIT_COMMIT, &now_rfc3339())),
+        provenance: Some(Provenance::now()),
     };
     let refs: Vec<&Method> = methods.iter().collect();
     let preps = prepare_all(&refs, &rec, &dir, &mut repro, strict)?;
@@ -326,4 +324,32 @@ pub fn plan(req: &Request) -> Result<ExitCode> {
 pub fn unit(run_dir: &Path, method: &str, stage: Stage, index: usize) -> Result<ExitCode> {
     executor::run_worker(&methods::all(), run_dir, method, stage, index)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_record_reads_a_seed_list_and_the_count_older_records_hold() {
+        let record = |seeds: &str| {
+            let text = format!(
+                r#"{{"preset": "smoke", "only": [], "seeds": {seeds}, "config": null, "data": null, "started": "t"}}"#
+            );
+            serde_json::from_str::<RunRecord>(&text).unwrap().seeds
+        };
+        assert_eq!(record("[3, 7]"), Some(vec![3, 7]));
+        assert_eq!(record("2"), Some(vec![0, 1]));
+        assert_eq!(record("null"), None);
+        let written = RunRecord {
+            preset: Preset::Smoke,
+            only: vec![],
+            seeds: Some(vec![5]),
+            config: None,
+            data: None,
+            started: "t".into(),
+        };
+        let back: RunRecord = serde_json::from_str(&serde_json::to_string(&written).unwrap()).unwrap();
+        assert_eq!(back, written);
+    }
 }

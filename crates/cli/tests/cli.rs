@@ -110,6 +110,17 @@ fn reproduce_smoke_writes_markdown_json_and_single_file_html() {
         assert!(!md.contains(placeholder) && !html.contains(placeholder), "{placeholder} in report");
     }
     assert!(Path::new(&out.join("figures/selfcheck-loss.svg")).exists());
+    // Every chart has its PNG and the CSV of its numbers beside its SVG.
+    for entry in std::fs::read_dir(out.join("figures")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "svg") {
+            for ext in ["png", "csv"] {
+                assert!(p.with_extension(ext).exists(), "{} has no .{ext} beside it", p.display());
+            }
+        }
+    }
+    let csv = std::fs::read_to_string(out.join("figures/selfcheck-loss.csv")).unwrap();
+    assert!(csv.starts_with("series,x,y,low,high\n"), "{csv}");
 }
 
 /// A run records what produced it, and the merged config reruns it exactly.
@@ -169,6 +180,69 @@ fn a_used_out_folder_is_refused_unless_overwrite_or_resume() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     reprolab().args(["run", "selfcheck", "--preset", "smoke", "--seeds", "1", "--out"]).arg(&empty).assert().success();
+}
+
+/// `--seed-list` runs chosen seeds, and seed S of a list computes what seed S
+/// of `--seeds N` computes; the saved config reruns the list.
+#[test]
+fn a_seed_list_runs_the_chosen_seeds_as_a_seed_count_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], out: &str| {
+        stdout_json(
+            reprolab()
+                .args(["run", "selfcheck", "--preset", "smoke", "--jobs", "1", "--json"])
+                .args(args)
+                .arg("--out")
+                .arg(dir.path().join(out)),
+        )
+    };
+    let counted = run(&["--seeds", "2"], "counted");
+    let listed = run(&["--seed-list", "1"], "listed");
+    assert_eq!(listed["reports"][0]["seeds"], serde_json::json!([1]));
+    let cell = |v: &serde_json::Value| v["reports"][0]["results"]["cells"]["MLP"]["accuracy"]["values"].clone();
+    assert_eq!(cell(&listed)[0], cell(&counted)[1], "seed 1 alone = seed 1 of 0..2");
+    let config = dir.path().join("listed/selfcheck/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("seeds = [1]"), "{text}");
+    let again = run(&["--config", config.to_str().unwrap()], "again");
+    assert_eq!(again["reports"][0]["seeds"], serde_json::json!([1]));
+    assert_eq!(cell(&again), cell(&listed));
+    fails_with(&["run", "selfcheck", "--seed-list", "3,3"], "--seed-list must name distinct seeds");
+    fails_with(&["run", "selfcheck", "--seed-list", "x"], "invalid value 'x' for '--seed-list");
+    fails_with(&["run", "selfcheck", "--seeds", "2", "--seed-list", "1"], "cannot be used with");
+    let bad = dir.path().join("bad-seeds.toml");
+    std::fs::write(&bad, "seeds = [2, -1]\n").unwrap();
+    fails_with(
+        &["run", "selfcheck", "--preset", "smoke", "--config", bad.to_str().unwrap()],
+        "'seeds' must be a positive count or a list of distinct non-negative seeds, got [2, -1]",
+    );
+}
+
+/// Completions and man pages come from the parsed command line, method
+/// commands included, and leave out the workers' hidden `unit` command.
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    let stdout = |args: &[&str]| {
+        String::from_utf8(reprolab().args(args).assert().success().get_output().stdout.clone()).unwrap()
+    };
+    let bash = stdout(&["completions", "bash"]);
+    assert!(bash.contains("_reprolab()") && bash.contains("complete -F _reprolab"), "{}", &bash[..200]);
+    for word in ["reproduce", "drums", "--seed-list", "--overwrite", "offline-rl"] {
+        assert!(bash.contains(word), "{word} not completed");
+    }
+    assert!(stdout(&["completions", "zsh"]).starts_with("#compdef reprolab"));
+    assert!(stdout(&["completions", "fish"]).contains("complete -c reprolab"));
+    fails_with(&["completions", "tcsh"], "invalid value 'tcsh'");
+    let page = stdout(&["man"]);
+    assert!(page.starts_with(".ie \\n(.g .ds Aq") && page.contains(".TH reprolab 1"), "{}", &page[..200]);
+    assert!(page.contains("reprolab\\-reproduce") && !page.contains("reprolab\\-unit"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    reprolab().args(["man", "--out"]).arg(dir.path()).assert().success();
+    for name in ["reprolab.1", "reprolab-run.1", "reprolab-drums-train.1", "reprolab-offline-rl-eval.1"] {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.contains(".TH "), "{name}");
+    }
+    assert!(!dir.path().join("reprolab-unit.1").exists());
 }
 
 #[test]
@@ -308,6 +382,7 @@ fn membership_audit_matches_sklearn_and_names_skipped_attacks() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(on_disk["attacks"], v["attacks"]);
     assert!(out.join("roc.svg").exists() && out.join("summary.md").exists() && out.join("scores.csv").exists());
+    assert!(out.join("roc.png").exists() && out.join("roc.csv").exists(), "the ROC's PNG and CSV");
 }
 
 #[test]

@@ -5,6 +5,22 @@
 //! machine that measured it (figures from different CPUs do not compare).
 
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// The commit the running binary was built from, set once by the binary
+/// (core is a library and has no build script that knows the checkout).
+static BUILD_COMMIT: OnceLock<String> = OnceLock::new();
+
+/// Records the binary's git commit, for [`Provenance::now`]. Later calls
+/// are ignored: one process has one build.
+pub fn set_build_commit(commit: &str) {
+    let _ = BUILD_COMMIT.set(commit.to_string());
+}
+
+/// The commit given to [`set_build_commit`], "unknown" before (tests, libraries).
+pub fn build_commit() -> &'static str {
+    BUILD_COMMIT.get().map_or("unknown", String::as_str)
+}
 
 /// The provenance of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +56,11 @@ impl Provenance {
             started: started.to_string(),
             finished: None,
         }
+    }
+
+    /// This process's provenance, started now, with the binary's commit.
+    pub fn now() -> Self {
+        Self::capture(build_commit(), &crate::cli::now_rfc3339())
     }
 
     /// Marks the end of the run now.

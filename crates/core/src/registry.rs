@@ -176,6 +176,13 @@ pub struct Method {
     pub complete: bool,
     /// The method's own commands (`reprolab <name> ...`), if it has any.
     pub commands: Option<Commands>,
+    /// `reprolab export --format pytorch`: converts the model checkpoint
+    /// in the first path (a train command's `--out`) to a safetensors file
+    /// at the second that the matching PyTorch module (bench/export/) loads
+    /// with `load_state_dict(strict=True)`, and returns one line on what it
+    /// wrote; `None` for methods whose commands save no model. The method
+    /// converts because only it knows its model's layers.
+    pub export: Option<fn(&Path, &Path) -> Result<String>>,
 }
 
 impl Method {
@@ -215,6 +222,35 @@ fn preset_table(method: &str, preset: Preset) -> Result<toml::Table> {
         crate::user_bail!("method '{method}' has no '{}' preset", preset.name());
     };
     text.parse().map_err(|e| anyhow::anyhow!("built-in preset {method}/{} is invalid: {e}", preset.name()))
+}
+
+/// A config's `seeds`: a count `n` (seeds 0..n) or a list of distinct
+/// seeds (`[3, 7]`).
+fn seeds_of(value: &toml::Value) -> Result<Vec<u64>> {
+    let bad =
+        || anyhow::anyhow!("'seeds' must be a positive count or a list of distinct non-negative seeds, got {value}");
+    let seeds: Vec<u64> = match value {
+        toml::Value::Integer(n) if *n > 0 => (0..*n as u64).collect(),
+        toml::Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_integer().and_then(|i| u64::try_from(i).ok()).ok_or_else(bad))
+            .collect::<Result<_>>()?,
+        _ => return Err(bad()),
+    };
+    let mut sorted = seeds.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    anyhow::ensure!(sorted.len() == seeds.len(), bad());
+    Ok(seeds)
+}
+
+/// `seeds` as a config writes it back: the count when they are 0..n.
+pub fn seeds_value(seeds: &[u64]) -> toml::Value {
+    if seeds.iter().copied().eq(0..seeds.len() as u64) {
+        toml::Value::Integer(seeds.len() as i64)
+    } else {
+        toml::Value::Array(seeds.iter().map(|&s| toml::Value::Integer(s as i64)).collect())
+    }
 }
 
 /// The checks a config makes of its values after deserialising, whatever
@@ -288,8 +324,9 @@ pub struct RunContext {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub preset: Option<Preset>,
-    /// Number of seeds (0..n), overriding the preset's `seeds`.
-    pub seeds: Option<usize>,
+    /// The seeds to run (`--seeds N` is 0..N, `--seed-list` any), overriding
+    /// the preset's `seeds`.
+    pub seeds: Option<Vec<u64>>,
     pub config_file: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub out_dir: PathBuf,
@@ -313,12 +350,11 @@ impl RunContext {
             source = format!("{source} + {shown}");
         }
         let preset_seeds = match config.remove("seeds") {
-            None => 1,
-            Some(toml::Value::Integer(n)) if n > 0 => n as usize,
-            Some(v) => crate::user_bail!("{source}: 'seeds' must be a positive integer, got {v}"),
+            None => vec![0],
+            Some(v) => seeds_of(&v).map_err(|e| crate::user_error(format!("{source}: {e}")))?,
         };
-        let n_seeds = opts.seeds.unwrap_or(preset_seeds);
-        if n_seeds == 0 {
+        let seeds = opts.seeds.clone().unwrap_or(preset_seeds);
+        if seeds.is_empty() {
             crate::user_bail!("--seeds must be at least 1");
         }
         Ok(Self {
@@ -326,7 +362,7 @@ impl RunContext {
             paper: method.reference(),
             claim: method.claim,
             preset,
-            seeds: (0..n_seeds as u64).collect(),
+            seeds,
             config,
             config_source: source,
             data_dir: data_dir_or_env(opts.data_dir.clone()),
@@ -524,6 +560,7 @@ mod tests {
         resources: Resources::SMALL,
         complete: true,
         commands: None,
+        export: None,
     };
 
     #[test]

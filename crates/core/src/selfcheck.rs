@@ -34,6 +34,7 @@ pub const METHOD: Method = Method {
     resources: Resources::SMALL,
     complete: true,
     commands: None,
+    export: None,
 };
 
 /// Every hyper-parameter of the check.

@@ -17,7 +17,9 @@ use std::process::ExitCode;
 pub enum Command {
     /// Distil a dataset into a few synthetic images per class, optionally under an attack.
     ///
-    /// Writes synthetic.npy, labels.npy, synthetic.png (one row per class), trigger.npy and
+    /// Writes into --out: config.toml (the settings) and report.json (provenance, then the
+    /// summary) first, metrics.jsonl (matching and trigger losses as they happen), then
+    /// synthetic.npy, labels.npy, synthetic.png (one row per class), trigger.npy and
     /// trigger.png for attacks, and distill.json.
     Distill {
         #[command(flatten)]
@@ -67,6 +69,9 @@ pub struct DistillArgs {
     /// Output directory (default: runs/<UTC timestamp>-distill-backdoor).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl MethodCli for Command {
@@ -93,6 +98,7 @@ fn distill(a: DistillArgs) -> Result<ExitCode> {
         iterations: a.iterations,
         seed: a.seed,
         out: out.clone(),
+        overwrite: a.overwrite,
     })?;
     emit(&format!(
         "{} {} on {}: {} images per class written to {} (final matching loss {:.3})\n",
@@ -146,11 +152,13 @@ mod tests {
         let Command::Distill { args } = parse(&["distill"]).unwrap() else { panic!("not distill") };
         assert_eq!((args.method, args.attack, args.ipc, args.seed), (Method::Dc, AttackKind::None, 10, 0));
         assert_eq!(args.ratio, 0.01);
-        assert!(args.data.is_none() && args.iterations.is_none() && args.out.is_none());
-        let Command::Distill { args } = parse(&["distill", "--method", "dm", "--attack", "doorping"]).unwrap() else {
+        assert!(args.data.is_none() && args.iterations.is_none() && args.out.is_none() && !args.overwrite);
+        let Command::Distill { args } =
+            parse(&["distill", "--method", "dm", "--attack", "doorping", "--overwrite"]).unwrap()
+        else {
             panic!("not distill")
         };
-        assert_eq!((args.method, args.attack), (Method::Dm, AttackKind::Doorping));
+        assert_eq!((args.method, args.attack, args.overwrite), (Method::Dm, AttackKind::Doorping, true));
         let Command::Evaluate { networks, json, .. } = parse(&["evaluate", "--synthetic", "x"]).unwrap() else {
             panic!("not evaluate")
         };
@@ -166,6 +174,115 @@ mod tests {
         let err = parse(&["distill", "--method", "dd"]).unwrap_err();
         assert!(err.to_string().contains("dc, dm"), "{err}");
         assert!(parse(&["evaluate"]).is_err(), "--synthetic is required");
+    }
+
+    /// `distill` leaves its settings, provenance, summary and per-update
+    /// metrics beside the synthetic set, and writes into a used folder only
+    /// with --overwrite.
+    #[test]
+    fn distill_records_its_folder_and_refuses_a_used_one() {
+        use reprolab_core::run_folder::TrainRecord;
+        use reprolab_core::train::MetricsLog;
+        let commands = crate::METHOD.commands.expect("distill-backdoor has commands");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("syn");
+        let run = |iterations: &str, extra: &[&str]| {
+            let mut args = vec!["distill-backdoor", "distill", "--method", "dm", "--attack", "doorping"];
+            args.extend(["--ratio", "0.05", "--ipc", "1", "--iterations", iterations, "--seed", "4"]);
+            args.extend(["--out", out.to_str().unwrap()]);
+            args.extend_from_slice(extra);
+            (commands.run)(&commands.command("distill-backdoor").try_get_matches_from(args).unwrap())
+        };
+        run("3", &[]).unwrap();
+        let config: toml::Table = std::fs::read_to_string(out.join("config.toml")).unwrap().parse().unwrap();
+        assert_eq!((config["method"].as_str(), config["seed"].as_integer()), (Some("dm"), Some(4)));
+        assert_eq!(
+            (config["distill"]["iterations"].as_integer(), config["distill"]["ipc"].as_integer()),
+            (Some(3), Some(1))
+        );
+        // Defaults filled in from the quick preset.
+        assert_eq!(config["distill"]["dm_images"]["lr"].as_float(), Some(1.0));
+        assert_eq!(
+            (config["attack"]["kind"].as_str(), config["attack"]["ratio"].as_float()),
+            (Some("doorping"), Some(0.05))
+        );
+        assert_eq!(
+            (config["attack"]["max_steps"].as_integer(), config["net"]["side"].as_integer()),
+            (Some(1000), Some(8))
+        );
+        let record = TrainRecord::read(&out).unwrap();
+        assert_eq!(
+            (record.method.as_str(), record.command.as_str(), record.seeds.as_slice()),
+            ("distill-backdoor", "distill", &[4][..])
+        );
+        assert!(record.provenance.finished.is_some());
+        let summary: crate::tools::DistillSummary = serde_json::from_value(record.result.clone()).unwrap();
+        assert_eq!(
+            (summary.method, summary.attack, summary.ipc, summary.iterations),
+            (Method::Dm, AttackKind::Doorping, 1, 3)
+        );
+        // DOORPING on DM updates the trigger twice an iteration, both against
+        // the iteration's network: after the image update and after the iteration.
+        assert_eq!((summary.data.as_str(), summary.trigger_updates), ("digits", 6));
+        let set: crate::tools::SyntheticSet =
+            serde_json::from_slice(&std::fs::read(out.join("distill.json")).unwrap()).unwrap();
+        assert_eq!(summary.final_loss, *set.loss.last().unwrap());
+        let log = MetricsLog::read(&out.join("metrics.jsonl")).unwrap();
+        let values = |name: &str| -> Vec<(usize, f64)> {
+            log.iter().filter(|r| r.name == name).map(|r| (r.step, r.value.expect("finite"))).collect()
+        };
+        // DM: one image update per iteration, so `loss` is distill.json's per-iteration loss.
+        assert_eq!(values("loss"), set.loss.iter().enumerate().map(|(i, l)| (i + 1, *l)).collect::<Vec<_>>());
+        assert_eq!(values("lr"), [(1, 1.0), (2, 1.0), (3, 1.0)]);
+        assert!(values("net/lr").is_empty(), "DM has no inner network loop");
+        for name in ["trigger/loss", "trigger/initial_loss", "trigger/steps"] {
+            assert_eq!(values(name).iter().map(|v| v.0).collect::<Vec<_>>(), [1, 1, 2, 2, 3, 3], "{name}");
+        }
+        assert!(values("trigger/steps").iter().all(|(_, s)| (0.0..=1000.0).contains(s) && s.fract() == 0.0));
+        for f in ["synthetic.npy", "labels.npy", "synthetic.png", "trigger.npy", "trigger.png"] {
+            assert!(out.join(f).exists(), "{f}");
+        }
+
+        let files = ["report.json", "metrics.jsonl", "config.toml", "distill.json"];
+        let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+        let err = run("1", &[]).unwrap_err();
+        assert!(reprolab_core::is_user_error(&err));
+        assert!(err.to_string().contains("exists and is not empty; pass --overwrite"), "{err}");
+        let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+        assert!(before == after, "a refused run left the first run's files as they were");
+        run("1", &["--overwrite"]).unwrap();
+        let again = TrainRecord::read(&out).unwrap();
+        assert_eq!((again.result["iterations"].as_u64(), again.provenance.finished.is_some()), (Some(1), true));
+    }
+
+    /// DC logs every synthetic-image update (`outer_loop` per iteration)
+    /// and both learning rates.
+    #[test]
+    fn dc_logs_every_image_update() {
+        use reprolab_core::train::MetricsLog;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dc");
+        let set = distill_command(&DistillRequest {
+            data_dir: None,
+            method: Method::Dc,
+            ipc: 1,
+            attack: AttackKind::None,
+            ratio: 0.0,
+            iterations: Some(1),
+            seed: 0,
+            out: out.clone(),
+            overwrite: false,
+        })
+        .unwrap();
+        let log = MetricsLog::read(&out.join("metrics.jsonl")).unwrap();
+        let steps = |name: &str| -> Vec<usize> { log.iter().filter(|r| r.name == name).map(|r| r.step).collect() };
+        // The quick preset's outer loop: 10 image updates in the iteration.
+        assert_eq!(steps("loss"), (1..=10).collect::<Vec<_>>());
+        assert_eq!((steps("lr"), steps("net/lr")), (vec![1], vec![1]));
+        assert!(steps("trigger/loss").is_empty());
+        let losses: Vec<f64> = log.iter().filter(|r| r.name == "loss").map(|r| r.value.unwrap()).collect();
+        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        assert!((mean - set.loss[0]).abs() < 1e-9 * mean.abs().max(1.0), "{mean} vs {}", set.loss[0]);
     }
 
     #[test]

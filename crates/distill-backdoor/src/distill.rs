@@ -27,6 +27,7 @@ use burn::tensor::Tensor;
 use rand::seq::SliceRandom;
 use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng, standard_normal};
+use reprolab_core::train::MetricsLog;
 use serde::{Deserialize, Serialize};
 
 /// Which distillation (`--method dc|dm`, `methods = ["dc", "dm"]`).
@@ -119,7 +120,14 @@ pub struct Distilled {
 }
 
 /// Distils `poisoned.train` into `cfg.ipc` images per class; DOORPING
-/// updates `poisoned`'s trigger on the way.
+/// updates `poisoned`'s trigger on the way. `log` (the `distill` command's
+/// `metrics.jsonl`; the experiment passes None, and logging only reads
+/// values, so its runs are the same either way) gets, at each
+/// synthetic-image update `step` (DC: `iteration * outer_loop + outer step
+/// + 1`; DM: the iteration + 1), the class-mean matching `loss`; at each
+/// iteration's first update the images' `lr` and DC's inner-loop `net/lr`;
+/// and after each DOORPING trigger update `trigger/loss` (its final trigger
+/// loss), `trigger/initial_loss` and `trigger/steps` (Adam steps taken).
 pub fn distill(
     method: Method,
     net: &NetConfig,
@@ -127,6 +135,7 @@ pub fn distill(
     poisoned: &mut Poisoned,
     seed: u64,
     progress: &indicatif::ProgressBar,
+    mut log: Option<&mut MetricsLog>,
 ) -> Result<Distilled> {
     net.validate().map_err(|e| reprolab_core::user_error(format!("{e:#}")))?;
     let classes = poisoned.train.classes;
@@ -171,6 +180,16 @@ pub fn distill(
             Method::Dm => 1,
         };
         for ol in 0..outer {
+            let update = it * outer + ol + 1;
+            if ol == 0
+                && let Some(l) = log.as_deref_mut()
+            {
+                l.log(update, "lr", image_opt.cfg.lr)?;
+                if method == Method::Dc {
+                    l.log(update, "net/lr", cfg.net.lr)?;
+                }
+            }
+            let mut update_loss = 0.0;
             let mut grad = vec![0f32; images.len()];
             for c in 0..classes {
                 let mut idx = by_class[c].clone();
@@ -183,7 +202,11 @@ pub fn distill(
                     Method::Dm => dm_class_step(net, &params, &real, syn),
                 };
                 loss_sum += loss;
+                update_loss += loss;
                 grad[c * cfg.ipc * len..(c + 1) * cfg.ipc * len].copy_from_slice(&g);
+            }
+            if let Some(l) = log.as_deref_mut() {
+                l.log(update, "loss", update_loss / classes as f64)?;
             }
             reprolab_core::train::check_finite(loss_sum as f32, it, "distillation")?;
             let mut as_params = vec![std::mem::take(&mut images)];
@@ -200,11 +223,15 @@ pub fn distill(
                 }
             }
             if doorping {
-                out.trigger_updates.push(poisoned.update_trigger(net, &params));
+                let u = poisoned.update_trigger(net, &params);
+                log_trigger(log.as_deref_mut(), update, &u)?;
+                out.trigger_updates.push(u);
             }
         }
         if doorping && method == Method::Dm {
-            out.trigger_updates.push(poisoned.update_trigger(net, &params));
+            let u = poisoned.update_trigger(net, &params);
+            log_trigger(log.as_deref_mut(), it + 1, &u)?;
+            out.trigger_updates.push(u);
         }
         if doorping {
             out.triggers.push(poisoned.trigger.clone());
@@ -214,6 +241,20 @@ pub fn distill(
     }
     out.images = images;
     Ok(out)
+}
+
+fn log_trigger(log: Option<&mut MetricsLog>, step: usize, u: &TriggerUpdate) -> Result<()> {
+    match log {
+        Some(l) => l.log_all(
+            step,
+            &[
+                ("trigger/loss", f64::from(u.final_loss)),
+                ("trigger/initial_loss", f64::from(u.initial_loss)),
+                ("trigger/steps", u.steps as f64),
+            ],
+        ),
+        None => Ok(()),
+    }
 }
 
 /// DC for one class `c`: the class's term of DC's loss,

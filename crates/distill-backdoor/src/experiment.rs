@@ -260,7 +260,7 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     let attack = AttackConfig { kind, ratio, ..cfg.attack.clone() };
     let mut poisoned = Poisoned::new(&data, &attack, derive_seed(seed, "attack"))?;
     let bar = reprolab_core::progress::bar(dcfg.iterations as u64, &name);
-    let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, derive_seed(seed, &name), &bar)?;
+    let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, derive_seed(seed, &name), &bar, None)?;
     bar.finish_and_clear();
     // Clean arms are measured with the BadNets patch (their ASR is the base rate).
     let (m, nets) = evaluate(&cfg.net, &syn, &poisoned, &data, &cfg.eval, derive_seed(seed, &name))?;

@@ -66,4 +66,5 @@ pub const METHOD: Method = Method {
     commands: Some(reprolab_core::cli::Commands::of::<cli::Command>(
         "Paper 6 tools: distil a dataset (optionally backdoored) and evaluate a synthetic set.",
     )),
+    export: None,
 };

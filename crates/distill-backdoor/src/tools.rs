@@ -6,12 +6,13 @@
 
 use crate::attack::{AttackConfig, AttackKind, Poisoned};
 use crate::data::{ImageData, digits, from_dir};
-use crate::distill::{Distilled, Method, distill};
+use crate::distill::{DistillConfig, Distilled, Method, distill};
 use crate::experiment::{AttackMetrics, Config, evaluate};
 use crate::net::NetConfig;
 use anyhow::Result;
 use reprolab_core::data::npy::{Array, load_npy, save_npy};
 use reprolab_core::registry::{self, Preset, Validate};
+use reprolab_core::run_folder::TrainFolder;
 use reprolab_core::user_bail;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -60,13 +61,50 @@ pub struct DistillRequest {
     pub iterations: Option<usize>,
     pub seed: u64,
     pub out: PathBuf,
+    /// Write into a non-empty `out`.
+    pub overwrite: bool,
 }
 
-/// Distils and writes `out/`: `synthetic.npy` `[n, c, side, side]`
-/// (normalised values), `labels.npy`, `synthetic.png` (one row per class),
-/// for attacks `trigger.npy` and `trigger.png`, and `distill.json`.
+/// The settings `distill` ran with, every default filled in: the folder's
+/// `config.toml`, laid out like the experiment's config (`distill`,
+/// `attack` and `net` tables).
+#[derive(Serialize)]
+struct DistillSettings<'a> {
+    /// The `--data` folder; absent for the embedded digits.
+    data_dir: Option<&'a Path>,
+    /// The data set's name.
+    data: &'a str,
+    method: Method,
+    seed: u64,
+    out: &'a Path,
+    overwrite: bool,
+    distill: &'a DistillConfig,
+    attack: &'a AttackConfig,
+    net: &'a NetConfig,
+}
+
+/// What `distill` printed, as `report.json`'s result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DistillSummary {
+    pub data: String,
+    pub method: Method,
+    pub attack: AttackKind,
+    pub ipc: usize,
+    pub iterations: usize,
+    /// The last iteration's matching loss.
+    pub final_loss: f64,
+    /// DOORPING's trigger updates (0 for the other attacks).
+    pub trigger_updates: usize,
+    pub out: PathBuf,
+}
+
+/// Distils and writes `out/`: first `config.toml` and `report.json`
+/// (provenance; the summary once done), then `metrics.jsonl` as it
+/// distils, `synthetic.npy` `[n, c, side, side]` (normalised values),
+/// `labels.npy`, `synthetic.png` (one row per class), for attacks
+/// `trigger.npy` and `trigger.png`, and `distill.json`.
 pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
-    let DistillRequest { ref data_dir, method, ipc, attack, ratio, iterations, seed, ref out } = *req;
+    let DistillRequest { ref data_dir, method, ipc, attack, ratio, iterations, seed, ref out, overwrite } = *req;
     let data_dir = data_dir.as_deref();
     if ipc == 0 {
         user_bail!("--ipc must be at least 1");
@@ -83,11 +121,22 @@ pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
     }
     let attack_cfg = AttackConfig { kind: attack, ratio, ..cfg.attack.clone() };
     let mut poisoned = Poisoned::new(&data, &attack_cfg, seed)?;
+    let settings = DistillSettings {
+        data_dir,
+        data: &data.name,
+        method,
+        seed,
+        out,
+        overwrite,
+        distill: &dcfg,
+        attack: &attack_cfg,
+        net: &cfg.net,
+    };
+    let folder = TrainFolder::open(crate::METHOD.name, "distill", out, overwrite, &settings, &[seed])?;
+    let mut metrics = folder.metrics()?;
     let bar = reprolab_core::progress::bar(dcfg.iterations as u64, &format!("{} {}", method.name(), attack.name()));
-    let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, seed, &bar)?;
+    let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, seed, &bar, Some(&mut metrics))?;
     bar.finish_and_clear();
-    std::fs::create_dir_all(out)
-        .map_err(|e| reprolab_core::user_error(format!("{}: cannot create ({e})", out.display())))?;
     let n = syn.labels.len();
     let (c, s) = (cfg.net.channels, cfg.net.side);
     save_npy(&out.join("synthetic.npy"), &Array::new(vec![n, c, s, s], syn.images.clone())?)?;
@@ -107,6 +156,16 @@ pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
         loss: syn.loss,
     };
     reprolab_core::report::write_bytes_atomic(&out.join("distill.json"), serde_json::to_vec_pretty(&set)?)?;
+    folder.finish(&DistillSummary {
+        data: set.data.clone(),
+        method,
+        attack,
+        ipc,
+        iterations: dcfg.iterations,
+        final_loss: set.loss.last().copied().unwrap_or(f64::NAN),
+        trigger_updates: syn.trigger_updates.len(),
+        out: out.clone(),
+    })?;
     Ok(set)
 }
 
@@ -115,7 +174,7 @@ fn write_grid(path: &Path, data: &ImageData, net: &NetConfig, images: &[f32], co
     let scale = (64 / net.side).max(1);
     match reprolab_core::report::plot::image_grid(&cells, net.side, net.side, net.channels, cols, scale)? {
         reprolab_core::report::FigureContent::Png(bytes) => reprolab_core::report::write_bytes_atomic(path, bytes),
-        reprolab_core::report::FigureContent::Svg(_) => unreachable!("image_grid draws PNG"),
+        _ => unreachable!("image_grid draws PNG"),
     }
 }
 
@@ -208,6 +267,7 @@ mod tests {
                 iterations: None,
                 seed: 0,
                 out: dir.path().into(),
+                overwrite: false,
             })
             .unwrap_err()
             .to_string()

@@ -33,9 +33,13 @@ pub enum Command {
     },
     /// Train the groove Transformer of the experiment (optionally pre-trained on English text) and save it.
     Train {
-        /// Where to save the model (safetensors + state.json).
+        /// Where to save the model (safetensors + state.json), with config.toml, metrics.jsonl and
+        /// report.json.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Write into a non-empty --out.
+        #[arg(long)]
+        overwrite: bool,
         /// Model and training settings of this experiment preset: smoke, quick or paper.
         #[arg(long, value_enum, default_value = "quick")]
         preset: Preset,
@@ -95,13 +99,14 @@ impl MethodCli for Command {
             Command::Eval { paths, json } => eval(&paths, json)?,
             Command::Encode { input, out } => encode(&input, out.as_deref())?,
             Command::Decode { input, out, bpm } => decode(&input, &out, bpm)?,
-            Command::Train { out, preset, pretrained, grooves, data, seed } => train(&TrainRequest {
+            Command::Train { out, overwrite, preset, pretrained, grooves, data, seed } => train(&TrainRequest {
                 preset,
                 data: data.as_deref(),
                 grooves: grooves.as_deref(),
                 pretrained,
                 seed,
                 out: &out,
+                overwrite,
             })?,
             Command::Generate { model, prompt, measures, temperature, top_p, seed, bpm, out } => {
                 let sample = SampleConfig { temperature, top_p, max_tokens: measures * 17 };
@@ -193,15 +198,18 @@ mod tests {
     #[test]
     fn train_defaults_to_the_quick_preset_and_refuses_an_unknown_one() {
         match parse(&["train", "--out", "m"]).unwrap() {
-            Command::Train { preset, pretrained, seed, .. } => {
-                assert_eq!((preset, pretrained, seed), (Preset::Quick, false, 0))
+            Command::Train { preset, pretrained, seed, overwrite, .. } => {
+                assert_eq!((preset, pretrained, seed, overwrite), (Preset::Quick, false, 0, false))
             }
             other => panic!("{other:?}"),
         }
-        match parse(&["train", "--out", "m", "--preset", "smoke", "--pretrained"]).unwrap() {
-            Command::Train { preset, pretrained, .. } => assert_eq!((preset, pretrained), (Preset::Smoke, true)),
+        match parse(&["train", "--out", "m", "--preset", "smoke", "--pretrained", "--overwrite"]).unwrap() {
+            Command::Train { preset, pretrained, overwrite, .. } => {
+                assert_eq!((preset, pretrained, overwrite), (Preset::Smoke, true, true))
+            }
             other => panic!("{other:?}"),
         }
+        assert!(parse(&["train", "--out", "m", "--overwrite=no"]).is_err(), "--overwrite takes no value");
         let err = parse(&["train", "--out", "m", "--preset", "huge"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
         assert!(err.to_string().contains("quick"), "{err}");

@@ -88,6 +88,7 @@ pub const METHOD: Method = Method {
     commands: Some(Commands::of::<crate::cli::Command>(
         "Paper 8 tools: the groove text codec and the structural evaluation.",
     )),
+    export: Some(crate::export::export_pytorch),
 };
 
 /// Text grooves of a folder, in name order.
@@ -341,7 +342,7 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
             let train_seqs: Vec<Vec<usize>> = train.iter().map(|e| e.tokens.clone()).collect();
             let ad = reprolab_core::device::default_device().autodiff();
             let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain: pretrained.then_some(&cfg.pretrain) };
-            let trained = train_transformer(&recipe, &train_seqs, seed, &ad, name)?;
+            let trained = train_transformer(&recipe, &train_seqs, seed, &ad, name, None)?;
             if let (Some(corpus), Some((before, after)), Some(unigram)) =
                 (&trained.corpus_note, trained.pretrain_held_out, trained.pretrain_unigram)
             {

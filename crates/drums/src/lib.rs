@@ -13,7 +13,8 @@
 //! - [`lm`]: a small decoder-only Transformer, its training loop and
 //!   KV-cached sampling with temperature and top-p; [`ngram`]: a
 //!   measure-level n-gram baseline; [`corpus`]: the natural-language
-//!   pre-training text; [`model`]: train / save / load / generate.
+//!   pre-training text; [`model`]: train / save / load / generate;
+//!   [`export`]: a saved model for PyTorch (`reprolab export`).
 //! - [`data`]: the paper's language-model files (`gpt3_*.jsonl`);
 //!   [`config`]: every knob of the experiment and `drums train`, with
 //!   their checks and the paper's values.
@@ -39,6 +40,7 @@ pub mod corpus;
 pub mod data;
 pub mod eval;
 pub mod experiment;
+pub mod export;
 pub mod gmd;
 pub mod lm;
 pub mod model;

@@ -190,8 +190,23 @@ pub fn unigram_loss(train: &[Vec<usize>], eval: &[Vec<usize>], support: std::ops
     sum / n.max(1) as f64
 }
 
+/// Where a training loop reports what it measured: `(step, name, value)`,
+/// `step` the optimiser steps taken before the value was measured (`drums
+/// train` writes them to `metrics.jsonl`; the experiment passes none, so
+/// its numbers do not depend on logging).
+pub type StepLog<'a> = &'a mut dyn FnMut(usize, &str, f64) -> Result<()>;
+
+/// Optimiser steps [`train`] takes on `n` sequences: every epoch covers
+/// them in batches of `cfg.batch_size`, the last one possibly smaller.
+pub fn steps(n: usize, cfg: &LmTrainConfig) -> usize {
+    cfg.epochs * n.div_ceil(cfg.batch_size.max(1))
+}
+
 /// Trains `model` on `seqs` (whole sequences, shuffled each epoch) and
 /// returns it with the mean loss of each epoch. `device` must be autodiff.
+/// With `log`, reports `lr` at the start of each epoch and every batch's
+/// `loss` at its step (one extra read of a scalar per step; the training
+/// is the same).
 pub fn train(
     mut model: Lm,
     seqs: &[Vec<usize>],
@@ -199,6 +214,7 @@ pub fn train(
     seed: u64,
     device: &Device,
     label: &str,
+    mut log: Option<StepLog>,
 ) -> Result<(Lm, Vec<f64>)> {
     if seqs.is_empty() {
         reprolab_core::user_bail!("{label}: no training sequences");
@@ -209,6 +225,12 @@ pub fn train(
     let (mut step, mut losses) = (0, Vec::new());
     for epoch in 0..cfg.epochs {
         let batches = reprolab_core::data::batch::shuffled_batches(seqs.len(), cfg.batch_size, false, &mut rng);
+        if let Some(log) = log.as_mut() {
+            log(step, "lr", cfg.optimizer.lr())?;
+        }
+        // train_epoch holds the step counter while it runs; the loss
+        // closure counts its own calls, one per step.
+        let (mut batch_step, mut failed) = (step, None);
         let (next, mean) = reprolab_core::train::train_epoch(
             model,
             &mut optim,
@@ -216,8 +238,21 @@ pub fn train(
             &mut step,
             |_| cfg.optimizer.lr(),
             &format!("{label}, epoch {epoch}"),
-            |m, rows| sequence_loss(m, &rows.iter().map(|&r| seqs[r].as_slice()).collect::<Vec<_>>(), device),
+            |m, rows| {
+                let loss = sequence_loss(m, &rows.iter().map(|&r| seqs[r].as_slice()).collect::<Vec<_>>(), device);
+                if let Some(log) = log.as_mut() {
+                    let value: f32 = loss.clone().into_scalar();
+                    if let Err(e) = log(batch_step, "loss", f64::from(value)) {
+                        failed.get_or_insert(e);
+                    }
+                    batch_step += 1;
+                }
+                loss
+            },
         )?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         model = next;
         losses.push(mean);
         bar.inc(1);
@@ -361,7 +396,7 @@ mod tests {
         assert!(la.iter().zip(&lb).all(|(x, y)| (x - y).abs() < 1e-5));
         let seq: Vec<usize> = (0..16).map(|i| [300, 301, 320][i % 3]).collect();
         let train_cfg = LmTrainConfig { epochs: 150, batch_size: 4, optimizer: OptimizerConfig::adam(3e-3) };
-        let (model, losses) = train(model, &vec![seq.clone(); 4], &train_cfg, 0, &ad, "test").unwrap();
+        let (model, losses) = train(model, &vec![seq.clone(); 4], &train_cfg, 0, &ad, "test", None).unwrap();
         assert!(losses.last().unwrap() < &0.1, "{losses:?}");
         // the cached forward pass gives the full pass's logits
         let plain = model.valid();

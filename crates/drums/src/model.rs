@@ -10,8 +10,9 @@ use anyhow::Result;
 use burn::tensor::Device;
 use reprolab_core::registry::{self, Preset};
 use reprolab_core::rng::derive_seed;
-use reprolab_core::train::Checkpoint;
+use reprolab_core::run_folder::TrainFolder;
 use reprolab_core::train::checkpoint::TrainState;
+use reprolab_core::train::{Checkpoint, MetricsLog};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -44,15 +45,22 @@ pub struct Trained {
 
 /// Initialises a Transformer of `recipe.model` from `seed`, pre-trains it
 /// on text when `recipe.pretrain` is given, then trains it on `grooves`
-/// (token sequences). `device` must be an autodiff device.
+/// (token sequences). `device` must be an autodiff device. With `log`
+/// (`drums train`; the experiment passes none), records each phase's
+/// losses and learning rate (`pretrain/...`, `finetune/...`, one step
+/// count over both phases) and the held-out text loss before and after
+/// pre-training (`pretrain/eval/held_out_loss`).
 pub fn train_transformer(
     recipe: &Recipe,
     grooves: &[Vec<usize>],
     seed: u64,
     device: &Device,
     label: &str,
+    mut log: Option<&mut MetricsLog>,
 ) -> Result<Trained> {
     let Recipe { model: cfg, train, pretrain } = *recipe;
+    // Fine-tuning's steps follow pre-training's in the log.
+    let mut finetune_from = 0;
     device.seed(derive_seed(seed, "lm-init"));
     let mut model = cfg.init(device);
     let (mut pretrain_held_out, mut pretrain_unigram, mut corpus_note) = (None, None, None);
@@ -85,15 +93,42 @@ pub fn train_transformer(
         }
         pretrain_unigram = Some(lm::unigram_loss(&windows, &held_out, 0..crate::tokens::BYTES, cfg.context));
         let before = lm::evaluate(&model, &held_out, device);
+        if let Some(log) = log.as_deref_mut() {
+            log.log(0, "pretrain/eval/held_out_loss", before)?;
+        }
         let clock = std::time::Instant::now();
-        let (m, _) =
-            lm::train(model, &windows, &p.train, derive_seed(seed, "pretrain"), device, "pre-training on text")?;
+        let (m, _) = {
+            let mut phase = log.as_deref_mut().map(|l| l.phase("pretrain", 0));
+            lm::train(
+                model,
+                &windows,
+                &p.train,
+                derive_seed(seed, "pretrain"),
+                device,
+                "pre-training on text",
+                phase.as_mut().map(|f| f as lm::StepLog),
+            )?
+        };
         tracing::info!(seconds = clock.elapsed().as_secs_f64(), windows = windows.len(), "pre-training done");
         model = m;
-        pretrain_held_out = Some((before, lm::evaluate(&model, &held_out, device)));
+        let after = lm::evaluate(&model, &held_out, device);
+        finetune_from = lm::steps(windows.len(), &p.train);
+        if let Some(log) = log.as_deref_mut() {
+            log.log(finetune_from, "pretrain/eval/held_out_loss", after)?;
+        }
+        pretrain_held_out = Some((before, after));
     }
     let clock = std::time::Instant::now();
-    let (model, losses) = lm::train(model, grooves, train, derive_seed(seed, "finetune"), device, label)?;
+    let mut phase = log.map(|l| l.phase("finetune", finetune_from));
+    let (model, losses) = lm::train(
+        model,
+        grooves,
+        train,
+        derive_seed(seed, "finetune"),
+        device,
+        label,
+        phase.as_mut().map(|f| f as lm::StepLog),
+    )?;
     tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = label, "training done");
     Ok(Trained { model, losses, pretrain_held_out, pretrain_unigram, corpus_note })
 }
@@ -199,32 +234,78 @@ pub struct TrainRequest<'a> {
     pub seed: u64,
     /// Where to save the model.
     pub out: &'a Path,
+    /// Write into `out` even when it holds files.
+    pub overwrite: bool,
+}
+
+/// `config.toml` of a `drums train` folder: the flags and the preset's
+/// model, fine-tuning and (with `--pretrained`) pre-training settings the
+/// model was trained with, so the folder says how to train it again.
+#[derive(Debug, Serialize)]
+struct TrainSettings<'a> {
+    preset: Preset,
+    pretrained: bool,
+    seed: u64,
+    out: &'a Path,
+    /// `--grooves`, when given.
+    grooves: Option<&'a Path>,
+    /// `--data`, when given.
+    data: Option<&'a Path>,
+    /// The paper's training grooves read, when not `--grooves`.
+    train_file: Option<PathBuf>,
+    model: &'a LmConfig,
+    train: &'a LmTrainConfig,
+    /// Only with `--pretrained`.
+    pretrain: Option<&'a PretrainConfig>,
 }
 
 /// `reprolab drums train`: the experiment's Transformer (model, training
 /// and pre-training settings of the preset), trained on the paper's 372
 /// training grooves under the data directory (`groove/gpt3_train.jsonl`)
-/// or on a folder of `.mid` / `.txt` grooves, saved to `out`.
+/// or on a folder of `.mid` / `.txt` grooves, saved to `out` with
+/// `config.toml`, `metrics.jsonl` and `report.json` beside the model.
+/// `out` must be empty or new unless `req.overwrite`; it is claimed once
+/// the grooves are read, before any training.
 pub fn train_command(req: &TrainRequest) -> Result<TrainSummary> {
     let cfg: Config = registry::preset_config("drums", req.preset)?;
-    let (seqs, skipped) = match req.grooves {
-        Some(dir) => sequences_from_folder(dir)?,
+    let (seqs, skipped, train_file) = match req.grooves {
+        Some(dir) => {
+            let (seqs, skipped) = sequences_from_folder(dir)?;
+            (seqs, skipped, None)
+        }
         None => {
             let path = registry::data_path("drums", req.data, "groove/gpt3_train.jsonl")?;
-            (crate::data::read_jsonl(&path)?.into_iter().map(|e| e.tokens).collect(), 0)
+            (crate::data::read_jsonl(&path)?.into_iter().map(|e| e.tokens).collect(), 0, Some(path))
         }
     };
+    let pretrain = req.pretrained.then_some(&cfg.pretrain);
+    let settings = TrainSettings {
+        preset: req.preset,
+        pretrained: req.pretrained,
+        seed: req.seed,
+        out: req.out,
+        grooves: req.grooves,
+        data: req.data,
+        train_file,
+        model: &cfg.model,
+        train: &cfg.train,
+        pretrain,
+    };
+    let folder = TrainFolder::open(crate::METHOD.name, "train", req.out, req.overwrite, &settings, &[req.seed])?;
+    let mut metrics = folder.metrics()?;
     let ad = reprolab_core::device::default_device().autodiff();
-    let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain: req.pretrained.then_some(&cfg.pretrain) };
-    let trained = train_transformer(&recipe, &seqs, req.seed, &ad, "training")?;
+    let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain };
+    let trained = train_transformer(&recipe, &seqs, req.seed, &ad, "training", Some(&mut metrics))?;
     save(&trained.model, &cfg.model, req.out)?;
-    Ok(TrainSummary {
+    let summary = TrainSummary {
         grooves: seqs.len(),
         skipped,
         pretrained_on: trained.corpus_note,
         final_loss: trained.losses.last().copied().unwrap_or(f64::NAN),
         out: req.out.to_path_buf(),
-    })
+    };
+    folder.finish(&summary)?;
+    Ok(summary)
 }
 
 /// What `reprolab drums generate` is asked to do.

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 /// The fair-kd subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Train a GNN teacher and a RELIANT student on your graph; write predictions.csv and report.json.
+    /// Train a GNN teacher and a RELIANT student on your graph; write predictions.csv, config.toml,
+    /// metrics.jsonl and report.json.
     ///
     /// NODES is a CSV with numeric features, a 0/1 label column, a 0/1 sensitive column and an
     /// optional id column; EDGES a CSV of node-id pairs (undirected).
@@ -67,6 +68,9 @@ pub struct TrainOptions {
     /// Output directory (default: runs/<UTC timestamp>-fair-kd).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl MethodCli for Command {
@@ -110,6 +114,7 @@ fn train(a: TrainOptions, json: bool) -> Result<ExitCode> {
         proxy: a.proxy,
         seed: a.seed,
         out: out.clone(),
+        overwrite: a.overwrite,
     };
     let report = crate::train::train_command(&args)?;
     emit_json_or_text(json, &report, || {
@@ -148,17 +153,19 @@ mod tests {
         let Command::Train { args, json } = parse(&[&GRAPH[..], &["s"]].concat()).unwrap() else { panic!("not train") };
         assert!(!json);
         assert_eq!((args.teacher, args.student, args.objective), (TeacherKind::Gcn, StudentKind::Mlp, Objective::Sp));
-        assert_eq!((args.alpha, args.proxy, args.seed, args.out), (100.0, false, 0, None));
-        let Command::Train { args, .. } =
-            parse(&[&GRAPH[..], &["s", "--teacher", "sage", "--student", "plp", "--objective", "none"]].concat())
-                .unwrap()
-        else {
+        assert_eq!((args.alpha, args.proxy, args.seed, args.out, args.overwrite), (100.0, false, 0, None, false));
+        let Command::Train { args, .. } = parse(
+            &[&GRAPH[..], &["s", "--teacher", "sage", "--student", "plp", "--objective", "none", "--overwrite"]]
+                .concat(),
+        )
+        .unwrap() else {
             panic!("not train")
         };
         assert_eq!(
-            (args.teacher, args.student, args.objective),
-            (TeacherKind::Sage, StudentKind::Plp, Objective::None)
+            (args.teacher, args.student, args.objective, args.overwrite),
+            (TeacherKind::Sage, StudentKind::Plp, Objective::None, true)
         );
+        assert!(parse(&[&GRAPH[..], &["s", "--overwrite=yes"]].concat()).is_err(), "--overwrite takes no value");
     }
 
     #[test]

@@ -85,10 +85,12 @@ use anyhow::Result;
 use reprolab_core::cli::Commands;
 use reprolab_core::plan::{Outputs, Resources, Unit, UnitOutput};
 use reprolab_core::registry::{Method, RunContext, Validate};
-use reprolab_core::report::plot::{Bars, grouped_bars, scatter};
+use reprolab_core::report::plot::{Bars, grouped_bars};
 use reprolab_core::report::{Cell, Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
 use serde::{Deserialize, Serialize};
+
+mod figures;
 
 pub const CLAIM: &str = "A student distilled from a GNN teacher inherits the teacher's bias; RELIANT cuts the student's bias while keeping its utility, whatever the student's architecture.";
 const RULE: &str = "Written before the run, from the paper's claim. (1) Bias is inherited: on at least one dataset, some vanilla student's delta SP is at least its teacher's. (2) RELIANT works for every student: on every dataset, for every teacher and student, some alpha in the grid (without the proxy) cuts delta SP (SP objective) and delta EO (EO objective) to at most half of the vanilla student's at no more than 2 points of accuracy lost. Supported when (1) and (2) hold. (3) The proxy ablation (alpha 100, proxy on vs off) is reported, not judged. Preconditions (else inconclusive): every dataset has at least 3 seeds; (1) counts only teachers whose delta SP exceeds 2 standard errors of a zero gap on the test nodes (SE = sqrt(q(1-q)(1/n0+1/n1)), q the pooled positive rate, n0 and n1 the group sizes; mean of the per-seed SEs), and needs one such teacher; a case of (2) is measurable when the vanilla student's gap exceeds 4 such SEs (so half of it is still 2 SEs above zero). Not supported when (1) fails with a measurably biased teacher or a measurable case of (2) fails; supported only when (1) holds and every case of (2) is measurable and passes.";
@@ -106,6 +108,7 @@ pub const METHOD: Method = Method {
     commands: Some(Commands::of::<crate::cli::Command>(
         "Paper 10 tools: group-fairness gaps of a classifier's predictions.",
     )),
+    export: None,
 };
 
 /// A real benchmark: its CSV under the data directory and the teachers run on it.
@@ -218,13 +221,15 @@ fn record(out: &mut UnitOutput, arm: &str, dataset: &str, m: &Metrics) {
 }
 
 /// Trains a teacher of `kind` on `split` (seeded by `seed`) and returns its
-/// P(y = 1) of every node.
+/// P(y = 1) of every node; `log` as in [`train_teacher`] (the experiment
+/// passes none).
 pub(crate) fn teacher_probability(
     g: &FairGraph,
     split: &NodeSplit,
     kind: TeacherKind,
     cfg: &TeacherConfig,
     seed: u64,
+    log: Option<crate::teachers::StepLog>,
 ) -> Result<Vec<f32>> {
     let plain = reprolab_core::device::default_device();
     let ad = plain.clone().autodiff();
@@ -233,9 +238,11 @@ pub(crate) fn teacher_probability(
     let inputs = TeacherInputs { graph: g, train_graph: &graph, eval_graph: &eval, split };
     let label = format!("{} teacher on {}", kind.name(), g.name);
     Ok(match kind {
-        TeacherKind::Gcn => positive_probability(&train_teacher(init_gcn(g.d, cfg, &ad), &inputs, cfg, &label)?, &eval),
+        TeacherKind::Gcn => {
+            positive_probability(&train_teacher(init_gcn(g.d, cfg, &ad), &inputs, cfg, &label, log)?, &eval)
+        }
         TeacherKind::Sage => {
-            positive_probability(&train_teacher(init_sage(g.d, cfg, &ad), &inputs, cfg, &label)?, &eval)
+            positive_probability(&train_teacher(init_sage(g.d, cfg, &ad), &inputs, cfg, &label, log)?, &eval)
         }
     })
 }
@@ -547,7 +554,7 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     let ds = g.name.as_str();
     let split = g.split(seed)?;
     tracing::info!(dataset = ds, seed, teacher = t.name(), "distilling");
-    let tp = teacher_probability(&g, &split, t, &cfg.teacher, seed)?;
+    let tp = teacher_probability(&g, &split, t, &cfg.teacher, seed, None)?;
     let mut data = UnitData::default();
     let mut floor = |arm: String, p: &[f32]| {
         let (sp, eo) = zero_gap_se(&g, p, &split.test);
@@ -612,8 +619,8 @@ impl NoiseFloors {
     }
 }
 
-/// What rules (1) and (2), the notes and the trade-off figure read from
-/// the results, every dataset's.
+/// What rules (1) and (2) and the notes read from the results, every
+/// dataset's.
 #[derive(Default)]
 struct Cases {
     inheritance: Vec<Inheritance>,
@@ -623,10 +630,6 @@ struct Cases {
     /// Per (teacher, student, objective) whose grid holds `proxy_alpha`:
     /// the proxy ablation, as text.
     proxy_lines: Vec<String>,
-    /// Per (dataset, teacher, student): (accuracy, delta SP) of the vanilla
-    /// student, then of RELIANT-SP at each alpha of the grid up to the
-    /// first that passes rule (2).
-    tradeoff: Vec<(String, Vec<(f64, f64)>)>,
 }
 
 /// The cases of the rule from the seed means of `results`; a missing cell
@@ -648,7 +651,6 @@ fn read_cases(cfg: &Config, graphs: &[GraphPlan], results: &Results, floors: &No
                     (mean(&vanilla, "accuracy")?, mean(&vanilla, "delta SP")?, mean(&vanilla, "delta EO")?);
                 let case = format!("{ds} {}->{}", t.name(), s.name());
                 cases.inheritance.push(Inheritance { case: case.clone(), teacher_sp, teacher_se, vanilla_sp: v_sp });
-                let mut points = vec![(v_acc, v_sp)];
                 for (objective, metric, base) in [(Objective::Sp, "delta SP", v_sp), (Objective::Eo, "delta EO", v_eo)]
                 {
                     // Some alpha halves the gap within 2 points of accuracy
@@ -657,9 +659,6 @@ fn read_cases(cfg: &Config, graphs: &[GraphPlan], results: &Results, floors: &No
                     for alpha in &cfg.alphas {
                         let a = arm(t, Some(s), &format!("{} alpha {alpha}", objective_name(objective)));
                         let (acc, bias) = (mean(&a, "accuracy")?, mean(&a, metric)?);
-                        if objective == Objective::Sp {
-                            points.push((acc, bias));
-                        }
                         if bias <= base / 2.0 && acc >= v_acc - 0.02 {
                             passed = true;
                             break;
@@ -690,7 +689,6 @@ fn read_cases(cfg: &Config, graphs: &[GraphPlan], results: &Results, floors: &No
                         ));
                     }
                 }
-                cases.tradeoff.push((case, points));
             }
         }
     }
@@ -711,8 +709,7 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
         );
     }
     let floors = NoiseFloors::from_outputs(outputs)?;
-    let Cases { inheritance, halving, teacher_floors, proxy_lines, tradeoff } =
-        read_cases(&cfg, &graphs, &results, &floors)?;
+    let Cases { inheritance, halving, teacher_floors, proxy_lines } = read_cases(&cfg, &graphs, &results, &floors)?;
     let seeds: Vec<(String, usize)> =
         graphs.iter().filter(|g| !g.teachers.is_empty()).map(|g| (g.name.clone(), g.seeds.len())).collect();
     let verdict = judge(&seeds, &inheritance, &halving);
@@ -747,12 +744,13 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     };
     let best_alpha = cfg.alphas.iter().copied().fold(f64::NAN, f64::max);
     let bars = vec![teacher_bar, bar("vanilla KD")?, bar(&format!("RELIANT-SP alpha {best_alpha}"))?];
+    let tradeoff = figures::tradeoff(&cfg, &graphs, &results)?;
     let mut report = ctx
         .report(results, verdict)
         .figure(
             "tradeoff",
-            "Test accuracy vs delta SP per student: the vanilla student, then RELIANT-SP at each alpha (lower right is better).",
-            scatter("Accuracy vs delta SP", "test accuracy", "delta SP", &tradeoff)?,
+            "Test accuracy vs delta SP, one panel per dataset (mean over seeds): per teacher and student (colour), a line from the vanilla KD student (square) through RELIANT-SP at each alpha (circles, labelled with alpha); crosses: the teachers. Lower right is better.",
+            tradeoff,
         )
         .figure(
             "bias-bars",

@@ -43,7 +43,7 @@ pub enum Objective {
 }
 
 /// One distillation run: the student's size and training.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistillConfig {
     /// Hidden width of the MLP student (paper: not stated; the official
@@ -236,15 +236,24 @@ pub struct TrainedStudent {
 /// measures it on the test nodes. `seed` seeds the student's
 /// initialisation.
 pub fn distill(setup: &DistillSetup, spec: &StudentSpec, seed: u64) -> Result<Distilled> {
-    let trained = train_student(setup, spec, seed)?;
+    let trained = train_student(setup, spec, seed, None)?;
     evaluate_student(setup, &trained)
 }
 
 /// Trains the student of `spec` on [`reliant_loss`] for
 /// `setup.config.epochs` full-batch steps; with the proxy, each step first
 /// moves the proxy one step on [`proxy_loss`], then trains the student on
-/// the proxy's column means.
-pub fn train_student(setup: &DistillSetup, spec: &StudentSpec, seed: u64) -> Result<TrainedStudent> {
+/// the proxy's column means. With `log`, one step per epoch: `lr` once,
+/// each epoch's objective `loss`, and when it regularises its parts
+/// `kd_loss` and `disparity` (R, so `loss = kd_loss + alpha * disparity`),
+/// and `proxy_loss` with the proxy; the parts are measured on detached
+/// copies, so the training is the same with or without a log.
+pub fn train_student(
+    setup: &DistillSetup,
+    spec: &StudentSpec,
+    seed: u64,
+    mut log: Option<crate::teachers::StepLog>,
+) -> Result<TrainedStudent> {
     let DistillSetup { graph: g, split, teacher_p, config: cfg } = *setup;
     let plain = reprolab_core::device::default_device();
     let ad = plain.autodiff();
@@ -266,12 +275,18 @@ pub fn train_student(setup: &DistillSetup, spec: &StudentSpec, seed: u64) -> Res
     let fixed = student.inputs(x.clone(), &adj).detach();
     let mean_columns = |p: &Proxy| p.values.val().detach().mean_dim(0).expand([g.n, cols]);
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, &format!("{} student", spec.kind.name()));
+    if let Some(log) = log.as_mut() {
+        log(0, "lr", cfg.optimizer.lr())?;
+    }
     for epoch in 0..cfg.epochs {
         // The adversary: per-node proxy values that maximise the disparity.
         if let Some(p) = proxy_module.take() {
             let proxied = with_columns(&fixed, student.inputs(p.values.val(), &adj));
             let probs = student.probabilities_of_inputs(proxied, &adj);
             let loss = proxy_loss(probs, &groups, spec.alpha);
+            if let Some(log) = log.as_mut() {
+                log(epoch, "proxy_loss", f64::from(loss.clone().into_scalar::<f32>()))?;
+            }
             let grads = GradientsParams::from_grads(loss.backward(), &p);
             proxy_module = Some(proxy_optim.step(cfg.proxy_lr, p, grads));
         }
@@ -280,8 +295,18 @@ pub fn train_student(setup: &DistillSetup, spec: &StudentSpec, seed: u64) -> Res
             None => fixed.clone(),
         };
         let probs = student.probabilities_of_inputs(input, &adj);
+        if let Some(log) = log.as_mut()
+            && let Some((groups, _)) = regulariser
+        {
+            let p = probs.clone().detach();
+            log(epoch, "kd_loss", f64::from(kd_loss(p.clone(), teacher.clone().detach()).into_scalar::<f32>()))?;
+            log(epoch, "disparity", f64::from(groups.disparity(p).into_scalar::<f32>()))?;
+        }
         let loss = reliant_loss(probs, teacher.clone(), regulariser);
         let value: f32 = loss.clone().into_scalar();
+        if let Some(log) = log.as_mut() {
+            log(epoch, "loss", f64::from(value))?;
+        }
         reprolab_core::train::check_finite(value, epoch, "student")?;
         let grads = GradientsParams::from_grads(loss.backward(), &student);
         student = optim.step(cfg.optimizer.lr(), student, grads);
@@ -361,7 +386,7 @@ mod distill_tests {
         let tcfg = TeacherConfig { hidden: 16, dropout: 0.5, epochs: 100, optimizer: OptimizerConfig::adam(0.01) };
         let (graph, plain) = (GraphTensors::new(&g, &ad).unwrap(), GraphTensors::new(&g, &dev).unwrap());
         let inputs = TeacherInputs { graph: &g, train_graph: &graph, eval_graph: &plain, split: &split };
-        let teacher = train_teacher(init_gcn(g.d, &tcfg, &ad), &inputs, &tcfg, "gcn").unwrap();
+        let teacher = train_teacher(init_gcn(g.d, &tcfg, &ad), &inputs, &tcfg, "gcn", None).unwrap();
         let tp = positive_probability(&teacher, &plain);
         let dcfg = DistillConfig { hidden: 32, epochs: 150, optimizer: OptimizerConfig::adam(0.01), proxy_lr: 0.01 };
         let setup = DistillSetup { graph: &g, split: &split, teacher_p: &tp, config: &dcfg };

@@ -12,10 +12,10 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::{Device, Tensor};
 use reprolab_core::nn::NormalisedAdjacency;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which student (`--student mlp|sgc|plp`, config `"mlp"` / `"sgc"` / `"plp"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StudentKind {
     /// 2-layer MLP on the node features (no graph).

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use reprolab_core::nn::{GraphConv, NormalisedAdjacency};
 use reprolab_core::registry::Validate;
 use reprolab_core::train::OptimizerConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The graph as tensors, built once per device.
 pub struct GraphTensors {
@@ -63,7 +63,7 @@ pub fn mean_adjacency(g: &FairGraph, device: &Device) -> NormalisedAdjacency {
 }
 
 /// Which teacher (`--teacher gcn|sage`, config `"gcn"` / `"sage"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TeacherKind {
     /// 2-layer GCN.
@@ -121,7 +121,7 @@ impl NodeModel for Sage {
 }
 
 /// Teacher size and training.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeacherConfig {
     /// Hidden width of both teachers' first layer (paper: not stated; ours
@@ -182,13 +182,22 @@ pub struct TeacherInputs<'a> {
     pub split: &'a NodeSplit,
 }
 
+/// Where a training loop reports what it measured: `(step, name, value)`,
+/// `step` the optimiser steps taken before the value was measured
+/// (`fair-kd train` writes them to `metrics.jsonl`; the experiment passes
+/// none, so its numbers do not depend on logging).
+pub type StepLog<'a> = &'a mut dyn FnMut(usize, &str, f64) -> Result<()>;
+
 /// Full-batch training on the training nodes with cross-entropy; keeps the
 /// epoch with the best validation accuracy. `label` names the progress bar.
+/// With `log`: `lr` once, each epoch's `loss` and the validation accuracy
+/// after its step (`eval/validation_accuracy`), one step per epoch.
 pub fn train_teacher<M: NodeModel>(
     mut model: M,
     inputs: &TeacherInputs,
     cfg: &TeacherConfig,
     label: &str,
+    mut log: Option<StepLog>,
 ) -> Result<M> {
     let TeacherInputs { graph: g, train_graph: graph, eval_graph: plain, split } = *inputs;
     let device = graph.features.device();
@@ -199,13 +208,22 @@ pub fn train_teacher<M: NodeModel>(
     let mut optim = cfg.optimizer.build();
     let (mut best, mut best_acc) = (None, -1.0);
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, label);
+    if let Some(log) = log.as_mut() {
+        log(0, "lr", cfg.optimizer.lr())?;
+    }
     for epoch in 0..cfg.epochs {
         let loss = loss_fn.forward(model.logits(graph).select(0, train.clone()), y.clone());
         let value: f32 = loss.clone().into_scalar();
+        if let Some(log) = log.as_mut() {
+            log(epoch, "loss", f64::from(value))?;
+        }
         reprolab_core::train::check_finite(value, epoch, label)?;
         let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(cfg.optimizer.lr(), model, grads);
         let acc = accuracy_on(&model, g, plain, &split.validation);
+        if let Some(log) = log.as_mut() {
+            log(epoch + 1, "eval/validation_accuracy", acc)?;
+        }
         if acc > best_acc {
             best_acc = acc;
             best = Some(model.clone());
@@ -262,11 +280,11 @@ mod tests {
         for kind in [TeacherKind::Gcn, TeacherKind::Sage] {
             let acc = match kind {
                 TeacherKind::Gcn => {
-                    let m = train_teacher(init_gcn(g.d, &tcfg, &ad), &inputs, &tcfg, "gcn").unwrap();
+                    let m = train_teacher(init_gcn(g.d, &tcfg, &ad), &inputs, &tcfg, "gcn", None).unwrap();
                     accuracy_on(&m, &g, &plain, &split.test)
                 }
                 TeacherKind::Sage => {
-                    let m = train_teacher(init_sage(g.d, &tcfg, &ad), &inputs, &tcfg, "sage").unwrap();
+                    let m = train_teacher(init_sage(g.d, &tcfg, &ad), &inputs, &tcfg, "sage", None).unwrap();
                     accuracy_on(&m, &g, &plain, &split.test)
                 }
             };

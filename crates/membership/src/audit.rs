@@ -19,7 +19,7 @@ use anyhow::Result;
 use reprolab_core::data::npy::load_npz;
 use reprolab_core::metrics::roc_curve;
 use reprolab_core::report::plot::roc_log_log;
-use reprolab_core::report::{FigureContent, write_atomic, write_bytes_atomic};
+use reprolab_core::report::{write_atomic, write_bytes_atomic, write_figure};
 use reprolab_core::{user_bail, user_error};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -349,7 +349,7 @@ fn run_attacks(out: &ModelOutputs) -> (NamedScores, BTreeMap<String, String>) {
 }
 
 /// Runs the audit and writes `report.json`, `summary.md`, `scores.csv`
-/// and (with membership) `roc.svg` into `out_dir`.
+/// and (with membership) `roc.svg`, `roc.png` and `roc.csv` into `out_dir`.
 pub fn audit(input: &Path, shadows: &[PathBuf], out_dir: &Path) -> Result<Audit> {
     let target = read_model_file(input)?;
     let shadow_files: Vec<(PathBuf, ModelFile)> =
@@ -397,12 +397,9 @@ pub fn audit(input: &Path, shadows: &[PathBuf], out_dir: &Path) -> Result<Audit>
             curves.push((name.clone(), roc.fpr, roc.tpr));
         }
         let floor = 1.0 / (members.iter().filter(|&&m| !m).count() as f64).max(10.0);
-        let FigureContent::Svg(svg) = roc_log_log("Membership attacks on the audited model", &curves, floor)? else {
-            unreachable!("roc_log_log draws SVG")
-        };
-        let roc_path = out_dir.join("roc.svg");
-        write_bytes_atomic(&roc_path, svg)?;
-        report.files.push(roc_path.display().to_string());
+        // roc.svg, with roc.png and roc.csv (each curve's fpr, tpr) beside it.
+        let roc = roc_log_log("Membership attacks on the audited model", &curves, floor)?;
+        report.files.extend(write_figure(out_dir, "roc", &roc)?.iter().map(|p| p.display().to_string()));
     } else {
         skipped.insert("metrics".into(), "the audited file has no 'member' column: scores only".into());
     }
@@ -524,6 +521,38 @@ mod tests {
             assert_eq!(got.trim_end_matches('\n').split('\x1f').collect::<Vec<_>>(), ids);
         } else {
             eprintln!("python3 not available: checked with the csv crate only");
+        }
+    }
+
+    /// The ROC goes out as SVG, PNG and the CSV of every curve's points,
+    /// each curve running from (0, 0) to (1, 1), all listed in the report.
+    #[test]
+    fn roc_is_written_as_svg_png_and_csv() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,label,member,logit_0,logit_1\n");
+        for i in 0..40 {
+            text += &format!("{i},{},{},{},{}\n", i % 2, (i / 3) % 2, (i as f64 * 0.37).sin(), (i as f64 * 0.11).cos());
+        }
+        let input = write(d.path(), "model.csv", &text);
+        let out = d.path().join("out");
+        let report = audit(&input, &[], &out).unwrap();
+        for f in ["roc.svg", "roc.png", "roc.csv"] {
+            assert!(report.files.iter().any(|p| p.ends_with(f)), "{f} not listed in {:?}", report.files);
+        }
+        assert!(std::fs::read(out.join("roc.png")).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+        let mut r = csv::Reader::from_path(out.join("roc.csv")).unwrap();
+        assert_eq!(r.headers().unwrap(), vec!["curve", "fpr", "tpr"]);
+        let rows: Vec<(String, f64, f64)> = r
+            .records()
+            .map(|x| x.unwrap())
+            .map(|x| (x[0].to_string(), x[1].parse().unwrap(), x[2].parse().unwrap()))
+            .collect();
+        assert!(!report.attacks.is_empty());
+        for name in report.attacks.keys() {
+            let pts: Vec<&(String, f64, f64)> = rows.iter().filter(|p| &p.0 == name).collect();
+            assert!(pts.len() >= 2, "curve {name} has {} points", pts.len());
+            assert_eq!((pts[0].1, pts[0].2), (0.0, 0.0), "{name} starts at the origin");
+            assert_eq!((pts[pts.len() - 1].1, pts[pts.len() - 1].2), (1.0, 1.0), "{name} ends at (1, 1)");
         }
     }
 }

@@ -120,6 +120,7 @@ pub const METHOD: Method = Method {
     commands: Some(Commands::of::<crate::cli::Command>(
         "Paper 3 tools: audit your own model's outputs for membership leakage.",
     )),
+    export: None,
 };
 
 /// Every knob of the experiment. The survey runs no experiment, so no value

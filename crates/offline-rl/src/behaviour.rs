@@ -6,6 +6,7 @@ use crate::dataset::{Batch, Dataset, Normaliser, Prepared};
 use crate::env::point::{Layout, truncated_normal_log_pdf};
 use crate::nets::{Mdn, Mixture};
 use crate::td3::{BehaviourTerms, state_weights};
+use crate::train::log_every;
 use crate::validate::{positive, positive_widths};
 use anyhow::Result;
 use burn::module::Module;
@@ -14,7 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng};
-use reprolab_core::train::{OptimizerConfig, check_finite};
+use reprolab_core::train::{MetricsLog, OptimizerConfig, check_finite};
 use serde::{Deserialize, Serialize};
 
 /// The behaviour model's hyper-parameters: a state-conditioned mixture of
@@ -81,12 +82,23 @@ pub fn fit_behaviour(
     action_scale: &[f32],
     seed: u64,
     device: &Device,
+    log: Option<&mut MetricsLog>,
 ) -> Result<FittedMdn> {
-    fit_mdn(&Prepared::new(data, &Normaliser::fit(data), action_scale), cfg, seed, device)
+    fit_mdn(&Prepared::new(data, &Normaliser::fit(data), action_scale), cfg, seed, device, log)
 }
 
-/// Fits the MDN by maximum likelihood with Adam on minibatches.
-pub fn fit_mdn(data: &Prepared, cfg: &MdnConfig, seed: u64, device: &Device) -> Result<FittedMdn> {
+/// Fits the MDN by maximum likelihood with Adam on minibatches, writing to
+/// `log` (the `train` command's `metrics.jsonl`; the experiments pass None
+/// and fit the same model) `behaviour/lr` at step 0, the minibatch negative
+/// log-likelihood `behaviour/loss` every [`log_every`] steps and
+/// `behaviour/validation_log_likelihood` after the last.
+pub fn fit_mdn(
+    data: &Prepared,
+    cfg: &MdnConfig,
+    seed: u64,
+    device: &Device,
+    mut log: Option<&mut MetricsLog>,
+) -> Result<FittedMdn> {
     let mut r = rng(derive_seed(seed, "mdn"));
     let mut rows: Vec<usize> = (0..data.len()).collect();
     rows.shuffle(&mut r);
@@ -95,12 +107,21 @@ pub fn fit_mdn(data: &Prepared, cfg: &MdnConfig, seed: u64, device: &Device) -> 
     let mut mdn = Mdn::new(data.obs_dim, data.act_dim, cfg.components, &cfg.hidden, device);
     let mut opt = OptimizerConfig::adam(cfg.lr).build();
     use rand::RngExt;
+    let every = log_every(cfg.steps);
+    if let Some(l) = log.as_deref_mut() {
+        l.log(0, "behaviour/lr", cfg.lr)?;
+    }
     for step in 0..cfg.steps {
         let pick: Vec<usize> = (0..cfg.batch).map(|_| train[r.random_range(0..train.len())]).collect();
         let b = data.batch(pick, device);
         let nll = -mdn.mixture(b.obs).log_density(b.actions).mean();
         if step % 500 == 0 {
             check_finite(nll.clone().into_scalar::<f32>(), step, "behaviour model negative log-likelihood")?;
+        }
+        if let Some(l) = log.as_deref_mut()
+            && ((step + 1) % every == 0 || step + 1 == cfg.steps)
+        {
+            l.log(step + 1, "behaviour/loss", f64::from(nll.clone().into_scalar::<f32>()))?;
         }
         let grads = GradientsParams::from_grads(nll.backward(), &mdn);
         mdn = opt.step(cfg.lr, mdn, grads);
@@ -116,6 +137,9 @@ pub fn fit_mdn(data: &Prepared, cfg: &MdnConfig, seed: u64, device: &Device) -> 
         }
         total / val.len() as f64
     };
+    if let Some(l) = log {
+        l.log(cfg.steps, "behaviour/validation_log_likelihood", validation_log_likelihood)?;
+    }
     Ok(FittedMdn { mdn: mdn.no_grad(), validation_log_likelihood })
 }
 
@@ -279,7 +303,7 @@ mod tests {
         let p = Prepared::new(&d, &Normaliser::fit(&d), &[1.0]);
         let cfg = MdnConfig { components: 3, hidden: vec![32, 32], steps: 1500, batch: 256, lr: 3e-3, validation: 0.1 };
         let dev = reprolab_core::device::default_device().autodiff();
-        let fit = fit_mdn(&p, &cfg, 0, &dev).unwrap();
+        let fit = fit_mdn(&p, &cfg, 0, &dev, None).unwrap();
         assert!(fit.validation_log_likelihood > 0.6, "{}", fit.validation_log_likelihood);
         let b = p.batch((0..8).collect(), &dev);
         let cov: Vec<f32> = fit.terms(&b).mixture.unwrap().coverage().into_data().try_to_vec().unwrap();

@@ -31,7 +31,9 @@ pub enum Command {
     },
     /// Train a policy offline from D4RL/Minari HDF5 or .npz files (several files are mixed).
     ///
-    /// Writes a checkpoint (model.safetensors + state.json) at every evaluation and curve.svg.
+    /// Writes into --out: config.toml (the settings) and report.json (provenance, then the
+    /// summary) first, a checkpoint (model.safetensors + state.json) at every evaluation,
+    /// metrics.jsonl (losses and evaluations as they happen) and curve.svg.
     Train {
         #[command(flatten)]
         args: TrainArgs,
@@ -89,6 +91,9 @@ pub struct TrainArgs {
     /// Output directory (default: runs/<UTC timestamp>-offline-rl).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl MethodCli for Command {
@@ -131,13 +136,14 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
         eval_every: a.eval_every,
         eval_episodes: a.eval_episodes,
         out: out.clone(),
+        overwrite: a.overwrite,
     };
     let meta = tools::train_command(&req)?;
     let what = match (&meta.env, meta.curve.last()) {
         (Some(env), Some((_, ret))) => format!("on {env}: {} updates, last evaluation return {ret:.2}", req.steps),
         _ => format!("on {}: {} updates, not evaluated (no --env)", meta.datasets.join(" + "), req.steps),
     };
-    emit(&format!("{} {what}; checkpoint and curve.svg in {}\n", meta.algo.name(), out.display()))?;
+    emit(&format!("{} {what}; checkpoint, metrics.jsonl and curve.svg in {}\n", meta.algo.name(), out.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,12 +174,13 @@ mod tests {
         assert_eq!(args.algo, Algo::Td3Rkl);
         assert_eq!((args.alpha, args.hidden, args.steps), (2.5, 256, 100_000));
         assert_eq!((args.mdn_steps, args.eval_every, args.eval_episodes, args.seed), (10_000, 5_000, 10, 0));
-        assert!(args.env.is_none() && args.out.is_none());
-        let Command::Train { args } = parse(&["train", "--dataset", "a.npz", "b.npz", "--algo", "td3-bc"]).unwrap()
+        assert!(args.env.is_none() && args.out.is_none() && !args.overwrite);
+        let Command::Train { args } =
+            parse(&["train", "--dataset", "a.npz", "b.npz", "--algo", "td3-bc", "--overwrite"]).unwrap()
         else {
             panic!("not train")
         };
-        assert_eq!((args.algo, args.dataset.len()), (Algo::Td3Bc, 2));
+        assert_eq!((args.algo, args.dataset.len(), args.overwrite), (Algo::Td3Bc, 2, true));
     }
 
     /// An algorithm a user cannot train (unknown, or one of the
@@ -187,6 +194,83 @@ mod tests {
             assert!(text.contains("bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive"), "{text}");
         }
         assert!(parse(&["train"]).is_err(), "--dataset is required");
+    }
+
+    /// `train` leaves its settings, provenance, summary and per-step
+    /// metrics beside the checkpoint, and writes into a used folder only
+    /// with --overwrite.
+    #[test]
+    fn train_records_its_folder_and_refuses_a_used_one() {
+        use reprolab_core::run_folder::TrainRecord;
+        use reprolab_core::train::MetricsLog;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.npz");
+        tools::dataset_command("point-obstacle", 0, 0, &data).unwrap();
+        let out = dir.path().join("run");
+        let commands = crate::METHOD.commands.unwrap();
+        let train = |steps: &str, extra: &[&str]| {
+            let mut args = vec!["offline-rl", "train", "--env", "point-obstacle", "--dataset", data.to_str().unwrap()];
+            args.extend(["--steps", steps, "--hidden", "8", "--mdn-steps", "10", "--eval-every", "10"]);
+            args.extend(["--eval-episodes", "2", "--seed", "3", "--alpha", "1.5", "--out", out.to_str().unwrap()]);
+            args.extend_from_slice(extra);
+            (commands.run)(&commands.command("offline-rl").try_get_matches_from(args).unwrap())
+        };
+        train("20", &[]).unwrap();
+        let config: toml::Table = std::fs::read_to_string(out.join("config.toml")).unwrap().parse().unwrap();
+        assert_eq!((config["steps"].as_integer(), config["algo"].as_str()), (Some(20), Some("td3-rkl")));
+        assert_eq!((config["td3"]["alpha"].as_float(), config["td3"]["batch"].as_integer()), (Some(1.5), Some(256)));
+        assert_eq!(
+            (config["mdn"]["steps"].as_integer(), config["mdn"]["components"].as_integer()),
+            (Some(10), Some(5))
+        );
+        let record = TrainRecord::read(&out).unwrap();
+        assert_eq!(
+            (record.method.as_str(), record.command.as_str(), record.seeds.as_slice()),
+            ("offline-rl", "train", &[3][..])
+        );
+        assert!(record.provenance.finished.is_some());
+        let result: tools::TrainSummary = serde_json::from_value(record.result.clone()).unwrap();
+        assert_eq!((result.algo, result.updates, result.env.as_deref()), (Algo::Td3Rkl, 20, Some("point-obstacle")));
+        assert_eq!(result.evaluations.iter().map(|e| e.0).collect::<Vec<_>>(), [10, 20]);
+        assert!(
+            result.last_normalised_score.unwrap().is_finite() && result.behaviour_validation_log_likelihood.is_some()
+        );
+        let log = MetricsLog::read(&out.join("metrics.jsonl")).unwrap();
+        let steps = |name: &str| -> Vec<usize> { log.iter().filter(|r| r.name == name).map(|r| r.step).collect() };
+        assert_eq!(steps("behaviour/loss"), (1..=10).collect::<Vec<_>>());
+        assert_eq!(steps("behaviour/validation_log_likelihood"), [10]);
+        // Actor and targets update every second step (policy_freq 2): losses are logged there.
+        let even: Vec<usize> = (1..=10).map(|k| 2 * k).collect();
+        for name in ["critic/loss", "actor/loss", "actor/regulariser", "actor/weight_std", "actor/weight_max"] {
+            assert_eq!(steps(name), even, "{name}");
+        }
+        assert_eq!((steps("actor/lr"), steps("critic/lr"), steps("eval/return")), (vec![0], vec![0], vec![10, 20]));
+        assert_eq!(steps("eval/normalised_score"), [10, 20]);
+        assert!(log.iter().all(|r| r.value.is_some_and(f64::is_finite)), "{log:?}");
+        let returns: Vec<f64> = log.iter().filter(|r| r.name == "eval/return").map(|r| r.value.unwrap()).collect();
+        assert_eq!(returns, result.evaluations.iter().map(|e| e.1).collect::<Vec<_>>());
+        let weight_max = log.iter().find(|r| r.name == "actor/weight_max").unwrap().value.unwrap();
+        assert!(weight_max >= 1.0, "w(s) has mean 1, so its largest value is at least 1: {weight_max}");
+        for f in ["model.safetensors", "state.json", "curve.svg"] {
+            assert!(out.join(f).exists(), "{f}");
+        }
+
+        let before: Vec<Vec<u8>> = ["report.json", "metrics.jsonl", "config.toml"]
+            .iter()
+            .map(|f| std::fs::read(out.join(f)).unwrap())
+            .collect();
+        let err = train("10", &[]).unwrap_err();
+        assert!(reprolab_core::is_user_error(&err));
+        assert!(err.to_string().contains("exists and is not empty; pass --overwrite"), "{err}");
+        let after: Vec<Vec<u8>> = ["report.json", "metrics.jsonl", "config.toml"]
+            .iter()
+            .map(|f| std::fs::read(out.join(f)).unwrap())
+            .collect();
+        assert!(before == after, "a refused run left the first run's files as they were");
+        train("10", &["--overwrite"]).unwrap();
+        let again = TrainRecord::read(&out).unwrap();
+        assert_eq!(again.result["updates"], 10);
+        assert!(again.provenance.finished.is_some());
     }
 
     /// The registry's commands are these, under the method's name.

@@ -80,6 +80,7 @@ pub const METHOD: Method = Method {
     commands: Some(Commands::of::<crate::cli::Command>(
         "Paper 1 tools: write a behaviour dataset, train an offline RL policy from dataset files, evaluate it.",
     )),
+    export: Some(crate::export::export_pytorch),
 };
 
 /// Every hyper-parameter of the experiment (the preset files set them all).
@@ -304,7 +305,7 @@ fn run_arm(arm: ArmJob, bed: &Testbed) -> Result<ArmRun> {
         seed: bed.seed,
         eval: Some(&plan),
     };
-    let trained = train_offline(&run, &dev, &mut |_| Ok(()))?;
+    let trained = train_offline(&run, &dev, &mut |_| Ok(()), None)?;
     let inner = dev.inner();
     let actor = trained.agent.policy();
     let act = |obs: &[Vec<f32>]| {
@@ -434,7 +435,7 @@ pub fn run_point(
     let arms = point_arms(experiment, cfg);
     let mut results = Results::default();
     let mut runs = Vec::new();
-    let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device())?;
+    let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device(), None)?;
     let metrics = |eps: &[Episode]| point_metrics(&layout, eps, &refs);
     let score = |r: f64| normalised_score(r, refs.behaviour, refs.optimal);
     let bed = Testbed {
@@ -622,7 +623,7 @@ pub fn run_pendulum(
     let data = Dataset::concat(&parts)?;
     let mut results = Results::default();
     let mut curves = Vec::new();
-    let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device())?;
+    let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device(), None)?;
     results.record(&format!("{mix} behaviour model"), "validation log-likelihood", mdn.validation_log_likelihood);
     let metrics = |eps: &[Episode]| {
         let r = mean_return(eps);

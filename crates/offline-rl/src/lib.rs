@@ -95,7 +95,8 @@
 //! - [`experiment`]: the registered claim check; [`outcome`]: what its
 //!   arms produced; [`figures`]: its figures.
 //! - [`cli`]: the `reprolab offline-rl` commands `dataset`, `train` and
-//!   `eval`; [`tools`]: what they do.
+//!   `eval`; [`tools`]: what they do; [`export`]: a checkpoint's policy for
+//!   PyTorch (`reprolab export`).
 
 pub mod behaviour;
 pub mod cli;
@@ -103,6 +104,7 @@ pub mod dataset;
 pub mod env;
 pub mod eval;
 pub mod experiment;
+pub mod export;
 pub mod figures;
 pub mod io;
 pub mod nets;

@@ -204,6 +204,10 @@ pub struct UpdateLosses {
     /// The per-state weights the actor's loss used (adaptive algorithms,
     /// actor updates only), for logging their distribution.
     pub weight: Option<Tensor<2>>,
+    /// The behaviour term of the actor's loss as it entered it (MSE or
+    /// reverse KL, weighted where the algorithm is adaptive; actor updates
+    /// of the regularised TD3 algorithms only), for the `train` command's log.
+    pub regulariser: Option<Tensor<1>>,
 }
 
 impl Agent {
@@ -232,13 +236,15 @@ impl Agent {
         let critic = self.algo.uses_critic().then(|| self.critic_step(batch));
         let actor_due = !self.algo.uses_critic() || self.updates.is_multiple_of(self.cfg.policy_freq);
         let mut weight = None;
+        let mut regulariser = None;
         let actor = actor_due.then(|| {
             let terms = if self.algo.needs_behaviour() {
                 behaviour(batch)
             } else {
                 BehaviourTerms { mixture: None, weight: None }
             };
-            let loss = self.actor_loss(batch, &terms);
+            let (loss, reg) = self.actor_loss_parts(batch, &terms);
+            regulariser = reg;
             weight = terms.weight.filter(|_| self.algo.adaptive());
             let grads = GradientsParams::from_grads(loss.backward(), &self.actor);
             self.actor = self.actor_opt.step(self.cfg.actor_lr, self.actor.clone(), grads);
@@ -248,7 +254,7 @@ impl Agent {
             }
             loss.detach()
         });
-        UpdateLosses { critic, actor, weight }
+        UpdateLosses { critic, actor, weight, regulariser }
     }
 
     fn critic_step(&mut self, b: &Batch) -> Tensor<1> {
@@ -272,22 +278,35 @@ impl Agent {
     /// from [`q_term`], [`reverse_kl`], [`regulariser_mean`] and
     /// [`state_weights`].
     pub fn actor_loss(&self, b: &Batch, terms: &BehaviourTerms) -> Tensor<1> {
+        self.actor_loss_parts(b, terms).0
+    }
+
+    /// [`Agent::actor_loss`] and, for the regularised TD3 algorithms, its
+    /// behaviour term (detached), so the `train` command can log it. The
+    /// loss is the same expression either way.
+    fn actor_loss_parts(&self, b: &Batch, terms: &BehaviourTerms) -> (Tensor<1>, Option<Tensor<1>>) {
         let weight = terms.weight.as_ref().filter(|_| self.algo.adaptive());
         match self.algo.regulariser() {
-            Regulariser::None => -self.critic.first(b.obs.clone(), self.actor.mean_action(b.obs.clone())).mean(),
+            Regulariser::None => {
+                (-self.critic.first(b.obs.clone(), self.actor.mean_action(b.obs.clone())).mean(), None)
+            }
             Regulariser::Mse => {
                 let pi = self.actor.mean_action(b.obs.clone());
                 let mse = mse_bc(pi.clone(), b.actions.clone());
                 if self.algo == Algo::Bc {
-                    return mse.mean();
+                    return (mse.mean(), None);
                 }
-                q_term(self.critic.first(b.obs.clone(), pi), self.cfg.alpha) + regulariser_mean(mse, weight)
+                let q = q_term(self.critic.first(b.obs.clone(), pi), self.cfg.alpha);
+                let reg = regulariser_mean(mse, weight);
+                (q + reg.clone(), Some(reg.detach()))
             }
             Regulariser::ReverseKl => {
                 let mixture = terms.mixture.as_ref().expect("reverse KL needs a behaviour density");
                 let sample = self.actor.sample(b.obs.clone());
                 let kl = reverse_kl(sample.log_prob, sample.action.clone(), mixture);
-                q_term(self.critic.first(b.obs.clone(), sample.action), self.cfg.alpha) + regulariser_mean(kl, weight)
+                let q = q_term(self.critic.first(b.obs.clone(), sample.action), self.cfg.alpha);
+                let reg = regulariser_mean(kl, weight);
+                (q + reg.clone(), Some(reg.detach()))
             }
         }
     }

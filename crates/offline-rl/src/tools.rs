@@ -10,10 +10,11 @@ use crate::eval::{Policy, mean_return, normalised_score, rollouts};
 use crate::experiment::references;
 use crate::nets::Actor;
 use crate::td3::{Algo, Td3Config};
-use crate::train::{Behaviour, EvalPlan, OfflineRun, action_scale, train_offline};
+use crate::train::{Behaviour, EvalPlan, OfflineRun, TrainLog, action_scale, train_offline};
 use anyhow::Result;
 use reprolab_core::report::plot::{Series, lines_with_bands};
-use reprolab_core::report::{FigureContent, write_bytes_atomic};
+use reprolab_core::report::write_figure;
+use reprolab_core::run_folder::TrainFolder;
 use reprolab_core::train::Checkpoint;
 use reprolab_core::train::checkpoint::TrainState;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,9 @@ pub struct PolicyMeta {
     pub behaviour_validation_log_likelihood: Option<f64>,
 }
 
+/// What `train` is asked to do, with every default filled in; it is also
+/// the folder's `config.toml`.
+#[derive(Debug, Clone, Serialize)]
 pub struct TrainRequest {
     /// Evaluate in this environment while training (None: no evaluation).
     pub env: Option<String>,
@@ -83,11 +87,31 @@ pub struct TrainRequest {
     pub eval_every: usize,
     pub eval_episodes: usize,
     pub out: PathBuf,
+    /// Write into a non-empty `out`.
+    pub overwrite: bool,
 }
 
-/// `offline-rl train`: fits the behaviour model when the algorithm needs
-/// one, trains, checkpoints the actor at every evaluation (a later NaN
-/// keeps the last good one) and writes `curve.svg`.
+/// What `train` printed, as `report.json`'s result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainSummary {
+    pub algo: Algo,
+    pub env: Option<String>,
+    pub datasets: Vec<String>,
+    pub updates: usize,
+    /// `(update, mean evaluation return)` at each evaluation.
+    pub evaluations: Vec<(usize, f64)>,
+    pub last_return: Option<f64>,
+    pub last_normalised_score: Option<f64>,
+    pub behaviour_validation_log_likelihood: Option<f64>,
+    /// The folder holding the checkpoint.
+    pub checkpoint: PathBuf,
+}
+
+/// `offline-rl train`: checks the data against the environment, claims
+/// `out` (config.toml, report.json), fits the behaviour model when the
+/// algorithm needs one, trains, checkpoints the actor at every evaluation
+/// (a later NaN keeps the last good one), logs losses and evaluations to
+/// `metrics.jsonl`, writes `curve.svg` and records the summary.
 pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
     let data = crate::io::load_mixed(&req.datasets)?;
     if req.algo == Algo::Td3RklOracle || req.algo == Algo::Td3 {
@@ -111,9 +135,15 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         }
         None => data_action_scale(&data),
     };
+    let folder = TrainFolder::open(crate::METHOD.name, "train", &req.out, req.overwrite, req, &[req.seed])?;
+    let mut metrics = folder.metrics()?;
+    let references = req.env.as_deref().map(score_references).transpose()?;
     let dev = reprolab_core::device::default_device().autodiff();
-    let fitted =
-        if req.algo.needs_behaviour() { Some(fit_behaviour(&data, &req.mdn, &scale, req.seed, &dev)?) } else { None };
+    let fitted = if req.algo.needs_behaviour() {
+        Some(fit_behaviour(&data, &req.mdn, &scale, req.seed, &dev, Some(&mut metrics))?)
+    } else {
+        None
+    };
     let behaviour = fitted.as_ref().map_or(Behaviour::None, Behaviour::Fitted);
     let env_id = req.env.clone().unwrap_or_default();
     let make = move || env::make(&env_id).expect("checked above");
@@ -151,7 +181,7 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         seed: req.seed,
         eval: Some(&plan),
     };
-    let trained = train_offline(&run, &dev, &mut save)?;
+    let trained = train_offline(&run, &dev, &mut save, Some(TrainLog { metrics: &mut metrics, references }))?;
     bar.finish_and_clear();
     let meta = meta_of(&trained);
     let series = vec![Series {
@@ -160,11 +190,22 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         mean: meta.curve.iter().map(|c| c.1).collect(),
         std: vec![],
     }];
-    if let FigureContent::Svg(svg) =
-        lines_with_bands(&format!("{} on {}", req.algo.name(), meta_name(req)), "update", "mean return", &series)?
-    {
-        write_bytes_atomic(&req.out.join("curve.svg"), svg)?;
-    }
+    // curve.svg, with curve.png and curve.csv (its numbers) beside it.
+    let curve =
+        lines_with_bands(&format!("{} on {}", req.algo.name(), meta_name(req)), "update", "mean return", &series)?;
+    write_figure(&req.out, "curve", &curve)?;
+    let last_return = meta.curve.last().map(|c| c.1);
+    folder.finish(&TrainSummary {
+        algo: req.algo,
+        env: req.env.clone(),
+        datasets: meta.datasets.clone(),
+        updates: req.steps,
+        evaluations: meta.curve.clone(),
+        last_return,
+        last_normalised_score: last_return.zip(references).map(|(r, (low, high))| normalised_score(r, low, high)),
+        behaviour_validation_log_likelihood: meta.behaviour_validation_log_likelihood,
+        checkpoint: req.out.clone(),
+    })?;
     Ok(meta)
 }
 
@@ -264,6 +305,7 @@ mod tests {
             eval_every: 10,
             eval_episodes: 2,
             out: dir.join("ck"),
+            overwrite: false,
         }
     }
 

@@ -5,7 +5,7 @@
 use crate::behaviour::{FittedMdn, Oracle};
 use crate::dataset::{Dataset, Normaliser, Prepared};
 use crate::env::Env;
-use crate::eval::{Policy, mean_return, rollouts};
+use crate::eval::{Policy, mean_return, normalised_score, rollouts};
 use crate::nets::Actor;
 use crate::td3::{Agent, Algo, BehaviourTerms, Td3Config};
 use crate::validate::{nested, non_negative};
@@ -13,7 +13,7 @@ use anyhow::Result;
 use burn::tensor::Device;
 use reprolab_core::registry::Validate;
 use reprolab_core::rng::{derive_seed, rng, standard_normal};
-use reprolab_core::train::check_finite;
+use reprolab_core::train::{MetricsLog, check_finite};
 
 /// A learning curve: `(update, value)` points.
 pub type Curve = Vec<(usize, f64)>;
@@ -85,12 +85,34 @@ pub struct OfflineRun<'a> {
     pub eval: Option<&'a EvalPlan<'a>>,
 }
 
+/// How often a loop of `steps` steps writes its losses to `metrics.jsonl`:
+/// every step up to 1000 steps, else about 1000 times, so a log stays a
+/// few thousand lines and reading the losses (a device sync) stays rare.
+pub fn log_every(steps: usize) -> usize {
+    (steps / 1000).max(1)
+}
+
+/// Where [`train_offline`] writes its metrics (the `train` command's
+/// `metrics.jsonl`): `critic/loss`, `actor/loss`, `actor/regulariser`
+/// (the behaviour term), `actor/weight_std` and `actor/weight_max` (the
+/// per-state weight `w(s)` of the adaptive algorithms; its batch mean is 1),
+/// `actor/lr` and `critic/lr` at step 0, and at every evaluation
+/// `eval/return` and, given the references, `eval/normalised_score`.
+pub struct TrainLog<'a> {
+    pub metrics: &'a mut MetricsLog,
+    /// (score 0, score 100) returns of the evaluation environment.
+    pub references: Option<(f64, f64)>,
+}
+
 /// Trains `run.algo` for `run.steps` updates on `run.data`, calling
-/// `on_eval` at every checkpoint of `run.eval`.
+/// `on_eval` at every checkpoint of `run.eval` and writing its losses and
+/// evaluations to `train_log` (the experiments pass None: logging only reads
+/// values, so their runs are the same either way).
 pub fn train_offline(
     run: &OfflineRun,
     device: &Device,
     on_eval: &mut dyn FnMut(&Trained) -> Result<()>,
+    mut train_log: Option<TrainLog>,
 ) -> Result<Trained> {
     let OfflineRun { algo, td3: cfg, data, action_scale, behaviour, steps, seed, eval } = *run;
     reprolab_core::rng::seed_burn(derive_seed(seed, algo.name()));
@@ -101,6 +123,15 @@ pub fn train_offline(
         Trained { agent, norm, action_scale: action_scale.to_vec(), curve: Vec::new(), weights: Vec::new() };
     let mut r = rng(derive_seed(seed, "batches"));
     let inner = device.clone().inner();
+    // A multiple of the actor's update period, so every logged step has an actor loss.
+    let period = if algo.uses_critic() { cfg.policy_freq.max(1) } else { 1 };
+    let every = log_every(steps).div_ceil(period) * period;
+    if let Some(l) = train_log.as_mut() {
+        l.metrics.log(0, "actor/lr", cfg.actor_lr)?;
+        if algo.uses_critic() {
+            l.metrics.log(0, "critic/lr", cfg.critic_lr)?;
+        }
+    }
     for step in 1..=steps {
         let batch = prepared.sample(cfg.batch, &mut r, device);
         // Losses are read (a device sync) every 1000 updates and before every
@@ -108,6 +139,11 @@ pub fn train_offline(
         let eval_due = eval.is_some_and(|p| step % p.every == 0);
         let log = step % 1000 == 0 || step == steps || eval_due;
         let losses = trained.agent.update(&batch, &|b| behaviour.terms(b));
+        if let Some(l) = train_log.as_mut()
+            && (step % every == 0 || step == steps)
+        {
+            log_losses(l.metrics, step, &losses)?;
+        }
         if log && let Some(w) = losses.weight {
             trained.weights.extend(w.into_data().try_to_vec::<f32>().unwrap_or_default());
         }
@@ -125,11 +161,38 @@ pub fn train_offline(
                 let ret =
                     evaluate(&trained, make_env, plan.episodes, derive_seed(seed, &format!("eval-{step}")), &inner);
                 trained.curve.push((step, ret));
+                if let Some(l) = train_log.as_mut() {
+                    l.metrics.log(step, "eval/return", ret)?;
+                    if let Some((low, high)) = l.references {
+                        l.metrics.log(step, "eval/normalised_score", normalised_score(ret, low, high))?;
+                    }
+                }
             }
             on_eval(&trained)?;
         }
     }
     Ok(trained)
+}
+
+/// Writes one update's losses (reading them syncs the device; the tensors
+/// are cloned, so the caller's checks read them as before).
+fn log_losses(metrics: &mut MetricsLog, step: usize, losses: &crate::td3::UpdateLosses) -> Result<()> {
+    let scalar = |t: &Option<burn::tensor::Tensor<1>>| t.as_ref().map(|t| f64::from(t.clone().into_scalar::<f32>()));
+    let mut values = Vec::new();
+    for (name, value) in [
+        ("critic/loss", scalar(&losses.critic)),
+        ("actor/loss", scalar(&losses.actor)),
+        ("actor/regulariser", scalar(&losses.regulariser)),
+    ] {
+        values.extend(value.map(|v| (name, v)));
+    }
+    if let Some(w) = &losses.weight {
+        let w: Vec<f64> =
+            w.clone().into_data().try_to_vec::<f32>().unwrap_or_default().into_iter().map(f64::from).collect();
+        values.push(("actor/weight_std", reprolab_core::stats::std(&w)));
+        values.push(("actor/weight_max", w.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
+    }
+    metrics.log_all(step, &values)
 }
 
 fn evaluate(t: &Trained, make_env: &dyn Fn() -> Box<dyn Env>, episodes: usize, seed: u64, inner: &Device) -> f64 {

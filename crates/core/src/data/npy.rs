@@ -69,16 +69,16 @@ pub fn load_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
     if !path.exists() {
         crate::user_bail!("{shown}: cannot open (no such file)");
     }
-    let mut archive = npyz::npz::NpzArchive::open(path)
-        .map_err(|e| crate::user_error(format!("{shown}: not a valid .npz archive ({e})")))?;
-    let names: Vec<String> = archive.array_names().map(str::to_string).collect();
+    let invalid = |e: &dyn std::fmt::Display| crate::user_error(format!("{shown}: not a valid .npz archive ({e})"));
+    let file = std::fs::File::open(path).map_err(|e| crate::user_error(format!("{shown}: cannot open ({e})")))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| invalid(&e))?;
     let mut out = BTreeMap::new();
-    for name in names {
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| invalid(&e))?;
+        // numpy names each array's member NAME.npy; anything else is not an array.
+        let Some(name) = entry.name().strip_suffix(".npy").map(str::to_string) else { continue };
         let what = format!("{shown}: array '{name}'");
-        let npy = archive
-            .by_name(&name)
-            .map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?
-            .ok_or_else(|| crate::user_error(format!("{what}: listed but missing")))?;
+        let npy = npyz::NpyFile::new(entry).map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?;
         out.insert(name, read_array(npy, &what)?);
     }
     Ok(out)
@@ -98,14 +98,15 @@ pub fn save_npy(path: &Path, array: &Array) -> Result<()> {
 /// Writes float32 arrays into an `.npz` atomically.
 pub fn save_npz(path: &Path, arrays: &BTreeMap<String, Array>) -> Result<()> {
     crate::report::write_atomic(path, |file| {
-        let mut npz = npyz::npz::NpzWriter::new(file);
+        let mut npz = zip::ZipWriter::new(file);
         for (name, array) in arrays {
+            npz.start_file(format!("{name}.npy"), zip::write::FileOptions::default())?;
             let shape: Vec<u64> = array.shape.iter().map(|&d| d as u64).collect();
-            let mut w = npz.array::<f32>(name, Default::default())?.default_dtype().shape(&shape).begin_nd()?;
+            let mut w = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(&mut npz).begin_nd()?;
             w.extend(array.data.iter().copied())?;
             w.finish()?;
         }
-        npz.zip_writer().finish()?;
+        npz.finish()?;
         Ok(())
     })
 }
@@ -127,6 +128,23 @@ mod tests {
         let p = dir.path().join("m.npz");
         save_npz(&p, &m).unwrap();
         assert_eq!(load_npz(&p).unwrap(), m);
+    }
+
+    /// Archives numpy itself wrote (tests/golden/make_npz.py): stored
+    /// (`np.savez`) and deflate-compressed (`np.savez_compressed`), read by
+    /// the pure-Rust zip codec alone.
+    #[test]
+    fn numpy_savez_and_savez_compressed_archives_are_read() {
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        for file in ["numpy-savez.npz", "numpy-savez-compressed.npz"] {
+            let m = load_npz(&golden.join(file)).unwrap();
+            let names: Vec<&str> = m.keys().map(String::as_str).collect();
+            assert_eq!(names, ["actions", "observations", "rewards", "terminals"], "{file}");
+            assert_eq!(m["observations"], Array::new(vec![2, 3], vec![0., 0.25, 0.5, 0.75, 1., 1.25]).unwrap());
+            assert_eq!(m["rewards"], Array::new(vec![2], vec![0.5, -1.25]).unwrap());
+            assert_eq!(m["terminals"], Array::new(vec![2], vec![0., 1.]).unwrap());
+            assert_eq!(m["actions"], Array::new(vec![2, 1], vec![1., -2.]).unwrap());
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub fn prepare(method: &Method, opts: &RunOptions) -> Result<Prepared> {
 /// (preset + the user's file, with `seeds`), to rerun or compare it with.
 fn write_config(ctx: &RunContext) -> Result<()> {
     let mut table = ctx.config_table().clone();
-    table.insert("seeds".into(), toml::Value::Integer(ctx.seeds.len() as i64));
+    table.insert("seeds".into(), crate::registry::seeds_value(&ctx.seeds));
     let text = format!(
         "# {} at preset {} ({}); rerun with --config this file.\n{}",
         ctx.method,
@@ -406,6 +406,7 @@ mod tests {
         resources: Resources::SMALL,
         complete: true,
         commands: None,
+        export: None,
     };
 
     fn opts(dir: &Path) -> RunOptions {

@@ -109,6 +109,10 @@ fn render_one(r: &Report) -> String {
     }
     for fig in &r.figures {
         let body = match &fig.content {
+            FigureContent::Chart(chart) => match chart.svg() {
+                Ok(svg) => strip_xml_declaration(&svg).to_string(),
+                Err(e) => format!("<p>{}</p>", escape(&format!("figure '{}' could not be drawn: {e}", fig.name))),
+            },
             FigureContent::Svg(svg) => strip_xml_declaration(svg).to_string(),
             FigureContent::Png(png) => format!(
                 "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",

@@ -6,7 +6,7 @@ use std::fmt::Write;
 /// Where a figure is written, relative to the report directory.
 pub fn figure_path(method: &str, fig: &Figure) -> String {
     let ext = match fig.content {
-        FigureContent::Svg(_) => "svg",
+        FigureContent::Chart(_) | FigureContent::Svg(_) => "svg",
         FigureContent::Png(_) => "png",
     };
     format!("figures/{method}-{}.{ext}", fig.name)

@@ -3,15 +3,17 @@
 //! A [`Report`] holds the paper, the claim in one sentence, the arms, a
 //! table of metrics per arm (mean +- std over seeds and the per-seed
 //! values), the verdict with the rule that decided it, the wall time and
-//! figures. [`write`] turns one or more reports into REPORT.md, report.json
-//! and a single-file index.html with the plots inline, atomically.
+//! figures. [`write_reports`] turns one or more reports into REPORT.md,
+//! report.json and a single-file index.html with the plots inline, and
+//! every figure into figures/ (SVG, PNG and the CSV of its numbers),
+//! atomically.
 
 pub mod html;
 pub mod markdown;
 pub mod plot;
 mod write;
 
-pub use write::{write_atomic, write_bytes_atomic, write_reports};
+pub use write::{write_atomic, write_bytes_atomic, write_figure, write_reports};
 
 use crate::stats;
 use serde::{Deserialize, Serialize};
@@ -121,7 +123,8 @@ impl Results {
     }
 }
 
-/// A figure: SVG text (plots) or PNG bytes (image grids).
+/// A figure: a chart (drawn as SVG and PNG, its numbers as CSV) or PNG
+/// bytes (image grids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
     /// File stem, unique within the report (e.g. `accuracy_bars`).
@@ -133,6 +136,11 @@ pub struct Figure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FigureContent {
+    /// A chart with the labels and numbers it is drawn from; written as
+    /// NAME.svg, NAME.png and NAME.csv ([`write_figure`]).
+    Chart(plot::Chart),
+    /// SVG text without its numbers: what reports and cached units held
+    /// before charts kept their data; still read so they can be resumed.
     Svg(String),
     /// PNG bytes, base64 in JSON.
     Png(#[serde(with = "base64_bytes")] Vec<u8>),
