@@ -308,10 +308,10 @@ fn chosen_seeds(count: Option<usize>, list: Option<Vec<u64>>) -> anyhow::Result<
         (Some(0), _) => reprolab_core::user_bail!("--seeds must be at least 1"),
         (Some(n), _) => Ok(Some((0..n as u64).collect())),
         (None, Some(list)) => {
-            let mut distinct = list.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            if list.is_empty() || distinct.len() != list.len() || list.iter().any(|&s| s > i64::MAX as u64) {
+            if list.is_empty()
+                || !reprolab_core::registry::all_distinct(&list)
+                || list.iter().any(|&s| s > i64::MAX as u64)
+            {
                 reprolab_core::user_bail!("--seed-list must name distinct seeds below 2^63, got {list:?}");
             }
             Ok(Some(list))

@@ -237,11 +237,17 @@ fn seeds_of(value: &toml::Value) -> Result<Vec<u64>> {
             .collect::<Result<_>>()?,
         _ => return Err(bad()),
     };
-    let mut sorted = seeds.clone();
+    anyhow::ensure!(all_distinct(&seeds), bad());
+    Ok(seeds)
+}
+
+/// Whether no seed appears twice (a repeated seed would count one run twice
+/// in every interval): the check of a config's `seeds` and of `--seed-list`.
+pub fn all_distinct(seeds: &[u64]) -> bool {
+    let mut sorted = seeds.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    anyhow::ensure!(sorted.len() == seeds.len(), bad());
-    Ok(seeds)
+    sorted.len() == seeds.len()
 }
 
 /// `seeds` as a config writes it back: the count when they are 0..n.
