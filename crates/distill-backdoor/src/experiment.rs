@@ -63,7 +63,7 @@ use crate::train::{EvalConfig, accuracy, train_fresh};
 use anyhow::Result;
 use reprolab_core::plan::{Outputs, Unit, UnitOutput};
 use reprolab_core::registry::{RunContext, Validate};
-use reprolab_core::report::plot::{Bars, grouped_bars, image_grid};
+use reprolab_core::report::plot::{Bars, GridLabels, grouped_bars, labelled_image_grid};
 use reprolab_core::report::{Figure, Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
 use serde::Deserialize;
@@ -487,10 +487,22 @@ fn synthetic_figure(cfg: &Config, name: &str, images: &[f32], data: &ImageData) 
     Ok(Figure {
         name: format!("synthetic-{}", slug(name)),
         caption: format!(
-            "{name}, seed 0: the synthetic set, one row per class (class 0 on top, the target), {} images per class.",
+            "{name}, seed 0: the synthetic set, one row per class (class 0 on top; the target class is marked), {} images per class.",
             cfg.distill.ipc
         ),
-        content: image_grid(&cells, side, side, cfg.net.channels, cfg.distill.ipc, 4)?,
+        content: labelled_image_grid(
+            &cells,
+            side,
+            side,
+            cfg.net.channels,
+            cfg.distill.ipc,
+            4,
+            &synthetic_labels(
+                &format!("{name}: synthetic set (seed 0)"),
+                cells.len() / cfg.distill.ipc.max(1),
+                Some(cfg.attack.target),
+            ),
+        )?,
     })
 }
 
@@ -506,8 +518,32 @@ fn trigger_figure(cfg: &Config, triggers: &[Vec<f32>], data: &ImageData) -> Resu
         caption: format!(
             "DOORPING's trigger image during DC at the largest ratio, seed 0, after iterations {picks:?} (intensities clipped to [0, 1]; the patch is the only part stamped)."
         ),
-        content: image_grid(&cells, side, side, cfg.net.channels, cells.len(), 6)?,
+        content: labelled_image_grid(
+            &cells,
+            side,
+            side,
+            cfg.net.channels,
+            cells.len(),
+            6,
+            &GridLabels {
+                title: "DOORPING's trigger after distillation iteration".into(),
+                rows: Vec::new(),
+                cols: picks.iter().map(|i| i.to_string()).collect(),
+            },
+        )?,
     })
+}
+
+/// Labels of a synthetic set's picture: one row per class, the backdoor's
+/// target class marked when there is one.
+pub(crate) fn synthetic_labels(title: &str, classes: usize, target: Option<usize>) -> GridLabels {
+    GridLabels {
+        title: title.into(),
+        rows: (0..classes)
+            .map(|c| if Some(c) == target { format!("class {c} (target)") } else { format!("class {c}") })
+            .collect(),
+        cols: Vec::new(),
+    }
 }
 
 /// One CTA/ASR bar chart per distillation method.

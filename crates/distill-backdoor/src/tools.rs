@@ -7,11 +7,12 @@
 use crate::attack::{AttackConfig, AttackKind, Poisoned};
 use crate::data::{ImageData, digits, from_dir};
 use crate::distill::{DistillConfig, Distilled, Method, distill};
-use crate::experiment::{AttackMetrics, Config, evaluate};
+use crate::experiment::{AttackMetrics, Config, evaluate, synthetic_labels};
 use crate::net::NetConfig;
 use anyhow::Result;
 use reprolab_core::data::npy::{Array, load_npy, save_npy};
 use reprolab_core::registry::{self, Preset, Validate};
+use reprolab_core::report::plot::GridLabels;
 use reprolab_core::run_folder::TrainFolder;
 use reprolab_core::user_bail;
 use serde::{Deserialize, Serialize};
@@ -141,10 +142,13 @@ pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
     let (c, s) = (cfg.net.channels, cfg.net.side);
     save_npy(&out.join("synthetic.npy"), &Array::new(vec![n, c, s, s], syn.images.clone())?)?;
     save_npy(&out.join("labels.npy"), &Array::new(vec![n], syn.labels.iter().map(|&y| y as f32).collect())?)?;
-    write_grid(&out.join("synthetic.png"), &data, &cfg.net, &syn.images, ipc)?;
+    let target = (attack != AttackKind::None).then_some(attack_cfg.target);
+    let title = format!("{} {} synthetic set, seed {seed}", method.name(), attack.name());
+    let labels = synthetic_labels(&title, n / ipc.max(1), target);
+    write_grid(&out.join("synthetic.png"), &data, &cfg.net, &syn.images, ipc, &labels)?;
     if attack != AttackKind::None {
         save_npy(&out.join("trigger.npy"), &Array::new(vec![c, s, s], poisoned.trigger.clone())?)?;
-        write_grid(&out.join("trigger.png"), &data, &cfg.net, &poisoned.trigger, 1)?;
+        write_grid(&out.join("trigger.png"), &data, &cfg.net, &poisoned.trigger, 1, &GridLabels::default())?;
     }
     let set = SyntheticSet {
         data: data.name.clone(),
@@ -169,10 +173,25 @@ pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
     Ok(set)
 }
 
-fn write_grid(path: &Path, data: &ImageData, net: &NetConfig, images: &[f32], cols: usize) -> Result<()> {
+fn write_grid(
+    path: &Path,
+    data: &ImageData,
+    net: &NetConfig,
+    images: &[f32],
+    cols: usize,
+    labels: &GridLabels,
+) -> Result<()> {
     let cells: Vec<Vec<f32>> = images.chunks(net.image_len()).map(|img| data.display_pixels(img)).collect();
     let scale = (64 / net.side).max(1);
-    match reprolab_core::report::plot::image_grid(&cells, net.side, net.side, net.channels, cols, scale)? {
+    match reprolab_core::report::plot::labelled_image_grid(
+        &cells,
+        net.side,
+        net.side,
+        net.channels,
+        cols,
+        scale,
+        labels,
+    )? {
         reprolab_core::report::FigureContent::Png(bytes) => reprolab_core::report::write_bytes_atomic(path, bytes),
         _ => unreachable!("image_grid draws PNG"),
     }

@@ -66,7 +66,7 @@ use anyhow::Result;
 use reprolab_core::cli::Commands;
 use reprolab_core::plan::{Outputs, Resources, Unit, UnitOutput, json_f64};
 use reprolab_core::registry::{Method, Preset, RunContext};
-use reprolab_core::report::plot::{Series, image_grid, lines_with_bands};
+use reprolab_core::report::plot::{GridLabels, Series, labelled_image_grid, lines_with_bands};
 use reprolab_core::report::{Report, Results, Verdict};
 use reprolab_core::rng::derive_seed;
 use serde::{Deserialize, Serialize};
@@ -533,6 +533,11 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
         corpus.first_test,
         sources.iter().map(|src| src.arm.as_str()).collect::<Vec<_>>().join(", ")
     );
+    let roll_labels = GridLabels {
+        title: format!("Piano rolls of test groove {}", corpus.first_test),
+        rows: sources.iter().map(|src| src.arm.clone()).collect(),
+        cols: Vec::new(),
+    };
     let mut report = ctx
         .report(results, verdict)
         .table(FIT_TABLE, fit)
@@ -541,7 +546,11 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
             "Mean stability s_i per measure for each source (lower = closer to a neighbouring measure).",
             lines_with_bands("Stability per measure", "measure", "s_i (edit distance)", &series)?,
         )
-        .figure("piano-rolls", &roll_caption, image_grid(&rolls, 6, MEASURE * MEASURES, 1, 1, 3)?)
+        .figure(
+            "piano-rolls",
+            &roll_caption,
+            labelled_image_grid(&rolls, 6, MEASURE * MEASURES, 1, 1, 3, &roll_labels)?,
+        )
         .figure(
             "loss",
             "Fine-tuning loss on the training grooves (nats per token).",

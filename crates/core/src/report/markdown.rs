@@ -31,6 +31,17 @@ pub fn cell_text(c: &super::Cell) -> String {
     if c.values.len() < 2 { num(c.mean) } else { format!("{} ± {}", num(c.mean), num(c.std)) }
 }
 
+/// A table cell with its uncertainty: "mean ± std [lo, hi]", the bracket
+/// the 95% t-interval of the mean over seeds (absent for one seed or a
+/// non-finite value), so a reader of REPORT.md sees what the verdict's
+/// intervals see, as the HTML page shows it.
+pub fn cell_with_ci(c: &super::Cell) -> String {
+    match crate::stats::mean_ci95(&c.values) {
+        Some((lo, hi)) => format!("{} [{}, {}]", cell_text(c), num(lo), num(hi)),
+        None => cell_text(c),
+    }
+}
+
 /// The one-line summary row of a report: method, verdict, evidence, time.
 fn summary_rows(repro: &Reproduction) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = repro
@@ -100,16 +111,18 @@ pub fn table_escape(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-/// One results table (arms x metrics, mean ± std) and its per-seed values.
+/// One results table (arms x metrics, mean ± std with the mean's 95%
+/// interval) and its per-seed values.
 pub fn results_markdown(res: &Results) -> String {
     let mut s = String::new();
     let metrics: Vec<String> = res.metrics.iter().map(|m| table_escape(m)).collect();
     let _ = writeln!(s, "| arm | {} |\n|---|{}", metrics.join(" | "), "---|".repeat(res.metrics.len()));
     for arm in &res.arms {
-        let cells: Vec<String> = res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), cell_text)).collect();
+        let cells: Vec<String> =
+            res.metrics.iter().map(|m| res.cell(arm, m).map_or("—".into(), cell_with_ci)).collect();
         let _ = writeln!(s, "| {} | {} |", table_escape(arm), cells.join(" | "));
     }
-    let _ = writeln!(s, "\nMean ± sample std over seeds. Per-seed values:\n");
+    let _ = writeln!(s, "\nMean ± sample std over seeds [95% t-interval of the mean]. Per-seed values:\n");
     for arm in &res.arms {
         for m in &res.metrics {
             if let Some(cell) = res.cell(arm, m) {
@@ -142,4 +155,22 @@ pub fn terminal_summary(repro: &Reproduction) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_cells_show_the_mean_s_interval_when_there_are_seeds() {
+        let mut res = Results::default();
+        for v in [1.0, 2.0, 3.0] {
+            res.record("three", "acc", v);
+        }
+        res.record("one", "acc", 0.5);
+        let md = results_markdown(&res);
+        // t(0.975, 2) = 4.3027: 2 -+ 4.3027 * 1 / sqrt(3), as in the HTML.
+        assert!(md.contains("| three | 2.0000 ± 1.0000 [-0.4841, 4.4841] |"), "{md}");
+        assert!(md.contains("| one | 0.5000 |"), "one seed has no interval: {md}");
+    }
 }

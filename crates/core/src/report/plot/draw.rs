@@ -35,7 +35,7 @@ pub(super) fn font(px: f64) -> TextStyle<'static> {
 /// DejaVu Sans (embedded) as plotters' "sans-serif", registered once:
 /// with it plotters measures text the same on every machine and the
 /// bitmap backend can draw glyphs without system fonts.
-fn register_fonts() {
+pub(super) fn register_fonts() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Fails only for a corrupt font file, which drawing then reports.

@@ -15,7 +15,7 @@ mod grid;
 mod legend;
 mod table;
 
-pub use grid::image_grid;
+pub use grid::{GridLabels, image_grid, labelled_image_grid};
 pub use table::DataTable;
 
 use super::FigureContent;
