@@ -385,47 +385,86 @@ fn membership_audit_matches_sklearn_and_names_skipped_attacks() {
     assert!(out.join("roc.png").exists() && out.join("roc.csv").exists(), "the ROC's PNG and CSV");
 }
 
+/// A population made by hand: example j has its own difficulty b_j (from
+/// -4 to 4) and every model's logit-scaled confidence on it is b_j + 3 when
+/// the model trained on it and b_j otherwise (plus a small per-model
+/// jitter). The audited model is model 0; each example is IN for exactly 2
+/// of the 4 shadows. A global loss threshold confuses easy non-members with
+/// members (its AUC is the Mann-Whitney count below), while LiRA, which
+/// calibrates per example on the shadows, separates them exactly (AUC 1),
+/// and its epsilon lower bound is far above the loss attack's.
 #[test]
 fn membership_audit_with_shadows_runs_lira() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("model.csv");
-    std::fs::write(&input, AUDIT_CSV).unwrap();
-    // two shadows with complementary membership, rows in another order
-    let mut shadows = Vec::new();
-    for k in 0..2 {
-        let mut text = String::from("id,label,member,logit_0,logit_1,logit_2\n");
-        for line in AUDIT_CSV.lines().skip(1).collect::<Vec<_>>().into_iter().rev() {
-            let f: Vec<&str> = line.split(',').collect();
-            let member = (f[0].parse::<usize>().unwrap() + k) % 2;
-            text += &format!("{},{},{member},{},{},{}\n", f[0], f[1], f[3], f[4], f[5]);
+    let n = 400;
+    let phi = |m: usize, j: usize, member: bool| {
+        let b = -4.0 + 8.0 * j as f64 / (n - 1) as f64;
+        b + if member { 3.0 } else { 0.0 } + 0.1 * (((m * 7 + j * 3) % 5) as f64 - 2.0)
+    };
+    let member = |m: usize, j: usize| if m == 0 { j.is_multiple_of(2) } else { (j + m) % 4 < 2 };
+    let label = |j: usize| usize::from(j.is_multiple_of(3));
+    let mut files = Vec::new();
+    for m in 0..5 {
+        let mut text = String::from("id,label,member,logit_0,logit_1\n");
+        for j in 0..n {
+            // the label's logit is phi, the other's 0: log(p_y / (1 - p_y)) = phi
+            let (z, y) = (phi(m, j, member(m, j)), label(j));
+            let logits = if y == 0 { [z, 0.0] } else { [0.0, z] };
+            text += &format!("{j},{y},{},{},{}\n", u8::from(member(m, j)), logits[0], logits[1]);
         }
-        let p = dir.path().join(format!("shadow{k}.csv"));
+        let p = dir.path().join(format!("model{m}.csv"));
         std::fs::write(&p, text).unwrap();
-        shadows.push(p);
+        files.push(p);
     }
     let v = stdout_json(
         reprolab()
             .args(["membership", "audit", "--json", "--input"])
-            .arg(&input)
+            .arg(&files[0])
             .arg("--shadows")
-            .args(&shadows)
+            .args(&files[1..])
             .arg("--out")
             .arg(dir.path().join("o")),
     );
-    assert_eq!(v["n_shadows"], 2);
-    for key in [
-        "loss_per_class",
-        "lira_offline",
-        "lira_online",
-        "lira_online_fixed_variance",
-        "rmia",
-        "shadow_classifier_top3",
-        "shadow_classifier_per_class",
-    ] {
-        let auc = v["attacks"][key]["auc"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&auc), "{key}: {auc}");
+    assert_eq!(v["n_shadows"], 4);
+    // the loss attack ranks by phi: count member-over-non-member pairs
+    let (ins, outs): (Vec<usize>, Vec<usize>) = (0..n).partition(|&j| member(0, j));
+    let mut wins = 0.0;
+    for &i in &ins {
+        for &o in &outs {
+            let (a, b) = (phi(0, i, true), phi(0, o, false));
+            wins += if a > b {
+                1.0
+            } else if a == b {
+                0.5
+            } else {
+                0.0
+            };
+        }
     }
-    assert!(v["skipped"].get("lira_online").is_none());
+    let loss_auc = wins / (ins.len() * outs.len()) as f64;
+    let auc = |key: &str| v["attacks"][key]["auc"].as_f64().unwrap_or_else(|| panic!("no AUC for {key}: {v}"));
+    assert!((auc("loss") - loss_auc).abs() < 1e-12, "loss AUC {} vs {loss_auc} by hand", auc("loss"));
+    assert!(loss_auc < 0.85, "the hand-made pool must fool a global threshold: {loss_auc}");
+    for key in ["lira_online", "lira_online_fixed_variance", "lira_offline", "lira_offline_fixed_variance"] {
+        assert_eq!(auc(key), 1.0, "{key}");
+        assert_eq!(v["attacks"][key]["tpr_at_fpr_0.01"].as_f64(), Some(1.0), "{key}");
+    }
+    assert!(v["skipped"].get("lira_online").is_none(), "{}", v["skipped"]);
+    // the epsilon bound: LiRA lets no non-member of the counting half
+    // through, the loss attack gives far less evidence
+    let eps = &v["epsilon"];
+    assert_eq!(eps["delta"].as_f64(), Some(1e-5));
+    assert_eq!(eps["confidence"].as_f64(), Some(0.95));
+    let lira = &eps["attacks"]["lira_online_fixed_variance"];
+    assert_eq!(lira["false_positives"].as_u64(), Some(0), "{lira}");
+    let (lira_eps, loss_eps) = (lira["epsilon"].as_f64().unwrap(), eps["attacks"]["loss"]["epsilon"].as_f64().unwrap());
+    assert!(lira_eps > 2.0 && loss_eps < lira_eps - 1.0, "LiRA {lira_eps}, loss {loss_eps}");
+    assert_eq!(
+        eps["epsilon"].as_f64().unwrap(),
+        eps["attacks"][eps["best_attack"].as_str().unwrap()]["epsilon"].as_f64().unwrap()
+    );
+    let summary = std::fs::read_to_string(dir.path().join("o/summary.md")).unwrap();
+    assert!(summary.contains("Empirical epsilon lower bound: epsilon >= "), "{summary}");
 }
 
 #[test]
@@ -745,7 +784,7 @@ fn offline_rl_rejects_bad_inputs_with_one_line() {
     reprolab().args(["offline-rl", "dataset", "--env", "point-gap", "--out", ds]).assert().success();
     fails_with(
         &["offline-rl", "train", "--env", "point-gap", "--dataset", ds, "--algo", "cql"],
-        "invalid value 'cql' for '--algo <ALGO>' [possible values: bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive]",
+        "invalid value 'cql' for '--algo <ALGO>' [possible values: bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive, iql]",
     );
     fails_with(&["offline-rl", "train", "--env", "hopper", "--dataset", ds], "unknown environment 'hopper'");
     fails_with(

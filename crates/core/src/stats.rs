@@ -142,6 +142,31 @@ pub fn wilcoxon_signed_rank(a: &[f64], b: &[f64]) -> Result<TestResult> {
     Ok(TestResult { statistic, p_value })
 }
 
+/// One-sided exact sign test: the probability of at least `successes`
+/// successes in `trials` fair coin flips, `P(X >= k)` for
+/// `X ~ Binomial(trials, 1/2)` (`scipy.stats.binomtest(k, n, 0.5,
+/// alternative="greater").pvalue`). For "most seeds go one way": count the
+/// seeds that do, out of those that go either way (ties dropped).
+pub fn sign_test_greater(successes: usize, trials: usize) -> Result<f64> {
+    if successes > trials {
+        crate::user_bail!("sign_test_greater: {successes} successes in {trials} trials");
+    }
+    if trials == 0 {
+        crate::user_bail!("sign_test_greater: no trials");
+    }
+    // C(n, j) / 2^n summed for j >= k, with the binomials built as f64
+    // (exact for the seed counts a verdict sees, n <= 60).
+    let mut c = 1.0f64;
+    let mut tail = 0.0;
+    for j in 0..=trials {
+        if j >= successes {
+            tail += c;
+        }
+        c = c * (trials - j) as f64 / (j + 1) as f64;
+    }
+    Ok(tail / 2f64.powi(trials as i32))
+}
+
 fn has_ties(ranks: &[f64]) -> bool {
     ranks.iter().any(|r| r.fract() != 0.0) || {
         let mut s = ranks.to_vec();
@@ -228,6 +253,16 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.low < 3.5 && 3.5 < a.high, "{a:?}");
         assert!(a.low >= 1.0 && a.high <= 6.0);
+    }
+
+    /// scipy.stats.binomtest(k, n, 0.5, alternative="greater").pvalue.
+    #[test]
+    fn sign_test_matches_scipy_binomtest() {
+        for (k, n, want) in [(5, 5, 0.03125), (4, 5, 0.1875), (3, 3, 0.125), (7, 10, 0.171_875), (0, 4, 1.0)] {
+            let p = sign_test_greater(k, n).unwrap();
+            assert!((p - want).abs() < 1e-12, "{k}/{n}: {p} vs {want}");
+        }
+        assert!(sign_test_greater(3, 2).is_err() && sign_test_greater(0, 0).is_err());
     }
 
     #[test]

@@ -62,20 +62,46 @@ fn roc_curve_with_ties_matches_sklearn() {
     close(roc_auc(&positives(), &SCORES).unwrap(), 0.6111111111111112);
 }
 
+/// The TPR at the largest FPR not above the target (no interpolation): the
+/// old linear interpolation gave 0.3667 at 0.1 and 0.5417 at 0.25.
 #[test]
-fn tpr_at_fixed_fpr_interpolates_like_numpy() {
+fn tpr_at_fixed_fpr_takes_the_largest_fpr_not_above_it() {
     let roc = roc_curve(&positives(), &SCORES).unwrap();
     for (target, want) in [
         (0.0, 0.16666666666666666),
-        (0.1, 0.3666666666666667),
-        (0.25, 0.5416666666666666),
+        (0.1, 0.16666666666666666),
+        (0.16666666666666666, 0.5),
+        (0.25, 0.5),
         (0.5, 0.6666666666666666),
+        (0.9, 0.8333333333333334),
         (1.0, 1.0),
     ] {
         close(roc.tpr_at(target), want);
     }
-    close(tpr_at_fpr(&positives(), &SCORES, 0.1).unwrap(), 0.3666666666666667);
+    close(tpr_at_fpr(&positives(), &SCORES, 0.1).unwrap(), 0.16666666666666666);
     close(advantage(&positives(), &SCORES).unwrap(), 0.33333333333333337);
+}
+
+/// A hand-made ROC at the 0.1% FPR a membership audit reports: 1,000
+/// negatives, 10 positives. By score: 4 positives, 1 negative, 3 positives,
+/// a tie of one positive and one negative, 2 positives, then 998 negatives.
+/// Points: (0, 0.4), (0.001, 0.4), (0.001, 0.7), (0.002, 0.8), (0.002, 1).
+/// The old linear interpolation said 0.6997 at 0.0999% and 0.85 at 0.15%;
+/// no threshold achieves either.
+#[test]
+fn tpr_at_fpr_on_a_hand_made_roc() {
+    let mut scores = vec![10.0, 9.0, 8.0, 7.0, 6.5, 6.0, 5.0, 4.0, 3.0, 3.0, 2.0, 1.5];
+    let mut positive = vec![true, true, true, true, false, true, true, true, true, false, true, true];
+    scores.extend((0..998).map(|i| -(i as f64)));
+    positive.extend(std::iter::repeat_n(false, 998));
+    let roc = roc_curve(&positive, &scores).unwrap();
+    close(roc.tpr_at(0.0), 0.4);
+    close(roc.tpr_at(0.000999), 0.4);
+    // an FPR exactly at the target counts (one false positive in 1,000)
+    close(roc.tpr_at(0.001), 0.7);
+    close(roc.tpr_at(0.0015), 0.7);
+    close(roc.tpr_at(0.002), 1.0);
+    close(roc.tpr_at(0.01), 1.0);
 }
 
 #[test]

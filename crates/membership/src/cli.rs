@@ -14,7 +14,9 @@ pub enum Command {
     ///
     /// FILE is CSV (columns id, label, optional member 0/1, and logit_0.. or prob_0..) or NPZ
     /// (arrays id, label, optional member, logits or probs). Shadow files use the same format
-    /// with member; they enable the calibrated and LiRA attacks.
+    /// with member; they enable the calibrated, LiRA and RMIA attacks. Rows with an optional
+    /// population column (array) set to 1 are data no model trained on: RMIA's population,
+    /// not scored.
     Audit {
         /// The audited model's outputs.
         #[arg(long, value_name = "FILE")]

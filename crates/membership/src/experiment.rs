@@ -4,8 +4,11 @@
 //! that exposure at a measurable accuracy cost.
 //!
 //! **Setup.** On each attacked pool (by default the embedded digits, 1,797
-//! x 64, and breast cancer, 569 x 30) a population of `population.n_models`
-//! small MLPs trains, each on its own random half. Each model is the target
+//! x 64, and breast cancer, 569 x 30) a stratified `rmia.population_share`
+//! (default 0.2) is first held out as RMIA's population, rows no model
+//! trains on (ML Privacy Meter's default); on the rest a population of
+//! `population.n_models` small MLPs trains, each on its own random half.
+//! Each model is the target
 //! in turn and the others are its shadows; every attack's scores are pooled
 //! over all targets, so 0.1% FPR has thousands of non-members behind it.
 //! Every attack reports AUC, TPR at 0.1% and 1% FPR and balanced accuracy at
@@ -14,13 +17,21 @@
 //! with a no-defence population of the same size.
 //!
 //! **Pass rule** ([`RULE`], in words). The claim is supported when, on every
-//! attacked pool, LiRA (online, fixed variance) has a TPR at 0.1% FPR that
-//! is above 0 and at least 10 times the global loss-threshold attack's, and
-//! every defence lowers LiRA's TPR at 0.1% FPR below that of the
-//! no-defence population it is paired with (the accuracy cost is reported
-//! beside it, not judged). It is not supported when the measurements fail
-//! that. It is inconclusive, with the command that can decide, when a
-//! precondition fails: fewer than 32 models in a pool, fewer than 1,000
+//! attacked pool, LiRA (online, fixed variance) has a TPR at 0.1% FPR more
+//! than 10 times the global loss-threshold attack's, and every defence
+//! lowers LiRA's TPR at 0.1% FPR below that of the no-defence population it
+//! is paired with (the accuracy cost is reported beside it, not judged).
+//! Each of these is a paired difference (`TPR_LiRA - 10 TPR_loss`;
+//! `TPR_defence - TPR_baseline`) judged by its 95% interval, never by two
+//! numbers: with at least 3 seeds the Student-t interval over the per-seed
+//! differences, with fewer each seed's paired bootstrap over the pool's
+//! examples ([`crate::paired`]; it measures the evaluation sample's noise,
+//! not training noise, which is why 3 seeds take over when there are 3).
+//! The quick preset runs 1 seed (3 would not fit its 3 minutes), full and
+//! paper run 3. The claim is not supported when an interval lies on the
+//! wrong side of 0, and inconclusive when one includes 0. It is also
+//! inconclusive, with the command that can decide, when a precondition
+//! fails: fewer than 32 models in a pool, fewer than 1,000
 //! pooled non-member scores behind 0.1% FPR, targets that did not learn
 //! (mean held-out accuracy below halfway from the majority-class rate to
 //! 1), or a no-defence population whose LiRA TPR at 0.1% FPR is not above
@@ -54,8 +65,11 @@
 use crate::attacks::{self, AttackFeatures, METRICS, NamedScores, Variance};
 use crate::defences::{DefenceConfig, run_defences};
 use crate::generative::{GenerativeConfig, train_autoencoders};
+use crate::paired::{BOOTSTRAP_95, Difference, Pooled, over_seeds, tpr_difference};
 use crate::pool::{check_models, check_spec, csv_spec, standardised};
-use crate::shadow::{Architecture, ModelOutputs, PopulationConfig, train_population};
+use crate::shadow::{
+    Architecture, ModelOutputs, PopulationConfig, split_population, train_population, train_population_with,
+};
 use anyhow::{Context, Result};
 use reprolab_core::cli::Commands;
 use reprolab_core::data::Dataset;
@@ -69,7 +83,7 @@ use reprolab_core::train::classifier::FitConfig;
 use serde::{Deserialize, Serialize};
 
 pub const CLAIM: &str = "Evaluated at low false-positive rates, the likelihood-ratio attack (LiRA) identifies far more training members than the loss-threshold attack.";
-pub const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed variance) TPR at 0.1% FPR is at least 10x the global loss attack's and above 0, and every implemented defence lowers LiRA TPR@0.1% below the no-defence population of the same size it is paired with (its accuracy cost is reported). Preconditions, otherwise inconclusive: every attacked pool has at least 32 models (the registered population: 31 shadows per target) and at least 1,000 pooled non-member scores behind 0.1% FPR; every target population (each pool's and each no-defence population of the defences) reaches a mean held-out accuracy at least halfway from the majority-class rate to 1 (the targets learned their task); every no-defence population's LiRA TPR@0.1% is above 0.1%, the random-guess TPR at that FPR (there is leakage for a defence to lower).";
+pub const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed variance) TPR at 0.1% FPR exceeds 10x the global loss attack's (the 95% interval of TPR_LiRA - 10 TPR_loss lies above 0), and every implemented defence lowers LiRA TPR@0.1% below the no-defence population of the same size it is paired with (the 95% interval of the paired difference lies below 0; its accuracy cost is reported). Intervals: Student t over the per-seed differences with at least 3 seeds; with fewer, each seed's paired bootstrap over the pool's examples (1,000 resamples, both arms resampled together). Not supported when an interval lies on the wrong side of 0 (LiRA below 10x the loss attack, or a defence that raises the TPR). Inconclusive when an interval includes 0, or when a precondition fails: every attacked pool has at least 32 models (the registered population: 31 shadows per target) and at least 1,000 pooled non-member scores behind 0.1% FPR; every target population (each pool's and each no-defence population of the defences) reaches a mean held-out accuracy at least halfway from the majority-class rate to 1 (the targets learned their task); every no-defence population's LiRA TPR@0.1% is above 0.1%, the random-guess TPR at that FPR (there is leakage for a defence to lower).";
 
 /// The rule's preconditions (see [`RULE`]). Thresholds come from the
 /// experiment's design and the method, not from any run:
@@ -87,6 +101,10 @@ pub const RULE: &str = "Supported when, on every dataset, LiRA (online, fixed va
 /// - baseline leakage: a defence can only lower a TPR that is above what a
 ///   random guess gets at that FPR (TPR = FPR = 0.1%).
 pub const MIN_MODELS: usize = 32;
+/// The FPR the rule reads TPRs at.
+pub const RULE_FPR: f64 = 0.001;
+/// How many times the loss attack's TPR LiRA's must exceed.
+pub const LIRA_FACTOR: f64 = 10.0;
 /// Pooled non-member scores needed behind 0.1% FPR (see [`MIN_MODELS`]).
 pub const MIN_NEGATIVES: usize = 1000;
 /// A random guess's TPR at 0.1% FPR (see [`MIN_MODELS`]).
@@ -143,6 +161,9 @@ pub struct Config {
     pub generative: GenerativeConfig,
     /// A CNN target population, reported outside the rule.
     pub cnn: CnnConfig,
+    /// RMIA's population split (absent: the default share).
+    #[serde(default)]
+    pub rmia: attacks::RmiaConfig,
 }
 
 /// The CNN population: a small ConvNet on an image dataset (8x8 digits).
@@ -185,7 +206,8 @@ impl Validate for Config {
         self.attack_model.validate().context("attack_model")?;
         self.defences.validate().context("defences")?;
         self.generative.validate().context("generative")?;
-        self.cnn.validate().context("cnn")
+        self.cnn.validate().context("cnn")?;
+        self.rmia.validate().context("rmia")
     }
 }
 
@@ -219,12 +241,28 @@ const DEFENCE_TPR: &str = "LiRA TPR@0.1%FPR";
 const DEFENCE_ACCURACY: &str = "test accuracy";
 
 /// Every attack's membership scores for one target model.
-fn attack_scores(out: &ModelOutputs, target: usize, am: &AttackModelConfig, seed: u64) -> Result<NamedScores> {
+/// `population` holds the same models' outputs on RMIA's population (rows
+/// none of them trained on).
+fn attack_scores(
+    out: &ModelOutputs,
+    population: &ModelOutputs,
+    target: usize,
+    am: &AttackModelConfig,
+    seed: u64,
+) -> Result<NamedScores> {
     let mut all: NamedScores =
         METRICS.iter().map(|(name, stat)| (name.to_string(), attacks::metric(out, target, *stat))).collect();
-    all.push(("loss, per-class threshold".into(), attacks::metric_per_class(out, target, METRICS[0].1)));
+    for (name, stat) in METRICS {
+        all.push((format!("{name}, per-class threshold"), attacks::metric_per_class(out, target, stat)));
+    }
+    // Offline LiRA: the reference code's two-sided score, and the paper's one-sided test.
     all.push(("LiRA offline".into(), attacks::lira_offline(out, target, Variance::PerExample)));
     all.push(("LiRA offline, fixed variance".into(), attacks::lira_offline(out, target, Variance::Fixed)));
+    all.push(("LiRA offline, one-sided".into(), attacks::lira_offline_one_sided(out, target, Variance::PerExample)));
+    all.push((
+        "LiRA offline, one-sided, fixed variance".into(),
+        attacks::lira_offline_one_sided(out, target, Variance::Fixed),
+    ));
     all.push(("LiRA online".into(), attacks::lira_online(out, target, Variance::PerExample)));
     all.push((LIRA.into(), attacks::lira_online(out, target, Variance::Fixed)));
     if let Some(scores) = attacks::lira_online_queries(out, target, Variance::Fixed) {
@@ -233,10 +271,9 @@ fn attack_scores(out: &ModelOutputs, target: usize, am: &AttackModelConfig, seed
     if let Some(robustness) = attacks::boundary(out, target) {
         all.push(("label-only boundary (noise robustness)".into(), robustness));
     }
-    // With gamma fixed, RMIA's score is monotone in p(x|target) / p(x), so
-    // the population only sets the resolution: the whole pool serves.
-    let population: Vec<usize> = (0..out.n_examples).collect();
-    all.push(("RMIA".into(), attacks::rmia(out, target, &population, 1.0)));
+    let z = attacks::Population::Disjoint(population);
+    all.push(("RMIA".into(), attacks::rmia(out, target, z, attacks::RmiaMode::Online, 1.0)));
+    all.push(("RMIA offline".into(), attacks::rmia_offline_tuned(out, target, z, 1.0).2));
     let seed = derive_seed(seed, &format!("attack-{target}"));
     for (name, kind) in [
         ("shadow classifier (top-3, global)", AttackFeatures::Top3Sorted),
@@ -247,13 +284,19 @@ fn attack_scores(out: &ModelOutputs, target: usize, am: &AttackModelConfig, seed
     Ok(all)
 }
 
-/// Pooled ROC of every attack over all targets (each model in turn).
-fn pooled_rocs(out: &ModelOutputs, am: &AttackModelConfig, seed: u64) -> Result<Vec<(String, Roc, usize)>> {
+/// Pooled ROC of every attack over all targets (each model in turn), its
+/// count of non-member scores and the pooled scores themselves.
+fn pooled_rocs(
+    out: &ModelOutputs,
+    population: &ModelOutputs,
+    am: &AttackModelConfig,
+    seed: u64,
+) -> Result<Vec<(String, Roc, usize, Pooled)>> {
     let mut pooled: Vec<(String, Vec<f64>, Vec<bool>)> = Vec::new();
     let bar = reprolab_core::progress::bar(out.n_models as u64, "attacks (each target)");
     for target in 0..out.n_models {
         bar.inc(1);
-        for (k, (name, scores)) in attack_scores(out, target, am, seed)?.into_iter().enumerate() {
+        for (k, (name, scores)) in attack_scores(out, population, target, am, seed)?.into_iter().enumerate() {
             if pooled.len() <= k {
                 pooled.push((name, Vec::new(), Vec::new()));
             }
@@ -265,7 +308,8 @@ fn pooled_rocs(out: &ModelOutputs, am: &AttackModelConfig, seed: u64) -> Result<
         .into_iter()
         .map(|(name, scores, members)| {
             let negatives = members.iter().filter(|m| !**m).count();
-            Ok((name, roc_curve(&members, &scores)?, negatives))
+            let pooled = Pooled::new(out.n_examples, scores, members)?;
+            Ok((name, pooled.roc()?, negatives, pooled))
         })
         .collect()
 }
@@ -284,7 +328,7 @@ const GENERATIVE: &str = "generative";
 const CNN: &str = "cnn";
 
 /// The attacks drawn in each pool's ROC figure.
-const SHOWN: [&str; 7] = [
+const SHOWN: [&str; 8] = [
     "loss",
     "loss, per-class threshold",
     "shadow classifier (per class)",
@@ -292,6 +336,7 @@ const SHOWN: [&str; 7] = [
     "LiRA online",
     LIRA,
     "RMIA",
+    "RMIA offline",
 ];
 
 fn defence_title(cfg: &Config) -> String {
@@ -327,6 +372,9 @@ struct PoolData {
     majority_rate: f64,
     /// The thinned ROCs (attack, FPR grid, TPR) of the attacks in [`SHOWN`].
     curves: Vec<(String, Vec<f64>, Vec<f64>)>,
+    /// LiRA's TPR@0.1% minus [`LIRA_FACTOR`] times the loss attack's, with
+    /// its paired bootstrap interval over the pool's examples.
+    lira_vs_loss: Difference,
 }
 
 /// The map, in the order the tables are replayed: one unit per (dataset
@@ -361,18 +409,25 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
 
 /// Every attack on one pool's population of `seed`.
 fn pool_unit(ctx: &RunContext, cfg: &Config, spec: &str, seed: u64) -> Result<UnitOutput> {
-    let data = standardised(spec)?;
+    let full = standardised(spec)?;
     // Reports and files use the dataset's own name (a CSV's file stem).
-    let name = &data.name;
+    let name = &full.name;
     let mut results = UnitOutput::default();
-    let out = train_population(&data, &cfg.population, derive_seed(seed, name))?;
+    // RMIA's population: rows no model trains on, held out of the attacked pool.
+    let (data, population) = split_population(&full, cfg.rmia.population_share, derive_seed(seed, name))?;
+    let (out, pop) = train_population_with(&data, Some(&population), &cfg.population, derive_seed(seed, name))?;
+    let pop = pop.context("the population's outputs were recorded")?;
     let npz = ctx.out_dir.join(format!("{name}-seed{seed}-outputs.npz"));
     out.save_npz(&npz)?;
+    pop.save_npz(&ctx.out_dir.join(format!("{name}-seed{seed}-population-outputs.npz")))?;
+    let rmia_a: Vec<f64> = (0..out.n_models)
+        .map(|t| attacks::rmia_offline_tuned(&out, t, attacks::Population::Disjoint(&pop), 1.0).0)
+        .collect();
     let acc: Vec<f64> = (0..out.n_models).map(|m| out.out_accuracy(m)).collect();
     results.record(UTILITY, &format!("{name} test accuracy"), reprolab_core::stats::mean(&acc));
-    let rocs = pooled_rocs(&out, &cfg.attack_model, derive_seed(seed, name))?;
+    let rocs = pooled_rocs(&out, &pop, &cfg.attack_model, derive_seed(seed, name))?;
     let mut min_negatives = usize::MAX;
-    for (attack, roc, negatives) in &rocs {
+    for (attack, roc, negatives, _) in &rocs {
         min_negatives = min_negatives.min(*negatives);
         results.record(attack, &format!("{name} AUC"), roc.auc());
         results.record(attack, &format!("{name} TPR@0.1%FPR"), roc.tpr_at(0.001));
@@ -382,22 +437,47 @@ fn pool_unit(ctx: &RunContext, cfg: &Config, spec: &str, seed: u64) -> Result<Un
     }
     let curves = rocs
         .iter()
-        .filter(|(a, _, _)| SHOWN.contains(&a.as_str()))
-        .map(|(a, roc, _)| {
+        .filter(|(a, _, _, _)| SHOWN.contains(&a.as_str()))
+        .map(|(a, roc, _, _)| {
             let (f, t) = thinned(roc);
             (a.clone(), f, t)
         })
         .collect();
     results.note(format!(
-        "{name}: {} examples, {} models (each on a random half), mean test accuracy on held-out halves {:.3}; scores pooled over all {} targets. Model outputs saved to {}.",
+        "{name}: {} examples attacked and {} held out as RMIA's population (no model trains on them), {} models (each on a random half of the attacked rows), mean test accuracy on held-out halves {:.3}; scores pooled over all {} targets. RMIA offline's a, chosen per target by AUC on a shadow from 0, 0.1, ..., 1: mean {:.2}, range {:.1} to {:.1}. RMIA's score is the share of the {} population rows an example beats, so a non-member beats them all with chance 1/{}: below an FPR of about {:.2}% RMIA cannot rank, and its TPR@0.1%FPR is near 0 whenever the population has fewer than ~1,000 rows (ML Privacy Meter's CIFAR-10 population has 10,000). Model outputs saved to {}.",
         data.len(),
+        population.len(),
         out.n_models,
         reprolab_core::stats::mean(&acc),
         out.n_models,
+        reprolab_core::stats::mean(&rmia_a),
+        rmia_a.iter().copied().fold(f64::INFINITY, f64::min),
+        rmia_a.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        population.len(),
+        population.len() + 1,
+        100.0 / (population.len() + 1) as f64,
         npz.display()
     ));
     let majority_rate = majority_rate(&data);
-    results.with_data(&PoolData { name: name.clone(), n_models: out.n_models, min_negatives, majority_rate, curves })
+    let pooled = |attack: &str| {
+        rocs.iter().find(|r| r.0 == attack).map(|r| &r.3).with_context(|| format!("no pooled scores for '{attack}'"))
+    };
+    let lira_vs_loss = tpr_difference(
+        pooled(LIRA)?,
+        pooled(LOSS)?,
+        LIRA_FACTOR,
+        RULE_FPR,
+        BOOTSTRAP_95,
+        derive_seed(seed, &format!("{name}-bootstrap")),
+    )?;
+    results.with_data(&PoolData {
+        name: name.clone(),
+        n_models: out.n_models,
+        min_negatives,
+        majority_rate,
+        curves,
+        lira_vs_loss,
+    })
 }
 
 /// What the defences unit hands to `summarise` besides its records.
@@ -405,6 +485,9 @@ fn pool_unit(ctx: &RunContext, cfg: &Config, spec: &str, seed: u64) -> Result<Un
 struct DefenceData {
     /// (defence, the no-defence population it is judged against)
     baselines: Vec<(String, String)>,
+    /// (defence, its LiRA TPR@0.1% minus its baseline's, with the paired
+    /// bootstrap interval over the pool's examples)
+    differences: Vec<(String, Difference)>,
     /// The defence dataset's majority-class rate.
     majority_rate: f64,
 }
@@ -417,13 +500,19 @@ fn defences_unit(cfg: &Config, seed: u64) -> Result<UnitOutput> {
     let measured = run_defences(&defence_data, &cfg.population, &cfg.defences, derive_seed(seed, "defences"))?;
     let mut out = UnitOutput::default();
     let mut baselines: Vec<(String, String)> = Vec::new();
+    let mut differences = Vec::new();
     for m in &measured {
         let base = m.compared_to.as_deref().unwrap_or(&m.name);
-        let base_accuracy = measured.iter().find(|b| b.name == base).map_or(f64::NAN, |b| b.test_accuracy);
+        let reference = measured.iter().find(|b| b.name == base);
+        let base_accuracy = reference.map_or(f64::NAN, |b| b.test_accuracy);
         if let Some(b) = &m.compared_to
             && !baselines.iter().any(|(a, _)| a == &m.name)
         {
             baselines.push((m.name.clone(), b.clone()));
+            let reference = reference.with_context(|| format!("defence '{}': no population '{b}'", m.name))?;
+            let boot_seed = derive_seed(seed, &format!("bootstrap-{}", m.name));
+            let d = tpr_difference(&m.lira, &reference.lira, 1.0, RULE_FPR, BOOTSTRAP_95, boot_seed)?;
+            differences.push((m.name.clone(), d));
         }
         out.record_in(&title, &m.name, DEFENCE_ACCURACY, m.test_accuracy);
         out.record_in(&title, &m.name, "accuracy cost", base_accuracy - m.test_accuracy);
@@ -431,7 +520,7 @@ fn defences_unit(cfg: &Config, seed: u64) -> Result<UnitOutput> {
         out.record_in(&title, &m.name, DEFENCE_TPR, m.lira_tpr_at_0_001);
         out.record_in(&title, &m.name, "loss AUC", m.loss_auc);
     }
-    out.with_data(&DefenceData { baselines, majority_rate: majority_rate(&defence_data) })
+    out.with_data(&DefenceData { baselines, differences, majority_rate: majority_rate(&defence_data) })
 }
 
 /// Generative-model attacks: not part of the rule, reported as evidence
@@ -505,6 +594,8 @@ struct PoolCheck {
     /// Mean held-out accuracy of the pool's models.
     accuracy: f64,
     majority_rate: f64,
+    /// Per seed: LiRA's TPR@0.1% minus 10 times the loss attack's.
+    lira_vs_loss: Vec<Difference>,
 }
 
 /// The rule's inputs for one defence and the no-defence population it is
@@ -516,6 +607,30 @@ struct DefenceCheck {
     base: String,
     base_tpr: f64,
     base_accuracy: f64,
+    /// Per seed: the defence's LiRA TPR@0.1% minus its baseline's.
+    differences: Vec<Difference>,
+}
+
+/// Where a difference's interval lies against 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Above,
+    Below,
+    Across,
+}
+
+/// The rule's interval of per-seed differences ([`over_seeds`]), where it
+/// lies, and its text `estimate [low, high]`.
+fn judged(diffs: &[Difference]) -> Option<(Side, String, String)> {
+    let (d, how) = over_seeds(diffs)?;
+    let side = if d.low > 0.0 {
+        Side::Above
+    } else if d.high < 0.0 {
+        Side::Below
+    } else {
+        Side::Across
+    };
+    Some((side, format!("{:+.4} [{:+.4}, {:+.4}]", d.estimate, d.low, d.high), how))
 }
 
 /// The command that can decide when a precondition fails at `preset`.
@@ -529,24 +644,56 @@ fn decide(preset: Preset) -> &'static str {
     }
 }
 
-/// The rule (see [`RULE`]): its preconditions first, then the pass criterion.
+/// The rule (see [`RULE`]): its preconditions first, then the pass
+/// criterion on each interval's side of 0.
 fn judge(pools: &[PoolCheck], defences: &[DefenceCheck], defence_majority: f64, preset: Preset) -> Verdict {
-    let mut evidence = pools
-        .iter()
-        .map(|p| {
-            let ratio = if p.loss > 0.0 { format!("{:.1}x", p.lira / p.loss) } else { "loss TPR 0".into() };
-            format!("{}: LiRA TPR@0.1% {:.4} vs loss {:.4} ({ratio})", p.name, p.lira, p.loss)
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    let not_lowered: Vec<&str> = defences.iter().filter(|d| d.tpr >= d.base_tpr).map(|d| d.arm.as_str()).collect();
-    evidence += &if not_lowered.is_empty() {
-        format!("; all {} defences lowered LiRA TPR@0.1% below their no-defence population", defences.len())
-    } else {
-        format!("; LiRA TPR@0.1% not lowered by: {}", not_lowered.join(", "))
-    };
-
     let mut failed = Vec::new();
+    let mut passes = Vec::new();
+    let mut fails = Vec::new();
+    let mut unclear = Vec::new();
+    let mut how_judged = Vec::new();
+    let mut evidence = Vec::new();
+    for p in pools {
+        let ratio = if p.loss > 0.0 { format!("{:.1}x", p.lira / p.loss) } else { "loss TPR 0".into() };
+        let mut text = format!("{}: LiRA TPR@0.1% {:.4} vs loss {:.4} ({ratio})", p.name, p.lira, p.loss);
+        match judged(&p.lira_vs_loss) {
+            Some((side, interval, how)) => {
+                text += &format!(", LiRA - 10x loss {interval}");
+                how_judged.push(how);
+                match side {
+                    Side::Above => passes.push(p.name.clone()),
+                    Side::Below => fails.push(format!("{}: LiRA below 10x the loss attack", p.name)),
+                    Side::Across => unclear.push(format!("{}: LiRA vs 10x loss", p.name)),
+                }
+            }
+            None => failed.push(format!("{}: no LiRA-vs-loss interval", p.name)),
+        }
+        evidence.push(text);
+    }
+    let mut changes = Vec::new();
+    for d in defences {
+        match judged(&d.differences) {
+            Some((side, interval, how)) => {
+                changes.push(format!("{} {:.4} ({interval})", d.arm, d.tpr));
+                how_judged.push(how);
+                match side {
+                    Side::Below => passes.push(d.arm.clone()),
+                    Side::Above => fails.push(format!("{} raised LiRA TPR@0.1%", d.arm)),
+                    Side::Across => unclear.push(d.arm.clone()),
+                }
+            }
+            None => failed.push(format!("defences, {}: no interval of its TPR change", d.arm)),
+        }
+    }
+    if !changes.is_empty() {
+        evidence.push(format!("LiRA TPR@0.1% change vs no defence: {}", changes.join(", ")));
+    }
+    how_judged.dedup();
+    let mut evidence = evidence.join("; ");
+    if !how_judged.is_empty() {
+        evidence += &format!(" (95% intervals: {})", how_judged.join("; "));
+    }
+
     for p in pools {
         if p.n_models < MIN_MODELS {
             failed.push(format!(
@@ -594,8 +741,18 @@ fn judge(pools: &[PoolCheck], defences: &[DefenceCheck], defence_majority: f64, 
             format!("precondition failed: {}. Measured: {evidence}. To decide, {}.", failed.join("; "), decide(preset)),
         );
     }
-    let attacks_pass = pools.iter().all(|p| p.lira > 0.0 && p.lira >= 10.0 * p.loss);
-    Verdict::from_rule(attacks_pass && not_lowered.is_empty(), RULE, evidence)
+    if !fails.is_empty() {
+        let open =
+            if unclear.is_empty() { String::new() } else { format!("; interval includes 0: {}", unclear.join(", ")) };
+        return Verdict::from_rule(false, RULE, format!("{evidence}. Fails: {}{open}.", fails.join(", ")));
+    }
+    if !unclear.is_empty() {
+        return Verdict::inconclusive(
+            RULE,
+            format!("{evidence}. Interval includes 0: {}. To decide, {}.", unclear.join(", "), decide(preset)),
+        );
+    }
+    Verdict::from_rule(true, RULE, format!("{evidence}. All {} intervals on the rule's side of 0.", passes.len()))
 }
 
 /// The bars of the TPR@0.1%FPR chart: the loss, modified-entropy and
@@ -647,6 +804,7 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
             min_negatives: pools.iter().map(|p| p.min_negatives).min().unwrap_or(0),
             accuracy: results.require(UTILITY, &format!("{name} test accuracy"))?.mean,
             majority_rate: first.majority_rate,
+            lira_vs_loss: pools.iter().map(|p| p.lira_vs_loss).collect(),
         });
     }
 
@@ -654,6 +812,8 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     let defence_results = outputs.results(&defence_title);
     // (defence, the no-defence population it is judged against)
     let mut baselines: Vec<(String, String)> = Vec::new();
+    // (defence, its TPR difference from its baseline in each seed)
+    let mut differences: Vec<(String, Vec<Difference>)> = Vec::new();
     let mut defence_majority = f64::NAN;
     for (_, o) in outputs.of_part(DEFENCES) {
         let data: DefenceData = o.data()?;
@@ -663,7 +823,14 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
                 baselines.push((arm, base));
             }
         }
+        for (arm, d) in data.differences {
+            match differences.iter_mut().find(|(a, _)| a == &arm) {
+                Some((_, seeds)) => seeds.push(d),
+                None => differences.push((arm, vec![d])),
+            }
+        }
     }
+    let seeds_of = |arm: &str| differences.iter().find(|(a, _)| a == arm).map_or(Vec::new(), |(_, d)| d.clone());
     let tpr = |arm: &str| Ok::<_, anyhow::Error>(defence_results.require(arm, DEFENCE_TPR)?.mean);
     let accuracy = |arm: &str| Ok::<_, anyhow::Error>(defence_results.require(arm, DEFENCE_ACCURACY)?.mean);
     let defence_checks: Vec<DefenceCheck> = baselines
@@ -675,6 +842,7 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
                 base: base.clone(),
                 base_tpr: tpr(base)?,
                 base_accuracy: accuracy(base)?,
+                differences: seeds_of(arm),
             })
         })
         .collect::<Result<_>>()?;
@@ -732,8 +900,14 @@ mod tests {
     use reprolab_core::data::embedded;
     use reprolab_core::report::Outcome;
 
-    /// A pool that meets every precondition: 32 models, 14k non-members,
-    /// accurate targets; LiRA 12x the loss attack.
+    /// A difference `estimate [low, high]` of one seed.
+    fn diff(estimate: f64, low: f64, high: f64) -> Difference {
+        Difference { estimate, low, high }
+    }
+
+    /// A pool that meets every precondition: 32 models, 28k non-members,
+    /// accurate targets; LiRA 12.7x the loss attack, and LiRA - 10x loss
+    /// +0.0060 with a bootstrap interval above 0.
     fn pool() -> PoolCheck {
         PoolCheck {
             name: "digits".into(),
@@ -743,32 +917,102 @@ mod tests {
             min_negatives: 28_768,
             accuracy: 0.97,
             majority_rate: 0.10,
+            lira_vs_loss: vec![diff(0.006, 0.001, 0.011)],
         }
     }
 
-    fn defence(tpr: f64) -> DefenceCheck {
-        DefenceCheck { arm: "L2 0.01".into(), tpr, base: "no defence".into(), base_tpr: 0.019, base_accuracy: 0.97 }
+    /// A defence whose one seed moved LiRA's TPR by `d` (with `low`, `high`).
+    fn defence(tpr: f64, d: Difference) -> DefenceCheck {
+        DefenceCheck {
+            arm: "L2 0.01".into(),
+            tpr,
+            base: "no defence".into(),
+            base_tpr: 0.019,
+            base_accuracy: 0.97,
+            differences: vec![d],
+        }
+    }
+
+    fn lowered() -> DefenceCheck {
+        defence(0.010, diff(-0.009, -0.014, -0.004))
     }
 
     #[test]
-    fn the_rule_passes_and_fails_when_every_precondition_holds() {
-        let v = judge(&[pool()], &[defence(0.010)], 0.10, Preset::Quick);
+    fn the_rule_passes_when_every_interval_is_on_its_side_of_zero() {
+        let v = judge(&[pool()], &[lowered()], 0.10, Preset::Quick);
         assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
-        let v = judge(&[pool()], &[defence(0.020)], 0.10, Preset::Quick);
+        assert!(v.evidence.contains("LiRA - 10x loss +0.0060 [+0.0010, +0.0110]"), "{}", v.evidence);
+        assert!(v.evidence.contains("L2 0.01 0.0100 (-0.0090 [-0.0140, -0.0040])"), "{}", v.evidence);
+        assert!(v.evidence.contains("paired bootstrap over examples, 1 seed"), "{}", v.evidence);
+    }
+
+    /// The old rule passed on two numbers (L2 1.94% vs 1.96% would fail,
+    /// 1.96% vs 1.94% pass); now a defence lowers the TPR only when its
+    /// interval lies below 0, and one whose interval lies above 0 fails.
+    #[test]
+    fn a_defence_counts_only_when_its_interval_excludes_zero() {
+        // lower by two numbers, but the interval includes 0: inconclusive
+        let close = defence(0.0188, diff(-0.0002, -0.004, 0.0035));
+        let v = judge(&[pool()], &[close], 0.10, Preset::Quick);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(
+            v.evidence.contains("Interval includes 0: L2 0.01. To decide, run `reprolab run membership --preset full")
+        );
+        // raised, with an interval above 0: not supported
+        let raised = DefenceCheck { arm: "label smoothing 0.1".into(), ..defence(0.041, diff(0.022, 0.012, 0.031)) };
+        let v = judge(&[pool()], &[lowered(), raised], 0.10, Preset::Quick);
         assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
-        assert!(v.evidence.contains("not lowered by: L2 0.01"), "{}", v.evidence);
-        let weak = PoolCheck { lira: 0.005, ..pool() };
-        assert_eq!(judge(&[weak], &[defence(0.010)], 0.10, Preset::Quick).outcome, Outcome::NotSupported);
+        assert!(v.evidence.contains("Fails: label smoothing 0.1 raised LiRA TPR@0.1%."), "{}", v.evidence);
+    }
+
+    #[test]
+    fn the_attack_half_needs_lira_above_10x_the_loss_attack_by_its_interval() {
+        // 12.7x by the means, but LiRA - 10x loss has an interval across 0
+        let unsure = PoolCheck { lira_vs_loss: vec![diff(0.006, -0.002, 0.014)], ..pool() };
+        let v = judge(&[unsure], &[lowered()], 0.10, Preset::Quick);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("Interval includes 0: digits: LiRA vs 10x loss."), "{}", v.evidence);
+        // breast cancer at 2.8x: the interval lies below 0
+        let weak = PoolCheck {
+            name: "breast-cancer".into(),
+            lira: 0.0027,
+            loss: 0.0009,
+            lira_vs_loss: vec![diff(-0.0063, -0.009, -0.003)],
+            ..pool()
+        };
+        let v = judge(&[pool(), weak], &[lowered()], 0.10, Preset::Quick);
+        assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
+        assert!(v.evidence.contains("Fails: breast-cancer: LiRA below 10x the loss attack."), "{}", v.evidence);
+    }
+
+    /// With 3 seeds the interval is Student t over the per-seed estimates:
+    /// three seeds each lowering the TPR by its own bootstrap interval, but
+    /// with estimates -0.009, -0.001 and +0.004 (scipy t interval [-0.0183,
+    /// +0.0143]), do not show that the defence lowers it.
+    #[test]
+    fn three_seeds_judge_on_the_t_interval_over_seeds() {
+        let seeds = vec![diff(-0.009, -0.014, -0.004), diff(-0.001, -0.002, -0.0005), diff(0.004, 0.001, 0.007)];
+        let d = DefenceCheck { differences: seeds, ..lowered() };
+        let p = PoolCheck { lira_vs_loss: vec![diff(0.006, 0.001, 0.011); 3], ..pool() };
+        let v = judge(std::slice::from_ref(&p), &[d], 0.10, Preset::Full);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("t interval over 3 seeds"), "{}", v.evidence);
+        assert!(v.evidence.contains("-0.0020 [-0.0183, +0.0143]"), "{}", v.evidence);
+        assert!(v.evidence.contains("--preset paper"), "{}", v.evidence);
+        let steady = vec![diff(-0.009, -0.014, -0.004), diff(-0.008, -0.012, -0.003), diff(-0.010, -0.015, -0.005)];
+        let v = judge(&[p], &[DefenceCheck { differences: steady, ..lowered() }], 0.10, Preset::Full);
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
     }
 
     #[test]
     fn a_failed_precondition_is_inconclusive_with_its_numbers_and_the_command() {
         let cases = [
-            (PoolCheck { n_models: 6, ..pool() }, defence(0.020), "digits: 6 models, fewer than the rule's 32"),
-            (PoolCheck { min_negatives: 900, ..pool() }, defence(0.020), "only 900 pooled non-members"),
-            (PoolCheck { accuracy: 0.40, ..pool() }, defence(0.020), "mean test accuracy 0.400 below 0.550"),
-            (pool(), DefenceCheck { base_tpr: 0.001, ..defence(0.0) }, "no defence: LiRA TPR@0.1% 0.0010, not above"),
-            (pool(), DefenceCheck { base_accuracy: 0.3, ..defence(0.0) }, "no defence: mean test accuracy 0.300"),
+            (PoolCheck { n_models: 6, ..pool() }, lowered(), "digits: 6 models, fewer than the rule's 32"),
+            (PoolCheck { min_negatives: 900, ..pool() }, lowered(), "only 900 pooled non-members"),
+            (PoolCheck { accuracy: 0.40, ..pool() }, lowered(), "mean test accuracy 0.400 below 0.550"),
+            (pool(), DefenceCheck { base_tpr: 0.001, ..lowered() }, "no defence: LiRA TPR@0.1% 0.0010, not above"),
+            (pool(), DefenceCheck { base_accuracy: 0.3, ..lowered() }, "no defence: mean test accuracy 0.300"),
+            (pool(), DefenceCheck { differences: vec![], ..lowered() }, "L2 0.01: no interval of its TPR change"),
         ];
         for (p, d, reason) in cases {
             let v = judge(&[p], &[d], 0.10, Preset::Quick);
@@ -779,7 +1023,7 @@ mod tests {
         }
         // the breast-cancer threshold sits halfway from its majority class (0.627)
         let bc = PoolCheck { name: "breast-cancer".into(), accuracy: 0.80, majority_rate: 0.627, ..pool() };
-        let v = judge(&[bc], &[defence(0.010)], 0.10, Preset::Full);
+        let v = judge(&[bc], &[lowered()], 0.10, Preset::Full);
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
         assert!(v.evidence.contains("below 0.814"), "{}", v.evidence);
         assert!(v.evidence.contains("--preset paper"), "{}", v.evidence);

@@ -8,11 +8,14 @@
 //! - [`scores`]: the per-example statistics the metric attacks threshold
 //!   (Song & Mittal 2021: correctness, confidence, entropy, modified
 //!   entropy, loss) and LiRA's logit-scaled confidence (Carlini et al. 2022).
-//! - [`attacks`]: metric attacks (global and per-class thresholds), the
-//!   shadow-model attack classifier (Shokri et al. 2017; the top-3 global
-//!   variant of Salem et al. 2019), LiRA online/offline with per-example
-//!   and fixed variance as in the LiRA reference code, optionally averaged
-//!   over query augmentations, and RMIA (Zarifzadeh et al. 2024).
+//! - [`attacks`]: metric attacks (global and per-class thresholds, for all
+//!   five), the shadow-model attack classifier (Shokri et al. 2017; the
+//!   top-3 global variant of Salem et al. 2019), LiRA online/offline with
+//!   per-example and fixed variance as in the LiRA reference code (offline
+//!   both two-sided, the reference code's score, and one-sided, the
+//!   paper's), optionally averaged over query augmentations, and RMIA
+//!   (Zarifzadeh et al. 2024) online and offline, against a population no
+//!   model trained on.
 //! - [`shadow`]: many models, each trained on a random half of a data pool,
 //!   with every model's logits on every example and its IN/OUT mask. MLP
 //!   populations train as one stacked model (core's `MlpStack` and
@@ -30,15 +33,21 @@
 //! - [`dp`]: DP-SGD and its RDP accountant.
 //! - [`audit`]: the attacks run on a user's own model outputs, the
 //!   `reprolab membership audit` command of [`cli`].
+//! - [`epsilon`]: the audit's empirical epsilon lower bound from TPR and
+//!   FPR with Clopper-Pearson limits (Jagielski et al. 2020).
+//! - [`paired`]: the paired bootstrap over pool examples behind the rule's
+//!   intervals of TPR differences.
 //!
 //! The central equations, one function each with the equation in its docs:
 //! - LiRA's logit-scaled confidence `phi = log(p_y / (1 - p_y))`:
 //!   [`scores::lira_phi`];
 //! - LiRA online, `log N(phi; mu_in, sd_in^2) - log N(phi; mu_out, sd_out^2)`:
-//!   [`attacks::lira_online_score`]; LiRA offline, the one-sided z-score
-//!   against the OUT Gaussian: [`attacks::lira_offline_score`];
+//!   [`attacks::lira_online_score`]; LiRA offline, `-log N(phi; mu_out,
+//!   sd_out^2)` (two-sided, the reference code): [`attacks::lira_offline_score`],
+//!   and the paper's one-sided z-score: [`attacks::lira_offline_one_sided_score`];
 //! - RMIA, `Pr_z[LR(x, z) >= gamma]`: [`attacks::rmia_ratio`] and
-//!   [`attacks::rmia_score`];
+//!   [`attacks::rmia_score`]; offline, `p(x) = ((1 + a) p_OUT(x) + (1 - a)) / 2`:
+//!   [`attacks::RmiaMode`] and [`attacks::rmia_offline_tuned`];
 //! - Song & Mittal's modified entropy: [`scores::neg_modified_entropy`];
 //! - DP-SGD's clipped, noised gradient: [`dp::clip_factor`] and
 //!   [`dp::dp_sgd_step`]; its RDP accountant: [`dp::rdp_sampled_gaussian`],
@@ -59,8 +68,10 @@ pub mod cli;
 pub mod defences;
 pub mod distill;
 pub mod dp;
+pub mod epsilon;
 pub mod experiment;
 pub mod generative;
+pub mod paired;
 mod pool;
 pub mod scores;
 pub mod shadow;

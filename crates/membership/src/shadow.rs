@@ -13,7 +13,12 @@
 //! - `query_logits` (optional): float32 `[n_models, n_queries, n_examples,
 //!   n_classes]`, logits on the population's fixed noisy copies of the pool
 //!   (LiRA's query augmentations)
+//!
+//! RMIA's population (examples no model trained on) is a second
+//! `ModelOutputs` of the same models on those examples, every `members`
+//! entry 0, saved the same way.
 
+use crate::scores::Row;
 use anyhow::{Context, Result};
 use rand::seq::SliceRandom;
 use reprolab_core::data::Dataset;
@@ -47,6 +52,40 @@ pub struct ModelOutputs {
     /// Row-major `[model][query][example][class]`: logits on fixed noisy
     /// copies of the pool, the same copies for every model.
     pub query_logits: Vec<f32>,
+}
+
+/// What the attacks read of a population's outputs: its shape, the labels,
+/// the IN/OUT masks and each output as it was given ([`Row`]). The
+/// experiment's [`ModelOutputs`] hold f32 logits; an audit's files keep the
+/// user's logits or probabilities in f64 (`crate::audit`).
+pub trait Outputs {
+    fn n_models(&self) -> usize;
+    fn n_examples(&self) -> usize;
+    fn n_classes(&self) -> usize;
+    fn label(&self, example: usize) -> usize;
+    fn is_member(&self, model: usize, example: usize) -> bool;
+    fn row(&self, model: usize, example: usize) -> Row<'_>;
+}
+
+impl Outputs for ModelOutputs {
+    fn n_models(&self) -> usize {
+        self.n_models
+    }
+    fn n_examples(&self) -> usize {
+        self.n_examples
+    }
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+    fn label(&self, example: usize) -> usize {
+        self.labels[example]
+    }
+    fn is_member(&self, model: usize, example: usize) -> bool {
+        ModelOutputs::is_member(self, model, example)
+    }
+    fn row(&self, model: usize, example: usize) -> Row<'_> {
+        Row::Logits(self.logits(model, example))
+    }
 }
 
 impl ModelOutputs {
@@ -416,6 +455,8 @@ struct Probes<'a> {
     queries: &'a [Dataset],
     /// The label-only attacker's noise probe (`None`: not measured).
     boundary: Option<&'a BoundaryConfig>,
+    /// RMIA's population, examples no model trains on (`None`: none).
+    population: Option<&'a Dataset>,
     /// The autodiff device the models live on.
     device: &'a burn::tensor::Device,
 }
@@ -424,16 +465,35 @@ impl<'a> Probes<'a> {
     fn new(
         data: &'a Dataset,
         queries: &'a [Dataset],
+        population: Option<&'a Dataset>,
         cfg: &'a PopulationConfig,
         device: &'a burn::tensor::Device,
     ) -> Self {
-        Self { data, queries, boundary: cfg.boundary.as_ref(), device }
+        Self { data, queries, boundary: cfg.boundary.as_ref(), population, device }
+    }
+
+    /// An empty record of the models' outputs on the population, if any.
+    fn empty_population(&self, n_models: usize) -> Option<ModelOutputs> {
+        self.population.map(|p| ModelOutputs::empty(n_models, p))
     }
 
     /// Appends one trained model to `out`: its IN mask `member`, logits on
     /// every pool example, logits on the query copies and, when configured,
-    /// its noise robustness (drawn from `noise_seed`).
-    fn record<M: Classifier>(&self, out: &mut ModelOutputs, model: &M, member: Vec<bool>, noise_seed: u64) {
+    /// its noise robustness (drawn from `noise_seed`); and its logits on
+    /// the population into `pop` (all OUT).
+    fn record<M: Classifier>(
+        &self,
+        out: &mut ModelOutputs,
+        pop: Option<&mut ModelOutputs>,
+        model: &M,
+        member: Vec<bool>,
+        noise_seed: u64,
+    ) {
+        if let (Some(data), Some(pop)) = (self.population, pop) {
+            let rows: Vec<usize> = (0..data.len()).collect();
+            pop.logits.extend(predict_logits(model, data, &rows, self.device));
+            pop.members.extend(std::iter::repeat_n(false, data.len()));
+        }
         let all: Vec<usize> = (0..self.data.len()).collect();
         out.logits.extend(predict_logits(model, self.data, &all, self.device));
         out.n_queries = self.queries.len();
@@ -450,6 +510,31 @@ impl<'a> Probes<'a> {
 /// Trains `cfg.n_models` models on random halves of `data` (features
 /// already standardised) and records their logits on the whole pool.
 pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
+    Ok(train_population_with(data, None, cfg, seed)?.0)
+}
+
+/// Splits `data` into the attacked pool and RMIA's population: a stratified
+/// `share` of the rows (drawn from `seed`) that no model will train on, as
+/// ML Privacy Meter keeps a population split apart from every target and
+/// reference model's data. Both keep the rows' original order.
+pub fn split_population(data: &Dataset, share: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+    let split = reprolab_core::data::split::stratified_split(data.labels(), share, derive_seed(seed, "population"))?;
+    let (mut pool, mut population) = (split.train, split.test);
+    pool.sort_unstable();
+    population.sort_unstable();
+    Ok((data.subset(&pool), data.subset(&population)))
+}
+
+/// [`train_population`], also recording every model's logits on
+/// `population` (rows none of them trains on; every member flag 0). The
+/// models, their halves of `data` and their seeds are the same with or
+/// without a population.
+pub fn train_population_with(
+    data: &Dataset,
+    population: Option<&Dataset>,
+    cfg: &PopulationConfig,
+    seed: u64,
+) -> Result<(ModelOutputs, Option<ModelOutputs>)> {
     cfg.validate().map_err(|e| reprolab_core::user_error(format!("membership: population: {e:#}")))?;
     if let Architecture::Cnn { side, .. } = &cfg.architecture
         && data.n_features != side * side
@@ -461,15 +546,16 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
         );
     }
     if matches!(cfg.architecture, Architecture::Mlp) && cfg.dp_sgd.is_none() {
-        return train_mlp_stack(data, cfg, seed);
+        return train_mlp_stack(data, population, cfg, seed);
     }
     let n = data.len();
     let device = reprolab_core::device::default_device();
     let ad = device.clone().autodiff();
     let dims = mlp_dims(data, &cfg.hidden);
     let queries = query_copies(data, cfg.lira_queries.as_ref(), seed);
-    let probes = Probes::new(data, &queries, cfg, &ad);
+    let probes = Probes::new(data, &queries, population, cfg, &ad);
     let mut out = ModelOutputs::empty(cfg.n_models, data);
+    let mut pop = probes.empty_population(cfg.n_models);
     let bar = reprolab_core::progress::bar(cfg.n_models as u64, &format!("{} models", data.name));
     for m in 0..cfg.n_models {
         let model_seed = derive_seed(seed, &format!("model-{m}"));
@@ -483,25 +569,30 @@ pub fn train_population(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Re
                 let model = MlpConfig::new(&dims).with_dropout(cfg.dropout).init(&ad);
                 let dp = cfg.dp_sgd.as_ref().expect("MLPs without DP-SGD train as a stack");
                 let model = crate::dp::fit_dp(model, data, &train, dp, model_seed, &ad)?.0;
-                probes.record(&mut out, &model, member, noise_seed);
+                probes.record(&mut out, pop.as_mut(), &model, member, noise_seed);
             }
             Architecture::Cnn { side, widths } => {
                 let config =
                     ConvNetConfig { channels: 1, side: *side, widths: widths.clone(), n_classes: data.n_classes() };
                 let model = fit(config.init(&ad), data, &train, &cfg.fit, model_seed, &ad, &label)?.0;
-                probes.record(&mut out, &model, member, noise_seed);
+                probes.record(&mut out, pop.as_mut(), &model, member, noise_seed);
             }
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(out)
+    Ok((out, pop))
 }
 
 /// The MLP population without DP-SGD, trained as one stack of models (see
 /// [`reprolab_core::train::fit_stack`]): each model keeps its own seed,
 /// half, initial weights and batch order, as when trained alone.
-fn train_mlp_stack(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<ModelOutputs> {
+fn train_mlp_stack(
+    data: &Dataset,
+    population: Option<&Dataset>,
+    cfg: &PopulationConfig,
+    seed: u64,
+) -> Result<(ModelOutputs, Option<ModelOutputs>)> {
     let device = reprolab_core::device::default_device();
     let ad = device.clone().autodiff();
     let dims = mlp_dims(data, &cfg.hidden);
@@ -518,17 +609,66 @@ fn train_mlp_stack(data: &Dataset, cfg: &PopulationConfig, seed: u64) -> Result<
     let label = format!("{} models x{}", data.name, cfg.n_models);
     let (models, _) = fit_stack(models, data, &halves, &cfg.fit, &seeds, &ad, &label)?;
     let queries = query_copies(data, cfg.lira_queries.as_ref(), seed);
-    let probes = Probes::new(data, &queries, cfg, &ad);
+    let probes = Probes::new(data, &queries, population, cfg, &ad);
     let mut out = ModelOutputs::empty(cfg.n_models, data);
+    let mut pop = probes.empty_population(cfg.n_models);
     for ((model, member), s) in models.iter().zip(members).zip(&seeds) {
-        probes.record(&mut out, model, member, derive_seed(*s, "noise"));
+        probes.record(&mut out, pop.as_mut(), model, member, derive_seed(*s, "noise"));
     }
-    Ok(out)
+    Ok((out, pop))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The population is a stratified share no model trains on; training
+    /// with it changes nothing about the models on the pool, and every
+    /// model's outputs on it are recorded with every member flag 0.
+    #[test]
+    fn the_population_is_held_out_and_leaves_the_models_alone() {
+        let data = reprolab_core::data::embedded::by_name("breast-cancer").unwrap();
+        let (pool, population) = split_population(&data, 0.2, 3).unwrap();
+        // stratified: a fifth of each class (212 and 357 rows) held out, rounded
+        assert_eq!((pool.len(), population.len()), (456, 113));
+        let count = |d: &Dataset, c: usize| d.labels().iter().filter(|&&y| y == c).count();
+        for c in 0..2 {
+            assert_eq!(count(&population, c), (count(&data, c) as f64 * 0.2).round() as usize);
+        }
+        // disjoint, and together the whole set (rows compared by their features)
+        let mut rows: Vec<&[f32]> = (0..pool.len()).map(|i| pool.row(i)).collect();
+        rows.extend((0..population.len()).map(|i| population.row(i)));
+        rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let mut all: Vec<&[f32]> = (0..data.len()).map(|i| data.row(i)).collect();
+        all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(rows, all);
+        assert_ne!(split_population(&data, 0.2, 4).unwrap().1.features, population.features, "seeded");
+
+        let cfg = PopulationConfig {
+            n_models: 2,
+            architecture: Architecture::Mlp,
+            hidden: vec![8],
+            dropout: 0.0,
+            fit: FitConfig {
+                epochs: 1,
+                batch_size: 64,
+                optimizer: reprolab_core::train::OptimizerConfig::adam(1e-3),
+                schedule: Default::default(),
+                label_smoothing: 0.0,
+                early_stopping: None,
+            },
+            boundary: None,
+            dp_sgd: None,
+            lira_queries: None,
+        };
+        let plain = train_population(&pool, &cfg, 5).unwrap();
+        let (with, pop) = train_population_with(&pool, Some(&population), &cfg, 5).unwrap();
+        assert_eq!(with, plain);
+        let pop = pop.unwrap();
+        assert_eq!((pop.n_models, pop.n_examples, pop.logits.len()), (2, 113, 2 * 113 * 2));
+        assert!(pop.members.iter().all(|&m| !m));
+        assert_eq!(pop.labels, population.labels());
+    }
 
     #[test]
     fn npz_round_trip_and_validation() {

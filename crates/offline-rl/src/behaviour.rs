@@ -87,7 +87,9 @@ pub fn fit_behaviour(
     fit_mdn(&Prepared::new(data, &Normaliser::fit(data), action_scale), cfg, seed, device, log)
 }
 
-/// Fits the MDN by maximum likelihood with Adam on minibatches, writing to
+/// Fits the MDN by maximum likelihood with Adam on minibatches (the
+/// initialisation, the held-out split and the minibatches all from `seed`),
+/// writing to
 /// `log` (the `train` command's `metrics.jsonl`; the experiments pass None
 /// and fit the same model) `behaviour/lr` at step 0, the minibatch negative
 /// log-likelihood `behaviour/loss` every [`log_every`] steps and
@@ -104,6 +106,10 @@ pub fn fit_mdn(
     rows.shuffle(&mut r);
     let n_val = ((data.len() as f64 * cfg.validation) as usize).min(data.len().saturating_sub(1));
     let (val, train) = rows.split_at(n_val);
+    // The initialisation draws from burn's global generator: start it from
+    // the seed here, so the model does not depend on what drew from it before
+    // (the arms a unit trained earlier, another command's work).
+    reprolab_core::rng::seed_burn(derive_seed(seed, "mdn-init"));
     let mut mdn = Mdn::new(data.obs_dim, data.act_dim, cfg.components, &cfg.hidden, device);
     let mut opt = OptimizerConfig::adam(cfg.lr).build();
     use rand::RngExt;
@@ -219,6 +225,133 @@ impl Oracle {
         &self.share[i * CELLS + j]
     }
 
+    /// The true behaviour's log-density of `a` at `s`: the scripted
+    /// policies' truncated-Gaussian densities mixed with the shares at `s`
+    /// (a policy with no data near `s` has share 0 and adds nothing).
+    pub fn log_density(&self, s: [f32; 2], a: [f32; 2]) -> f64 {
+        self.layout.mixture_log_density(self.shares(s), s, a)
+    }
+
+    /// The 3-sigma level of the true behaviour density at `s`, as a
+    /// log-density: the level below which the behaviour mixture puts the
+    /// mass [`ood_tail_mass`] (`e^{-9/2}`, what a 2-D Gaussian puts beyond
+    /// Mahalanobis distance 3). For one untruncated Gaussian policy it is
+    /// the density on its 3-sigma circle; for a mixture it bounds the
+    /// highest-density region of the same mass, so a second mode counts
+    /// only as much as its share.
+    ///
+    /// Computed by quadrature, deterministically: each policy with a
+    /// positive share is cut into [`OOD_RINGS`] rings of width
+    /// [`OOD_RING_WIDTH`] sigma (out to 6 sigma) and [`OOD_ANGLES`] sectors,
+    /// each a point at its centre carrying the ring's exact Gaussian mass
+    /// (`e^{-r0^2/2} - e^{-r1^2/2}`) over the sectors, times the share;
+    /// points outside the action box are dropped and the rest renormalised
+    /// (the truncation). The points sorted by their mixture density give
+    /// the mass below each level (each point's mass counted half below its
+    /// own density), and the level is interpolated where it crosses the
+    /// tail mass.
+    pub fn ood_log_level(&self, s: [f32; 2]) -> f64 {
+        let parts = self.parts_at(s);
+        let mut points: Vec<(f64, f64)> = Vec::with_capacity(parts.len() * OOD_RINGS * OOD_ANGLES);
+        for p in &parts {
+            let mut own = Vec::with_capacity(OOD_RINGS * OOD_ANGLES);
+            for i in 0..OOD_RINGS {
+                let (r0, r1) = (i as f64 * OOD_RING_WIDTH, (i + 1) as f64 * OOD_RING_WIDTH);
+                let mass = ((-0.5 * r0 * r0).exp() - (-0.5 * r1 * r1).exp()) / OOD_ANGLES as f64;
+                let r = 0.5 * (r0 + r1) * p.sigma;
+                for j in 0..OOD_ANGLES {
+                    let theta = (j as f64 + 0.5) / OOD_ANGLES as f64 * std::f64::consts::TAU;
+                    let a = [p.mean[0] + r * theta.cos(), p.mean[1] + r * theta.sin()];
+                    if a.iter().all(|x| (-1.0..=1.0).contains(x)) {
+                        own.push((a, mass));
+                    }
+                }
+            }
+            let inside: f64 = own.iter().map(|(_, m)| m).sum();
+            let share = p.log_share.exp();
+            points.extend(own.into_iter().map(|(a, m)| (log_density_of(&parts, a), share * m / inside)));
+        }
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let tail = ood_tail_mass();
+        // (level, mass below it) with each point's own mass half counted.
+        let mut below = 0.0;
+        let mut prev: Option<(f64, f64)> = None;
+        for &(level, w) in &points {
+            let here = below + 0.5 * w;
+            if here >= tail {
+                return match prev {
+                    Some((l0, f0)) if here > f0 => l0 + (tail - f0) / (here - f0) * (level - l0),
+                    _ => level,
+                };
+            }
+            prev = Some((level, here));
+            below += w;
+        }
+        points.last().map_or(f64::NEG_INFINITY, |p| p.0)
+    }
+
+    /// Whether `a` is out of distribution at `s`: its true behaviour
+    /// density is below the 3-sigma level [`Oracle::ood_log_level`].
+    pub fn is_ood(&self, s: [f32; 2], a: [f32; 2]) -> bool {
+        self.log_density(s, a) < self.ood_log_level(s)
+    }
+
+    /// The policies with a positive share at `s`, ready to evaluate.
+    fn parts_at(&self, s: [f32; 2]) -> Vec<PolicyAt> {
+        self.layout
+            .behaviours
+            .iter()
+            .zip(self.shares(s))
+            .filter(|(_, share)| **share > 0.0)
+            .map(|(p, share)| {
+                let m = p.mean(s);
+                let mean = [m[0] as f64, m[1] as f64];
+                let sigma = (p.sigma as f64).max(1e-6);
+                // The truncated normal's log-density at its mean, minus the
+                // quadratic term: log N(m; m, sigma) - log mass, per dim.
+                let log_norm = (0..2).map(|d| truncated_normal_log_pdf(mean[d], mean[d], sigma)).sum();
+                PolicyAt { log_share: share.ln(), mean, sigma, log_norm }
+            })
+            .collect()
+    }
+}
+
+/// The behaviour mass beyond the 3-sigma contour: `P(chi2_2 > 9) = e^{-9/2}`.
+pub fn ood_tail_mass() -> f64 {
+    (-4.5f64).exp()
+}
+
+/// Rings per policy in [`Oracle::ood_log_level`], each [`OOD_RING_WIDTH`]
+/// sigma wide: out to 6 sigma, beyond which a Gaussian has mass `e^{-18}`.
+pub const OOD_RINGS: usize = 120;
+/// Width of a ring, in sigma.
+pub const OOD_RING_WIDTH: f64 = 0.05;
+/// Sectors per ring in [`Oracle::ood_log_level`].
+pub const OOD_ANGLES: usize = 36;
+
+/// One scripted policy at one state: what its truncated-Gaussian density
+/// needs, with its share in the mixture.
+struct PolicyAt {
+    log_share: f64,
+    mean: [f64; 2],
+    sigma: f64,
+    log_norm: f64,
+}
+
+/// `log sum_k share_k TN_k(a)` for an action inside the box (the same
+/// value as [`Layout::mixture_log_density`], without its per-call CDFs).
+fn log_density_of(parts: &[PolicyAt], a: [f64; 2]) -> f64 {
+    let terms: Vec<f64> = parts
+        .iter()
+        .map(|p| {
+            let z2: f64 = (0..2).map(|d| ((a[d] - p.mean[d]) / p.sigma).powi(2)).sum();
+            p.log_share + p.log_norm - 0.5 * z2
+        })
+        .collect();
+    crate::env::point::log_sum_exp(&terms)
+}
+
+impl Oracle {
     /// The mixture at the given dataset rows: component k is policy k with
     /// its truncation mass folded into the log-weight (the density is exact
     /// inside the action box, where tanh actions live).
@@ -284,6 +417,68 @@ mod tests {
                 m.log_density(Tensor::from_data(TensorData::new(a.to_vec(), [1, 2]), &dev)).into_scalar::<f32>() as f64;
             let want = layout.mixture_log_density(&shares, s, a);
             assert!((got - want).abs() < 1e-3, "{a:?}: {got} vs {want}");
+        }
+    }
+
+    /// An oracle over E1's map whose dataset has `rows` states at `s`
+    /// from each listed policy.
+    fn oracle_at(s: [f32; 2], rows: &[(u16, usize)]) -> (Layout, Oracle) {
+        let layout = Layout::obstacle(5.0);
+        let (mut states, mut sources) = (Vec::new(), Vec::new());
+        for &(src, n) in rows {
+            states.extend(std::iter::repeat_n(s, n));
+            sources.extend(std::iter::repeat_n(src, n));
+        }
+        let oracle = Oracle::new(&layout, states, &sources);
+        (layout, oracle)
+    }
+
+    /// With one policy at a state, the 3-sigma level is its 3-sigma
+    /// ellipse: an action 2.9 sigma from its mean is in distribution, 3.1
+    /// sigma is out, and the level is the density at Mahalanobis 3 (within
+    /// the grid's and the truncation's error).
+    #[test]
+    fn the_ood_level_of_one_policy_is_its_three_sigma_contour() {
+        let s = [3.0f32, 5.0];
+        let (layout, oracle) = oracle_at(s, &[(0, 20)]);
+        assert_eq!(oracle.shares(s), &[1.0, 0.0]);
+        let p = &layout.behaviours[0];
+        let (m, sigma) = (p.mean(s), p.sigma);
+        // log N2 at z^2 = 9 for sigma 0.1: -9/2 - ln(2 pi) - 2 ln 0.1.
+        let contour = -4.5 - (2.0 * std::f64::consts::PI).ln() - 2.0 * (sigma as f64).ln();
+        let level = oracle.ood_log_level(s);
+        assert!((level - contour).abs() < 0.1, "{level} vs {contour}");
+        for (z, ood) in [(2.9f32, false), (3.1, true)] {
+            for dir in [[1.0f32, 0.0], [0.0, -1.0], [-0.6, 0.8]] {
+                let a = [m[0] + z * sigma * dir[0], m[1] + z * sigma * dir[1]];
+                assert_eq!(oracle.is_ood(s, a), ood, "z {z} dir {dir:?}");
+            }
+        }
+    }
+
+    /// The OOD test reads the true behaviour mixture at the state: where
+    /// only the upper route has data, the lower route's mean action is out
+    /// of distribution (the old rule, "beyond 3 sigma of every policy's
+    /// mean", called it in distribution because the lower policy's mean is
+    /// there, though that policy never visits the state). Where both routes
+    /// have data it is in distribution, and the modes' average is out in both.
+    #[test]
+    fn a_policy_without_data_at_a_state_does_not_make_its_actions_in_distribution() {
+        let s = [3.0f32, 5.0];
+        let (layout, upper_only) = oracle_at(s, &[(0, 20)]);
+        let (_, both) = oracle_at(s, &[(0, 10), (1, 10)]);
+        let (up, down) = (layout.behaviours[0].mean(s), layout.behaviours[1].mean(s));
+        assert!(!layout.is_ood(s, down), "the old rule");
+        assert!(upper_only.is_ood(s, down));
+        assert!(!upper_only.is_ood(s, up));
+        assert!(!both.is_ood(s, down) && !both.is_ood(s, up));
+        let average = [(up[0] + down[0]) / 2.0, (up[1] + down[1]) / 2.0];
+        assert!(upper_only.is_ood(s, average) && both.is_ood(s, average));
+        // The fast density of the level's grid is the layout's density.
+        let parts = both.parts_at(s);
+        for a in [up, down, average, [0.0, 0.0]] {
+            let fast = log_density_of(&parts, [a[0] as f64, a[1] as f64]);
+            assert!((fast - both.log_density(s, a)).abs() < 1e-9, "{a:?}");
         }
     }
 

@@ -66,7 +66,8 @@ pub struct TrainArgs {
     /// Dataset file(s), .hdf5/.h5 (D4RL, Minari) or .npz; several are concatenated into a mixed dataset.
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub dataset: Vec<PathBuf>,
-    /// bc, td3-bc, td3-rkl (the paper's method), td3-rkl-global or td3-mse-adaptive.
+    /// bc, td3-bc, td3-rkl (the paper's method), td3-rkl-global, td3-mse-adaptive or iql (implicit
+    /// Q-learning with CORL's settings; --alpha and --mdn-steps do not apply to it).
     #[arg(long, value_enum, default_value_t = Algo::Td3Rkl)]
     pub algo: Algo,
     /// Gradient updates.

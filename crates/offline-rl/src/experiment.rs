@@ -4,10 +4,14 @@
 //!
 //! - claim (b), mode seeking (E1): the full method (`td3-rkl`) succeeds in
 //!   at least 80% of E1 episodes with a decision-region OOD rate of at
-//!   most 0.1, its
-//!   success exceeds TD3+BC's by more than TD3+BC's std across seeds, and
-//!   on the raised goal (E1-up) at least half of its successful episodes
-//!   take the upper route.
+//!   most 0.1 (OOD: the true behaviour density at the state, the scripted
+//!   policies mixed with the dataset's policy shares there, below its
+//!   3-sigma level), its success exceeds TD3+BC's by more than TD3+BC's std
+//!   across seeds, and on the raised goal (E1-up) the seeds prefer the
+//!   upper route: a one-sided sign test over the seeds with a route
+//!   preference ([`route_preferences`]; one seed, one observation) at
+//!   p < 0.05, judged only with at least [`MIN_PREFERENCE_SEEDS`] such
+//!   seeds.
 //! - claim (a), per-state weighting (E2): the full method with its one
 //!   fixed alpha beats the best global-weight arm (TD3+BC and TD3+RKL with
 //!   a global weight, alpha swept, the best chosen by oracle on evaluation)
@@ -16,7 +20,8 @@
 //!
 //! A claim is judged only where the experiment could have supported it
 //! (the preconditions in [`RULE`]): at least [`MIN_SEEDS`] seeds, the
-//! whole alpha sweep {0.1, 0.3, 1, 2.5, 10} ([`SWEEP_ALPHAS`]) for (a), E1-up run for (b), and the
+//! whole alpha sweep {0.1, 0.3, 1, 2.5, 10} ([`SWEEP_ALPHAS`]) for (a), E1-up run with at least
+//! [`MIN_PREFERENCE_SEEDS`] seeds showing a route preference for (b), and the
 //! oracle-density arm reaching [`ORACLE_MIN_SUCCESS`] on each experiment
 //! the claim uses (the task is learnable at this budget). Otherwise that
 //! claim is inconclusive, with the failed preconditions' numbers and the
@@ -27,16 +32,23 @@
 //! and a reduce ([`summarise`]: the verdict, the tables' order, the figures
 //! over seeds):
 //!
-//! - `pendulum-behaviours`, seed 0, in the shared stage (only when Pendulum
-//!   runs): online TD3 (always seed 0, whatever the run's seeds) and the
-//!   random, medium and expert datasets it yields, handed to the Pendulum
-//!   units as JSON;
+//! - `pendulum-behaviours`, one per seed, in the shared stage (only when
+//!   Pendulum runs): online TD3 from that seed and the random, medium and
+//!   expert datasets it yields (collected with that seed), handed to that
+//!   seed's Pendulum units as JSON, its datasets' returns recorded in
+//!   [`PENDULUM_BEHAVIOURS_TABLE`];
 //! - one unit per (point-mass experiment, seed), parts `e1`, `e1-up`, `e2`,
-//!   `e3`: the dataset, that seed's behaviour model and every arm; the
+//!   `e3`: that seed's dataset and behaviour model and every arm; the
 //!   first seed's unit also draws the experiment's trajectory and w(s)
 //!   figures and writes its w(s) note;
 //! - one unit per (Pendulum mixture, seed), parts `pendulum:MIX` (e.g.
-//!   `pendulum:random+expert`): that seed's behaviour model and every arm.
+//!   `pendulum:random+expert`): that seed's datasets mixed, its behaviour
+//!   model and every arm, scored against that seed's random and expert
+//!   returns.
+//!
+//! So everything random in a seed, the data included, comes from the seed:
+//! the std over seeds and the paired tests measure data and training noise
+//! together.
 //!
 //! Main units are planned experiment outer, seed inner, so the tables
 //! replay in the old loops' order. Each unit starts burn's global generator
@@ -111,6 +123,20 @@ pub struct Config {
     pub mdn: MdnConfig,
     /// The mixed-dataset Pendulum experiment.
     pub pendulum: PendulumConfig,
+    /// Baseline arms added to every experiment (E1, E1-up, E2, E3 and each
+    /// Pendulum mixture), outside both claims' rules: "iql", implicit
+    /// Q-learning with CORL's settings ([`crate::iql`], `td3.iql`) (paper:
+    /// none; users of CORL and d3rlpy expect IQL beside TD3+BC).
+    #[serde(default)]
+    pub baselines: Vec<String>,
+}
+
+/// The baselines [`Config::baselines`] may name, with their algorithms.
+const BASELINES: [(&str, Algo); 1] = [("iql", Algo::Iql)];
+
+/// The algorithms of the config's baselines, in its order.
+fn baseline_algos(cfg: &Config) -> Vec<Algo> {
+    cfg.baselines.iter().filter_map(|b| BASELINES.iter().find(|(n, _)| n == b).map(|(_, a)| *a)).collect()
 }
 
 /// The experiments [`Config::experiments`] may name.
@@ -140,6 +166,10 @@ impl Validate for Config {
                 EXPERIMENTS.join(", ")
             );
             anyhow::ensure!(!self.experiments[..i].contains(e), "experiments lists '{e}' twice");
+        }
+        for (i, b) in self.baselines.iter().enumerate() {
+            anyhow::ensure!(BASELINES.iter().any(|(n, _)| n == b), "baselines: unknown baseline '{b}' (iql)");
+            anyhow::ensure!(!self.baselines[..i].contains(b), "baselines lists '{b}' twice");
         }
         nested("td3", self.td3.validate())?;
         nested("mdn", self.mdn.validate())?;
@@ -202,6 +232,12 @@ const POINT_ARMS: [Algo; 6] =
     [Algo::Bc, Algo::Td3Bc, Algo::Td3RklGlobal, Algo::Td3MseAdaptive, Algo::Td3Rkl, Algo::Td3RklOracle];
 const PENDULUM_ARMS: [Algo; 5] = [Algo::Bc, Algo::Td3Bc, Algo::Td3RklGlobal, Algo::Td3MseAdaptive, Algo::Td3Rkl];
 
+/// The arms of a Pendulum mixture: bc, td3-bc, td3-rkl-global,
+/// td3-mse-adaptive, td3-rkl, then the config's baselines.
+pub fn pendulum_arms(cfg: &Config) -> Vec<Algo> {
+    PENDULUM_ARMS.into_iter().chain(baseline_algos(cfg)).collect()
+}
+
 /// Normalisation references of a layout: the behaviour average (0) and the
 /// scripted optimal controller (100), from 200 rollouts each.
 pub struct References {
@@ -223,8 +259,11 @@ pub fn references(layout: &Layout) -> References {
     References { behaviour, optimal: run(&layout.optimal, 12) }
 }
 
-/// The point-mass metrics of a set of evaluation episodes.
-pub fn point_metrics(layout: &Layout, eps: &[Episode], refs: &References) -> Vec<(&'static str, f64)> {
+/// The point-mass metrics of a set of evaluation episodes. An action in the
+/// decision region is OOD when the true behaviour density there (the
+/// scripted policies mixed with the dataset's policy shares at that state,
+/// [`Oracle::is_ood`]) is below its 3-sigma level.
+pub fn point_metrics(layout: &Layout, oracle: &Oracle, eps: &[Episode], refs: &References) -> Vec<(&'static str, f64)> {
     let n = eps.len() as f64;
     let success = eps.iter().filter(|e| e.terminated && e.last_reward > 0.0).count() as f64 / n;
     let collision = eps.iter().filter(|e| e.terminated && e.last_reward < 0.0).count() as f64 / n;
@@ -235,7 +274,7 @@ pub fn point_metrics(layout: &Layout, eps: &[Episode], refs: &References) -> Vec
             let (s, a) = ([s[0], s[1]], [a[0].clamp(-1.0, 1.0), a[1].clamp(-1.0, 1.0)]);
             if layout.decision.contains(s) {
                 in_region += 1;
-                ood += usize::from(layout.is_ood(s, a));
+                ood += usize::from(oracle.is_ood(s, a));
                 ay += a[1].abs() as f64;
             }
         }
@@ -280,6 +319,8 @@ struct Testbed<'a> {
     metrics: &'a MetricsFn<'a>,
     /// The learning curve's score of a mean return.
     score: &'a dyn Fn(f64) -> f64,
+    /// The name of the best curve point's score (CORL's "best" score).
+    best: &'static str,
 }
 
 /// One arm to train on a [`Testbed`]: its table name, algorithm, TD3
@@ -312,14 +353,28 @@ fn run_arm(arm: ArmJob, bed: &Testbed) -> Result<ArmRun> {
         Policy { actor: &actor, norm: &trained.norm, action_scale: &trained.action_scale, device: &inner }.act(obs)
     };
     let episodes = rollouts(bed.make_env, bed.eval_episodes, derive_seed(bed.seed, "final-eval"), &act);
-    let curve = trained.curve.iter().map(|(s, r)| (*s, (bed.score)(*r))).collect();
-    Ok(ArmRun { arm: arm.name, metrics: (bed.metrics)(&episodes), curve, trained, episodes })
+    let curve: Curve = trained.curve.iter().map(|(s, r)| (*s, (bed.score)(*r))).collect();
+    let mut metrics = (bed.metrics)(&episodes);
+    // CORL reports a "last" score (here the final evaluation above) and a
+    // "best" one: the best of the seed's learning-curve evaluations, every
+    // `eval_every` updates and at the end (optimistic: chosen on evaluation).
+    if let Some(best) = curve.iter().map(|p| p.1).reduce(f64::max) {
+        metrics.push((bed.best, best));
+    }
+    Ok(ArmRun { arm: arm.name, metrics, curve, trained, episodes })
 }
 
 /// The point-mass experiments, in plan (and table) order.
 const POINT_EXPERIMENTS: [&str; 4] = ["e1", "e1-up", "e2", "e3"];
 /// The shared unit that trains online TD3 and collects Pendulum's datasets.
 pub const PENDULUM_SHARED: &str = "pendulum-behaviours";
+/// The table of the Pendulum arms (every seed is scored against its own
+/// behaviour datasets' returns).
+pub const PENDULUM_TABLE: &str =
+    "Pendulum mixed datasets (D4RL score per seed: 0 = that seed's random data, 100 = its expert data)";
+/// The table the shared Pendulum units record their datasets' returns in.
+pub const PENDULUM_BEHAVIOURS_TABLE: &str =
+    "Pendulum behaviour datasets per seed (online TD3 from the seed; mean episode return)";
 /// Prefix of the Pendulum units' parts (`pendulum:MIX`).
 const PENDULUM_PREFIX: &str = "pendulum:";
 /// The table every point-mass unit adds its behaviour model's fit to.
@@ -405,6 +460,7 @@ pub fn point_arms(experiment: &str, cfg: &Config) -> Vec<Arm> {
     let arm = |label: String, algo, alpha, deterministic| Arm { label, algo, alpha, deterministic };
     let mut arms: Vec<Arm> = POINT_ARMS.iter().map(|a| arm(a.name().to_string(), *a, alpha, false)).collect();
     arms.push(arm("td3-rkl-det".into(), Algo::Td3Rkl, alpha, true));
+    arms.extend(baseline_algos(cfg).into_iter().map(|a| arm(a.name().to_string(), a, alpha, false)));
     if experiment == "e2" {
         for &a in &cfg.alphas {
             for algo in [Algo::Td3Bc, Algo::Td3RklGlobal] {
@@ -417,8 +473,10 @@ pub fn point_arms(experiment: &str, cfg: &Config) -> Vec<Arm> {
     arms
 }
 
-/// One seed of a point-mass experiment: the behaviour model of that seed,
-/// then every arm of [`point_arms`] (the dataset is the same for every seed).
+/// One seed of a point-mass experiment: that seed's dataset (the scripted
+/// behaviours' trajectories drawn from the run seed, so seeds differ in
+/// data as well as in training) and behaviour model, then every arm of
+/// [`point_arms`].
 pub fn run_point(
     experiment: &str,
     layout: Layout,
@@ -427,7 +485,7 @@ pub fn run_point(
     bar: &indicatif::ProgressBar,
 ) -> Result<PointOutcome> {
     let refs = references(&layout);
-    let data = collect_point(&layout, 0);
+    let data = collect_point(&layout, seed);
     let states: Vec<[f32; 2]> = (0..data.len()).map(|i| [data.obs(i)[0], data.obs(i)[1]]).collect();
     let oracle = Oracle::new(&layout, states, &data.source);
     let scale = [1.0f32, 1.0];
@@ -436,7 +494,7 @@ pub fn run_point(
     let mut results = Results::default();
     let mut runs = Vec::new();
     let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device(), None)?;
-    let metrics = |eps: &[Episode]| point_metrics(&layout, eps, &refs);
+    let metrics = |eps: &[Episode]| point_metrics(&layout, &oracle, eps, &refs);
     let score = |r: f64| normalised_score(r, refs.behaviour, refs.optimal);
     let bed = Testbed {
         data: &data,
@@ -448,6 +506,7 @@ pub fn run_point(
         seed,
         metrics: &metrics,
         score: &score,
+        best: "best normalised return",
     };
     for Arm { label, algo, alpha, deterministic } in &arms {
         let td3 = Td3Config {
@@ -484,12 +543,12 @@ fn point_unit(experiment: &str, cfg: &Config, seed: u64, first: bool) -> Result<
     bar.finish_and_clear();
     let mut out = UnitOutput::default();
     out.record_results(point_table(experiment), &o.results);
-    out.record_in(
-        MODELS_TABLE,
-        &format!("{experiment} ({} transitions)", o.dataset.len()),
-        "validation log-likelihood",
-        o.behaviour_ll,
-    );
+    if let Some(arm) = o.runs.iter().find(|r| r.arm == "td3-rkl") {
+        record_weight_quantiles(&mut out, experiment, &arm.trained.weights);
+    }
+    // One row per experiment: each seed's dataset has its own size.
+    out.record_in(MODELS_TABLE, experiment, "validation log-likelihood", o.behaviour_ll);
+    out.record_in(MODELS_TABLE, experiment, "transitions", o.dataset.len() as f64);
     if first {
         for f in crate::figures::point_figures(experiment, &o)? {
             out.figure(f);
@@ -511,6 +570,28 @@ fn point_unit(experiment: &str, cfg: &Config, seed: u64, first: bool) -> Result<
         }
     }
     out.with_data(&UnitCurves::from_runs(o.runs.iter().map(|r| (r.arm.as_str(), &r.curve))))
+}
+
+/// The table of `td3-rkl`'s per-state weight w(s): its quantiles over the
+/// batches sampled during training, one row per experiment, one value per
+/// seed (w has mean 1 over each batch, so these show its spread and tail).
+pub const WEIGHT_TABLE: &str =
+    "Per-state weight w(s) of td3-rkl over sampled training batches (quantiles; batch mean 1)";
+/// The quantiles of [`WEIGHT_TABLE`].
+pub const WEIGHT_QUANTILES: [(&str, f64); 7] =
+    [("min", 0.0), ("1%", 0.01), ("10%", 0.1), ("median", 0.5), ("90%", 0.9), ("99%", 0.99), ("max", 1.0)];
+
+/// Records the quantiles of `weights` as row `row` of [`WEIGHT_TABLE`]
+/// (nothing when there are none, e.g. too few updates to sample one).
+fn record_weight_quantiles(out: &mut UnitOutput, row: &str, weights: &[f32]) {
+    let mut w: Vec<f64> = weights.iter().map(|&v| f64::from(v)).collect();
+    if w.is_empty() {
+        return;
+    }
+    w.sort_by(f64::total_cmp);
+    for (name, q) in WEIGHT_QUANTILES {
+        out.record_in(WEIGHT_TABLE, row, name, stats::quantile_sorted(&w, q));
+    }
 }
 
 /// Pendulum's behaviour datasets and the online run that produced them:
@@ -547,15 +628,10 @@ impl PendulumBehaviours {
         }
     }
 
-    /// The title of the Pendulum table (it names the references).
+    /// The title of the Pendulum table, the same for every seed (each
+    /// seed's references are in [`PENDULUM_BEHAVIOURS_TABLE`]).
     pub fn table_title(&self) -> String {
-        let (r_random, r_expert) = self.references();
-        format!(
-            "Pendulum mixed datasets (D4RL score: 0 = random {:.0}, 100 = expert {:.0}; behaviour returns {})",
-            r_random,
-            r_expert,
-            self.behaviours().iter().map(|(n, r)| format!("{n} {r:.0}")).collect::<Vec<_>>().join(", ")
-        )
+        PENDULUM_TABLE.to_string()
     }
 }
 
@@ -563,18 +639,19 @@ fn mean_episode_return(d: &Dataset) -> f64 {
     stats::mean(&d.episode_returns())
 }
 
-/// Pendulum's behaviours: online TD3 (seed 0) gives a medium and an expert
-/// policy, which with the uniform random policy collect three datasets.
-pub fn pendulum_behaviours(cfg: &Config) -> Result<PendulumBehaviours> {
+/// Pendulum's behaviours of one run seed: online TD3 from the seed gives a
+/// medium and an expert policy, which with the uniform random policy
+/// collect three datasets (their episodes drawn from the seed too).
+pub fn pendulum_behaviours(cfg: &Config, seed: u64) -> Result<PendulumBehaviours> {
     let p = &cfg.pendulum;
     let make = || -> Box<dyn Env> { Box::new(Pendulum::new()) };
-    let online = train_online(&make, &p.online, &[p.medium_return], 0, &device())?;
+    let online = train_online(&make, &p.online, &[p.medium_return], seed, &device())?;
     let inner = device().inner();
     let scale = [crate::env::pendulum::MAX_TORQUE];
     let identity = Normaliser { mean: vec![0.0; 3], std: vec![1.0; 3] };
     let noisy = |actor: &crate::nets::Actor, name: &str| {
         let mut env = Pendulum::new();
-        collect_env(&mut env, p.episodes, 1, name, |o, r| {
+        collect_env(&mut env, p.episodes, seed, name, |o, r| {
             let a = Policy { actor, norm: &identity, action_scale: &scale, device: &inner }.act(&[o.to_vec()]);
             vec![a[0][0] + scale[0] * p.behaviour_noise * reprolab_core::rng::standard_normal(r)]
         })
@@ -582,7 +659,7 @@ pub fn pendulum_behaviours(cfg: &Config) -> Result<PendulumBehaviours> {
     let random = {
         let mut env = Pendulum::new();
         let space = env.action_space();
-        collect_env(&mut env, p.episodes, 1, "random", |_, r| space.sample(r))
+        collect_env(&mut env, p.episodes, seed, "random", |_, r| space.sample(r))
     };
     let expert = noisy(&online.last.0, "expert");
     let medium = match &online.snapshots[0] {
@@ -603,6 +680,8 @@ pub struct PendulumOutcome {
     pub results: Results,
     /// Every arm's (name, learning curve in D4RL score).
     pub curves: Vec<(String, Curve)>,
+    /// The per-state weights `td3-rkl` saw (sampled batches; empty when it did not run).
+    pub weights: Vec<f32>,
 }
 
 /// One seed of one Pendulum mixture: the mixture is learned offline by every
@@ -623,6 +702,7 @@ pub fn run_pendulum(
     let data = Dataset::concat(&parts)?;
     let mut results = Results::default();
     let mut curves = Vec::new();
+    let mut weights = Vec::new();
     let mdn = fit_behaviour(&data, &cfg.mdn, &scale, seed, &device(), None)?;
     results.record(&format!("{mix} behaviour model"), "validation log-likelihood", mdn.validation_log_likelihood);
     let metrics = |eps: &[Episode]| {
@@ -639,18 +719,22 @@ pub fn run_pendulum(
         seed,
         metrics: &metrics,
         score: &score,
+        best: "best normalised score",
     };
-    for algo in PENDULUM_ARMS {
+    for algo in pendulum_arms(cfg) {
         let behaviour = if algo.needs_behaviour() { Behaviour::Fitted(&mdn) } else { Behaviour::None };
         let name = format!("{mix} {}", algo.name());
         let run = run_arm(ArmJob { name, algo, td3: &cfg.td3, behaviour }, &bed)?;
         for (m, v) in &run.metrics {
             results.record(&run.arm, m, *v);
         }
+        if algo == Algo::Td3Rkl {
+            weights = run.trained.weights.clone();
+        }
         curves.push((run.arm, run.curve));
         bar.inc(1);
     }
-    Ok(PendulumOutcome { results, curves })
+    Ok(PendulumOutcome { results, curves, weights })
 }
 
 /// Mean and std of (arm, metric), for the rules and their evidence lines;
@@ -688,8 +772,8 @@ pub const DECIDE: &str = "run `reprolab run offline-rl --preset full --jobs 2` (
 /// The pass rule of both claims and the preconditions under which the
 /// experiment could have supported them (written before any run).
 pub const RULE: &str = "claim (a): E2 td3-rkl mean normalised return above the best global-weight arm (td3-bc / td3-rkl-global, alpha swept over {0.1, 0.3, 1, 2.5, 10}, best chosen on evaluation) by more than the larger std; \
-claim (b): E1 td3-rkl success >= 0.8, decision-region OOD <= 0.1, success above td3-bc's by more than td3-bc's std; E1-up: >= 50% of its successful episodes take the upper route; \
-preconditions, else that claim is inconclusive: >= 3 seeds, the whole alpha sweep ran (a), E1 and E1-up both ran (b), and td3-rkl-oracle's mean success >= 0.5 on each experiment the claim uses (the task is learnable at this budget); \
+claim (b): E1 td3-rkl success >= 0.8, decision-region OOD <= 0.1 (an action is OOD where the true behaviour density, the scripted policies mixed with the dataset's policy shares at that state, is below its 3-sigma level), success above td3-bc's by more than td3-bc's std; E1-up: the seeds prefer the upper route (a seed prefers a route when more than half of its successful episodes take it; one-sided sign test over the seeds with a preference, p < 0.05); \
+preconditions, else that claim is inconclusive: >= 3 seeds, the whole alpha sweep ran (a), E1 and E1-up both ran and >= 5 E1-up seeds show a route preference (b: fewer cannot reach p < 0.05), and td3-rkl-oracle's mean success >= 0.5 on each experiment the claim uses (the task is learnable at this budget); \
 the paper's claim is judged only when both claims are: supported when both are, otherwise not supported; inconclusive when either claim is";
 
 /// One claim's outcome under its rule, with its numbers (the evidence, or
@@ -745,9 +829,18 @@ pub fn mode_seeking_verdict(e1: &Results, e1_up: Option<&Results>) -> Result<Cla
     let (ood, _) = ms(e1, "td3-rkl", "OOD rate")?;
     let (bc_s, bc_sd) = ms(e1, "td3-bc", "success")?;
     let (bc_ood, _) = ms(e1, "td3-bc", "OOD rate")?;
-    let upper = e1_up.map(|r| ms(r, "td3-rkl", "upper route share").map(|(m, _)| m)).transpose()?;
-    let pass = s >= 0.8 && ood <= 0.1 && s - bc_s > bc_sd && upper.is_some_and(|u| u >= 0.5);
-    let up_text = upper.map_or("E1-up not run".to_string(), |u| format!("E1-up upper-route share {u:.2}"));
+    let prefs = e1_up.map(route_preferences).transpose()?;
+    let prefers_upper = prefs.as_ref().is_some_and(|p| p.p_value.is_some_and(|p| p < SIGN_TEST_LEVEL));
+    let pass = s >= 0.8 && ood <= 0.1 && s - bc_s > bc_sd && prefers_upper;
+    let up_text = prefs.as_ref().map_or("E1-up not run".to_string(), |p| {
+        format!(
+            "E1-up: {} of the {} seed(s) with a route preference prefer the upper route ({} seed(s) in all; one-sided sign test p = {})",
+            p.upper,
+            p.either,
+            p.seeds,
+            p.p_value.map_or("-".to_string(), |v| format!("{v:.3}"))
+        )
+    });
     let evidence = format!(
         "E1: td3-rkl success {s:.2}, OOD {ood:.2} vs td3-bc success {bc_s:.2} +- {bc_sd:.2}, OOD {bc_ood:.2}; {up_text}"
     );
@@ -755,10 +848,57 @@ pub fn mode_seeking_verdict(e1: &Results, e1_up: Option<&Results>) -> Result<Cla
     let mut used = vec![("E1", e1)];
     used.extend(e1_up.map(|r| ("E1-up", r)));
     let mut failed = common_preconditions(seeds, &used)?;
-    if e1_up.is_none() {
-        failed.insert(0, "E1-up (the upper-route preference) not run".into());
+    match &prefs {
+        None => failed.insert(0, "E1-up (the upper-route preference) not run".into()),
+        Some(p) if p.either < MIN_PREFERENCE_SEEDS => failed.push(format!(
+            "E1-up: {} seed(s) with a route preference, the sign test needs >= {MIN_PREFERENCE_SEEDS} to reach p < {SIGN_TEST_LEVEL}",
+            p.either
+        )),
+        Some(_) => {}
     }
     Ok(ClaimCheck::new(failed, pass, evidence))
+}
+
+/// Fewest E1-up seeds with a route preference for the sign test to be
+/// judged: with `n` seeds its smallest p-value is `0.5^n`, below
+/// [`SIGN_TEST_LEVEL`] only from 5 seeds on.
+pub const MIN_PREFERENCE_SEEDS: usize = 5;
+/// The level of the one-sided sign test of E1-up's route preference.
+pub const SIGN_TEST_LEVEL: f64 = 0.05;
+
+/// `td3-rkl`'s route preference on E1-up over seeds. A seed is one
+/// observation: its policy acts deterministically from one start, so its
+/// share of upper-route successes is (nearly) 0 or 1, and its episodes are
+/// not independent evidence. A seed prefers the upper route when more than
+/// half of its successful episodes take it, the lower when fewer than half
+/// do; a seed without a success, or at exactly half, shows no preference
+/// and is left out (a failure to reach the goal is not a route choice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutePreferences {
+    pub seeds: usize,
+    /// Seeds that prefer the upper route.
+    pub upper: usize,
+    /// Seeds that prefer either route.
+    pub either: usize,
+    /// One-sided sign test of `upper` out of `either` (None: no seed has a preference).
+    pub p_value: Option<f64>,
+}
+
+/// [`RoutePreferences`] from E1-up's per-seed `td3-rkl` success and upper
+/// route share (recorded one value per seed, in the same seed order).
+pub fn route_preferences(e1_up: &Results) -> Result<RoutePreferences> {
+    let share = &e1_up.require("td3-rkl", "upper route share")?.values;
+    let success = &e1_up.require("td3-rkl", "success")?.values;
+    anyhow::ensure!(
+        share.len() == success.len(),
+        "E1-up: td3-rkl has {} success values but {} upper-route shares",
+        success.len(),
+        share.len()
+    );
+    let chose: Vec<f64> = share.iter().zip(success).filter(|(u, s)| **s > 0.0 && **u != 0.5).map(|(u, _)| *u).collect();
+    let upper = chose.iter().filter(|u| **u > 0.5).count();
+    let p_value = (!chose.is_empty()).then(|| stats::sign_test_greater(upper, chose.len())).transpose()?;
+    Ok(RoutePreferences { seeds: share.len(), upper, either: chose.len(), p_value })
 }
 
 /// Claim (a) from E2 (rule and preconditions in [`RULE`]); `swept` is
@@ -823,7 +963,7 @@ pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
     let cfg: Config = ctx.config()?; // validated: a bad config fails while planning
     let mut units = Vec::new();
     if wants(&cfg, "pendulum") {
-        units.push(Unit::shared(PENDULUM_SHARED, 0));
+        units.extend(ctx.seeds.iter().map(|&s| Unit::shared(PENDULUM_SHARED, s)));
     }
     for e in point_experiments(&cfg) {
         units.extend(ctx.seeds.iter().map(|&s| Unit::main(e, s)));
@@ -843,15 +983,22 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     let part = unit.key.part.as_str();
     let seed = unit.key.seed;
     if part == PENDULUM_SHARED {
-        return UnitOutput::default().with_data(&pendulum_behaviours(&cfg)?);
+        let behaviours = pendulum_behaviours(&cfg, seed)?;
+        let mut out = UnitOutput::default();
+        for (name, ret) in behaviours.behaviours() {
+            out.record_in(PENDULUM_BEHAVIOURS_TABLE, &name, "return", ret);
+        }
+        return out.with_data(&behaviours);
     }
     if let Some(mix) = part.strip_prefix(PENDULUM_PREFIX) {
-        let behaviours: PendulumBehaviours = ctx.shared(&UnitKey::new(PENDULUM_SHARED, 0))?.data()?;
-        let bar = reprolab_core::progress::bar(PENDULUM_ARMS.len() as u64, &format!("offline-rl pendulum seed {seed}"));
+        let behaviours: PendulumBehaviours = ctx.shared(&UnitKey::new(PENDULUM_SHARED, seed))?.data()?;
+        let bar =
+            reprolab_core::progress::bar(pendulum_arms(&cfg).len() as u64, &format!("offline-rl pendulum seed {seed}"));
         let o = run_pendulum(&cfg, &behaviours, mix, seed, &bar)?;
         bar.finish_and_clear();
         let mut out = UnitOutput::default();
         out.record_results(&behaviours.table_title(), &o.results);
+        record_weight_quantiles(&mut out, &format!("pendulum {mix}"), &o.weights);
         return out.with_data(&UnitCurves::from_runs(o.curves.iter().map(|(a, c)| (a.as_str(), c))));
     }
     let first = ctx.seeds.first() == Some(&seed);
@@ -888,6 +1035,10 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
         }
     }
     report = report.table(MODELS_TABLE, outputs.results(MODELS_TABLE));
+    let weights = outputs.results(WEIGHT_TABLE);
+    if !weights.arms.is_empty() {
+        report = report.table(WEIGHT_TABLE, weights);
+    }
     if let Some(r) = &e3 {
         let x = &r.require("td3-rkl", "normalised return")?.values;
         let y = &r.require("td3-bc", "normalised return")?.values;
@@ -906,9 +1057,11 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     }
     report.figures.extend(outputs.figures());
     let pendulum = if wants(&cfg, "pendulum") {
-        let behaviours: PendulumBehaviours = outputs.get(&UnitKey::new(PENDULUM_SHARED, 0))?.data()?;
-        let title = behaviours.table_title();
-        report = report.table(&title, outputs.results(&title));
+        // The figure shows the first seed's online run.
+        let first = ctx.seeds.first().copied().unwrap_or(0);
+        let behaviours: PendulumBehaviours = outputs.get(&UnitKey::new(PENDULUM_SHARED, first))?.data()?;
+        report = report.table(PENDULUM_TABLE, outputs.results(PENDULUM_TABLE));
+        report = report.table(PENDULUM_BEHAVIOURS_TABLE, outputs.results(PENDULUM_BEHAVIOURS_TABLE));
         let mut curves = Vec::new();
         for mix in &cfg.pendulum.mixtures {
             curves.extend(collect_curves(outputs, &format!("{PENDULUM_PREFIX}{mix}"))?);
@@ -940,6 +1093,23 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
         cfg.mdn.steps,
         cfg.eval_episodes
     ));
+    report = report.note(format!(
+        "Scores: 'normalised return' (point mass) and 'normalised score' (Pendulum) are CORL's 'last' score, the final evaluation ({} episodes after the last update); 'best normalised return' / 'best normalised score' are CORL's 'best', each seed's best learning-curve evaluation (every {} updates and at the end), then mean +- std over seeds (optimistic: the best is chosen on evaluation episodes).",
+        cfg.eval_episodes, cfg.eval_every
+    ));
+    if baseline_algos(&cfg).contains(&Algo::Iql) {
+        let i = &cfg.td3.iql;
+        report = report.note(format!(
+            "Baseline iql (implicit Q-learning, CORL's iql.py settings; in no claim's rule): expectile {}, beta {}, exp-advantage clip {}, {} actor, value lr {}, actor lr cosine-annealed over the run; networks, batch, learning rates, gamma {} and soft update {} as the TD3 arms.",
+            i.expectile,
+            i.beta,
+            i.max_weight,
+            if i.deterministic { "deterministic" } else { "Gaussian" },
+            i.value_lr,
+            cfg.td3.gamma,
+            cfg.td3.tau
+        ));
+    }
     Ok(report)
 }
 
@@ -988,7 +1158,11 @@ mod tests {
     fn e1_up(seeds: usize, upper: f64, oracle_success: f64) -> Results {
         results(
             seeds,
-            &[("td3-rkl", "upper route share", upper, 0.0), ("td3-rkl-oracle", "success", oracle_success, 0.0)],
+            &[
+                ("td3-rkl", "upper route share", upper, 0.0),
+                ("td3-rkl", "success", 1.0, 0.0),
+                ("td3-rkl-oracle", "success", oracle_success, 0.0),
+            ],
         )
     }
 
@@ -1014,9 +1188,10 @@ mod tests {
 
     #[test]
     fn mode_seeking_is_decided_only_when_its_preconditions_hold() {
-        let up = e1_up(3, 0.7, 1.0);
-        assert_eq!(mode_seeking_verdict(&e1(3, 1.0, 1.0), Some(&up)).unwrap().outcome, Outcome::Supported);
-        assert_eq!(mode_seeking_verdict(&e1(3, 0.5, 1.0), Some(&up)).unwrap().outcome, Outcome::NotSupported);
+        // Five seeds: the fewest with which E1-up's sign test can pass.
+        let up = e1_up(5, 0.7, 1.0);
+        assert_eq!(mode_seeking_verdict(&e1(5, 1.0, 1.0), Some(&up)).unwrap().outcome, Outcome::Supported);
+        assert_eq!(mode_seeking_verdict(&e1(5, 0.5, 1.0), Some(&up)).unwrap().outcome, Outcome::NotSupported);
         let c = mode_seeking_verdict(&e1(3, 0.5, 1.0), None).unwrap();
         assert_eq!(c.outcome, Outcome::Inconclusive);
         assert!(c.text.contains("E1-up"), "{}", c.text);

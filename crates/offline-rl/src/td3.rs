@@ -11,6 +11,10 @@
 //! - `td3-rkl` (the paper's method): `-lambda Q + w(s) [log pi - log beta]`.
 //! - `td3-rkl-oracle`: the same with the true behaviour density.
 //! - `td3` (online, to train Pendulum's behaviour policies): `-Q`.
+//!
+//! `iql` (implicit Q-learning, a baseline) shares the networks, batches and
+//! loop but not the TD3 update: [`Agent::update`] hands it to
+//! [`crate::iql::update`] (expectile value, advantage-weighted actor).
 
 use crate::dataset::Batch;
 use crate::nets::{Actor, Mixture, TwinCritic};
@@ -24,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 /// Which actor loss (the module docs give each one's equation). The
 /// command line's `--algo` takes the offline algorithms a user trains
-/// (`bc`, `td3-bc`, `td3-rkl`, `td3-rkl-global`, `td3-mse-adaptive`); the
-/// oracle-density arm and online TD3 are the experiment's own.
+/// (`bc`, `td3-bc`, `td3-rkl`, `td3-rkl-global`, `td3-mse-adaptive`,
+/// `iql`); the oracle-density arm and online TD3 are the experiment's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Algo {
@@ -44,6 +48,9 @@ pub enum Algo {
     /// MSE behaviour cloning with the per-state weight.
     #[value(name = "td3-mse-adaptive")]
     Td3MseAdaptive,
+    /// Implicit Q-learning (CORL's iql.py), a baseline: [`crate::iql`].
+    #[value(name = "iql")]
+    Iql,
     /// The paper's method with the true behaviour density (point mass only).
     #[value(skip)]
     Td3RklOracle,
@@ -61,8 +68,8 @@ pub enum Regulariser {
 }
 
 impl Algo {
-    pub const OFFLINE: [Algo; 6] =
-        [Algo::Bc, Algo::Td3Bc, Algo::Td3RklGlobal, Algo::Td3MseAdaptive, Algo::Td3Rkl, Algo::Td3RklOracle];
+    pub const OFFLINE: [Algo; 7] =
+        [Algo::Bc, Algo::Td3Bc, Algo::Td3RklGlobal, Algo::Td3MseAdaptive, Algo::Td3Rkl, Algo::Td3RklOracle, Algo::Iql];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -72,6 +79,7 @@ impl Algo {
             Algo::Td3MseAdaptive => "td3-mse-adaptive",
             Algo::Td3Rkl => "td3-rkl",
             Algo::Td3RklOracle => "td3-rkl-oracle",
+            Algo::Iql => "iql",
             Algo::Td3 => "td3",
         }
     }
@@ -80,7 +88,8 @@ impl Algo {
         match self {
             Algo::Bc | Algo::Td3Bc | Algo::Td3MseAdaptive => Regulariser::Mse,
             Algo::Td3RklGlobal | Algo::Td3Rkl | Algo::Td3RklOracle => Regulariser::ReverseKl,
-            Algo::Td3 => Regulariser::None,
+            // IQL's actor loss is its own (crate::iql), not a TD3 actor loss.
+            Algo::Td3 | Algo::Iql => Regulariser::None,
         }
     }
 
@@ -138,6 +147,8 @@ pub struct Td3Config {
     /// (paper: false, a stochastic tanh-Gaussian actor; the Dirac actor is
     /// the variant it also allows).
     pub deterministic_rkl: bool,
+    /// IQL's own settings (the `iql` algorithm only; defaults CORL's).
+    pub iql: crate::iql::IqlConfig,
 }
 
 impl Default for Td3Config {
@@ -154,6 +165,7 @@ impl Default for Td3Config {
             policy_freq: 2,
             alpha: 2.5,
             deterministic_rkl: false,
+            iql: crate::iql::IqlConfig::default(),
         }
     }
 }
@@ -172,7 +184,8 @@ impl Validate for Td3Config {
         non_negative("policy_noise", self.policy_noise)?;
         non_negative("noise_clip", self.noise_clip)?;
         anyhow::ensure!(self.policy_freq >= 1, "policy_freq must be at least 1, got {}", self.policy_freq);
-        positive("alpha", self.alpha)
+        positive("alpha", self.alpha)?;
+        crate::validate::nested("iql", self.iql.validate())
     }
 }
 
@@ -191,23 +204,28 @@ pub struct Agent {
     pub actor: Actor,
     pub critic: TwinCritic,
     actor_target: Actor,
-    critic_target: TwinCritic,
-    actor_opt: ModuleOptimizer,
-    critic_opt: ModuleOptimizer,
+    pub(crate) critic_target: TwinCritic,
+    pub(crate) actor_opt: ModuleOptimizer,
+    pub(crate) critic_opt: ModuleOptimizer,
     pub updates: usize,
+    /// IQL's value net and log-std (the `iql` algorithm only).
+    pub iql: Option<crate::iql::IqlParts>,
 }
 
 /// Losses of one update (device tensors: reading them syncs).
 pub struct UpdateLosses {
     pub critic: Option<Tensor<1>>,
     pub actor: Option<Tensor<1>>,
-    /// The per-state weights the actor's loss used (adaptive algorithms,
-    /// actor updates only), for logging their distribution.
+    /// The per-sample weights the actor's loss used (the adaptive
+    /// algorithms' w(s) on actor updates; IQL's clipped `exp(beta A)`), for
+    /// logging their distribution.
     pub weight: Option<Tensor<2>>,
     /// The behaviour term of the actor's loss as it entered it (MSE or
     /// reverse KL, weighted where the algorithm is adaptive; actor updates
     /// of the regularised TD3 algorithms only), for the `train` command's log.
     pub regulariser: Option<Tensor<1>>,
+    /// IQL's expectile value loss (IQL only).
+    pub value: Option<Tensor<1>>,
 }
 
 impl Agent {
@@ -216,6 +234,8 @@ impl Agent {
         let stochastic = algo.regulariser() == Regulariser::ReverseKl && !cfg.deterministic_rkl;
         let actor = Actor::new(obs_dim, act_dim, &cfg.hidden, stochastic, device);
         let critic = TwinCritic::new(obs_dim, act_dim, &cfg.hidden, device);
+        let iql =
+            (algo == Algo::Iql).then(|| crate::iql::IqlParts::new(&cfg.iql, obs_dim, act_dim, &cfg.hidden, device));
         Self {
             algo,
             actor_target: actor.clone().no_grad(),
@@ -226,12 +246,25 @@ impl Agent {
             critic_opt: OptimizerConfig::adam(cfg.critic_lr).build(),
             cfg,
             updates: 0,
+            iql,
+        }
+    }
+
+    /// The number of updates the run will make: IQL's actor learning rate
+    /// is cosine-annealed over it (CORL: over `max_timesteps`); the TD3
+    /// algorithms ignore it.
+    pub fn plan_updates(&mut self, updates: usize) {
+        if let Some(p) = self.iql.as_mut() {
+            p.horizon = updates.max(1);
         }
     }
 
     /// One TD3 update: the critic every call, the actor and the targets every
     /// `policy_freq` calls (every call for BC, which has no critic).
     pub fn update(&mut self, batch: &Batch, behaviour: &dyn Fn(&Batch) -> BehaviourTerms) -> UpdateLosses {
+        if self.algo == Algo::Iql {
+            return crate::iql::update(self, batch);
+        }
         self.updates += 1;
         let critic = self.algo.uses_critic().then(|| self.critic_step(batch));
         let actor_due = !self.algo.uses_critic() || self.updates.is_multiple_of(self.cfg.policy_freq);
@@ -254,7 +287,7 @@ impl Agent {
             }
             loss.detach()
         });
-        UpdateLosses { critic, actor, weight, regulariser }
+        UpdateLosses { critic, actor, weight, regulariser, value: None }
     }
 
     fn critic_step(&mut self, b: &Batch) -> Tensor<1> {
@@ -356,7 +389,10 @@ pub fn regulariser_mean(per_state: Tensor<2>, weight: Option<&Tensor<2>>) -> Ten
 /// cloning where the behaviour's actions are narrow, more RL where they are
 /// wide), mean 1 over the batch. `coverage` is [`Mixture::coverage`],
 /// `sum_k w_k(s) mean_d sigma_kd(s)`. The paper asks for a monotone
-/// decreasing map normalised to mean 1; `1/coverage` is ours.
+/// decreasing map normalised to mean 1; `1/coverage` is ours. Not bounded:
+/// its largest value is the batch's coverage ratio, which the MDN's log-std
+/// floor (`e^-5`) keeps finite; measured on Pendulum's clipped actions it
+/// stays below 6 (the crate docs, "The weight's range").
 pub fn state_weights(coverage: Tensor<2>) -> Tensor<2> {
     let inv = coverage.recip();
     let [n, _] = inv.dims();
@@ -381,14 +417,81 @@ mod tests {
         assert!((w[0] / w[1] - 2.0).abs() < 1e-4 && (w[1] / w[3] - 6.0).abs() < 1e-3);
     }
 
+    /// An actor whose output ignores the state: mean `u0` before the tanh
+    /// and (stochastic actors) std 0.1: the last layer's weights zero, its
+    /// bias `[u0, ln 0.1]`.
+    fn constant_actor(agent: &mut Agent, u0: f32, dev: &Device) {
+        let last = agent.actor.net.layers.last_mut().unwrap();
+        let [i, o] = last.weight.val().dims();
+        last.weight = last
+            .weight
+            .clone()
+            .map(|_| Tensor::from_data(TensorData::new(vec![0f32; i * o], [i, o]), dev).require_grad());
+        // A deterministic actor has one output per action, the mean.
+        let bias: Vec<f32> = [u0, 0.1f32.ln()].into_iter().take(o).collect();
+        last.bias =
+            last.bias.clone().map(|p| p.map(|_| Tensor::from_data(TensorData::new(bias, [o]), dev).require_grad()));
+    }
+
+    /// The gradient of the actor loss in the pre-tanh mean, at a batch of
+    /// one state repeated, where the behaviour has two narrow modes at
+    /// +-0.5 (equal weights, sigma 0.1) and the dataset's actions are those
+    /// modes' (half each). alpha is tiny, so the critic's term adds nothing.
+    fn mean_gradient(algo: Algo, start: f32) -> f32 {
+        let dev = reprolab_core::device::default_device().autodiff();
+        let n = 4096;
+        let cfg = Td3Config { hidden: vec![8], alpha: 1e-9, ..Default::default() };
+        let mut agent = Agent::new(algo, cfg, 1, 1, &dev);
+        constant_actor(&mut agent, start.atanh(), &dev);
+        let t2 = |v: Vec<f32>, d: usize| Tensor::<2>::from_data(TensorData::new(v, [n, d]), &dev);
+        let actions: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { 0.5 } else { -0.5 }).collect();
+        let batch = Batch {
+            obs: t2(vec![0.0; n], 1),
+            actions: t2(actions, 1),
+            rewards: t2(vec![0.0; n], 1),
+            next_obs: t2(vec![0.0; n], 1),
+            not_done: t2(vec![1.0; n], 1),
+            rows: (0..n).collect(),
+        };
+        let t3 = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [n, 2, 1]), &dev);
+        let mixture = Mixture {
+            log_weights: t2(vec![0.5f32.ln(); 2 * n], 2),
+            means: t3([0.5f32, -0.5].repeat(n)),
+            log_stds: t3(vec![0.1f32.ln(); 2 * n]),
+        };
+        let terms = BehaviourTerms { mixture: Some(mixture), weight: None };
+        reprolab_core::rng::seed_burn(7);
+        let grads = agent.actor_loss(&batch, &terms).backward();
+        let bias = agent.actor.net.layers.last().unwrap().bias.as_ref().unwrap();
+        let g: Vec<f32> = bias.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        g[0]
+    }
+
+    /// The reverse-KL actor loss is mode seeking: from a mean action of
+    /// +0.15 its gradient moves the mean up, toward the nearer mode +0.5,
+    /// and from -0.15 down, toward -0.5, where MSE cloning (TD3+BC's
+    /// term) moves it toward the modes' average 0 from either side. By hand,
+    /// at a = 0.15 the mode +0.5 is 3.5 sigma away and -0.5 is 6.5, so
+    /// d log beta / da is about (0.5 - 0.15) / 0.01 = 35 > 0.
+    #[test]
+    fn reverse_kl_gradient_moves_the_mean_toward_the_nearer_mode() {
+        for start in [0.15f32, -0.15] {
+            let rkl = mean_gradient(Algo::Td3RklGlobal, start);
+            // Gradient descent moves the mean by -gradient: toward the sign of `start`.
+            assert!(rkl * start.signum() < 0.0, "reverse KL from {start}: gradient {rkl}");
+            let mse = mean_gradient(Algo::Td3Bc, start);
+            assert!(mse * start.signum() > 0.0, "MSE from {start}: gradient {mse}");
+        }
+    }
+
     /// The command line's spellings are the names the reports use, and only
-    /// the five a user trains are offered.
+    /// the six a user trains are offered.
     #[test]
     fn command_line_names_are_the_report_names() {
         use clap::ValueEnum;
         let offered: Vec<String> =
             Algo::value_variants().iter().map(|a| a.to_possible_value().unwrap().get_name().to_string()).collect();
-        assert_eq!(offered, ["bc", "td3-bc", "td3-rkl", "td3-rkl-global", "td3-mse-adaptive"]);
+        assert_eq!(offered, ["bc", "td3-bc", "td3-rkl", "td3-rkl-global", "td3-mse-adaptive", "iql"]);
         for a in Algo::value_variants() {
             assert_eq!(Algo::from_str(a.name(), false).unwrap(), *a);
             assert_eq!(a.to_string(), a.name());

@@ -116,7 +116,7 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
     let data = crate::io::load_mixed(&req.datasets)?;
     if req.algo == Algo::Td3RklOracle || req.algo == Algo::Td3 {
         reprolab_core::user_bail!(
-            "--algo {} is for the experiments; use bc, td3-bc, td3-rkl, td3-rkl-global or td3-mse-adaptive",
+            "--algo {} is for the experiments; use bc, td3-bc, td3-rkl, td3-rkl-global, td3-mse-adaptive or iql",
             req.algo.name()
         );
     }

@@ -96,7 +96,9 @@ pub fn log_every(steps: usize) -> usize {
 /// `metrics.jsonl`): `critic/loss`, `actor/loss`, `actor/regulariser`
 /// (the behaviour term), `actor/weight_std` and `actor/weight_max` (the
 /// per-state weight `w(s)` of the adaptive algorithms; its batch mean is 1),
-/// `actor/lr` and `critic/lr` at step 0, and at every evaluation
+/// `value/loss` (IQL's expectile loss; its `actor/weight_*` are the clipped
+/// advantage weights `exp(beta A)`), `actor/lr` and `critic/lr` at step 0
+/// (IQL's actor rate then follows a cosine), and at every evaluation
 /// `eval/return` and, given the references, `eval/normalised_score`.
 pub struct TrainLog<'a> {
     pub metrics: &'a mut MetricsLog,
@@ -118,7 +120,8 @@ pub fn train_offline(
     reprolab_core::rng::seed_burn(derive_seed(seed, algo.name()));
     let norm = Normaliser::fit(data);
     let prepared = Prepared::new(data, &norm, action_scale);
-    let agent = Agent::new(algo, cfg.clone(), data.obs_dim, data.act_dim, device);
+    let mut agent = Agent::new(algo, cfg.clone(), data.obs_dim, data.act_dim, device);
+    agent.plan_updates(steps);
     let mut trained =
         Trained { agent, norm, action_scale: action_scale.to_vec(), curve: Vec::new(), weights: Vec::new() };
     let mut r = rng(derive_seed(seed, "batches"));
@@ -148,7 +151,9 @@ pub fn train_offline(
             trained.weights.extend(w.into_data().try_to_vec::<f32>().unwrap_or_default());
         }
         if log {
-            for (name, loss) in [("critic loss", losses.critic), ("actor loss", losses.actor)] {
+            for (name, loss) in
+                [("critic loss", losses.critic), ("actor loss", losses.actor), ("value loss", losses.value)]
+            {
                 if let Some(l) = loss {
                     check_finite(l.into_scalar::<f32>(), step, &format!("{} {name}", algo.name()))?;
                 }
@@ -183,6 +188,7 @@ fn log_losses(metrics: &mut MetricsLog, step: usize, losses: &crate::td3::Update
         ("critic/loss", scalar(&losses.critic)),
         ("actor/loss", scalar(&losses.actor)),
         ("actor/regulariser", scalar(&losses.regulariser)),
+        ("value/loss", scalar(&losses.value)),
     ] {
         values.extend(value.map(|v| (name, v)));
     }

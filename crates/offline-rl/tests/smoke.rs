@@ -10,8 +10,10 @@ fn smoke_preset_runs_every_experiment() {
     let opts = RunOptions { preset: Some(Preset::Smoke), out_dir: dir.path().into(), ..Default::default() };
     let r = run_method(&offline_rl::METHOD, &opts).unwrap();
     assert!(r.results.all_finite(), "{:?}", r.results);
-    for arm in ["bc", "td3-bc", "td3-rkl-global", "td3-mse-adaptive", "td3-rkl", "td3-rkl-oracle"] {
-        for m in ["success", "collision", "OOD rate", "normalised return", "upper route share"] {
+    for arm in ["bc", "td3-bc", "td3-rkl-global", "td3-mse-adaptive", "td3-rkl", "td3-rkl-oracle", "iql"] {
+        for m in
+            ["success", "collision", "OOD rate", "normalised return", "best normalised return", "upper route share"]
+        {
             assert_eq!(r.results.require(arm, m).unwrap().values.len(), 1, "{arm} {m}");
         }
     }
@@ -39,4 +41,20 @@ fn smoke_preset_runs_every_experiment() {
     assert!(r.verdict.evidence.contains("1 seed(s)"), "{}", r.verdict.evidence);
     assert!(r.verdict.evidence.contains("--preset full"), "{}", r.verdict.evidence);
     assert!(r.notes.iter().any(|n| n.contains("per-state weight w(s)")), "{:?}", r.notes);
+    // w(s)'s quantiles per experiment, Pendulum included; mean 1 over each
+    // batch, so the median is at most its batch's maximum and min <= 1 <= max.
+    let w = &r.tables.iter().find(|t| t.title == offline_rl::experiment::WEIGHT_TABLE).unwrap().results;
+    for row in ["e1", "e2", "pendulum random+expert"] {
+        let q = |m: &str| w.require(row, m).unwrap().mean;
+        assert!(q("min") <= 1.0 && 1.0 <= q("max") && q("median") <= q("99%"), "{row}: {w:?}");
+    }
+    // One row per experiment in the behaviour-model table (each seed has
+    // its own dataset and size) and each seed's Pendulum references.
+    let models = &r.tables.iter().find(|t| t.title.starts_with("Behaviour model")).unwrap().results;
+    assert!(models.require("e1", "transitions").unwrap().mean > 100.0, "{models:?}");
+    let behaviours =
+        &r.tables.iter().find(|t| t.title == offline_rl::experiment::PENDULUM_BEHAVIOURS_TABLE).unwrap().results;
+    assert_eq!(behaviours.arms, ["random", "medium", "expert"]);
+    // 200-step episodes of Pendulum's reward, in [-16.3, 0] per step.
+    assert!(behaviours.cells["random"]["return"].values.iter().all(|v| (-3300.0..0.0).contains(v)), "{behaviours:?}");
 }

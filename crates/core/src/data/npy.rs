@@ -1,6 +1,8 @@
 //! NPY and NPZ arrays (numpy's formats), read into `f32` whatever their
 //! numeric dtype, and written atomically. Used for datasets exported from
 //! Python and for per-example outputs (logits) that later stages reread.
+//! [`load_npz_f64`] reads into `f64` instead, for user files whose every
+//! digit matters (scores to be ranked, int64 ids beyond f32's 2^24).
 
 use anyhow::Result;
 use npyz::{DType, TypeChar, WriterBuilder};
@@ -31,7 +33,65 @@ impl Array {
     }
 }
 
+/// [`Array`] with `f64` values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array64 {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// The element types arrays are read into: every supported dtype converts
+/// to them (`f64` exactly, `f32` rounding as numpy's astype does).
+trait Element: Copy {
+    fn from_f32(v: f32) -> Self;
+    fn from_f64(v: f64) -> Self;
+    fn from_i64(v: i64) -> Self;
+    fn from_i32(v: i32) -> Self;
+    fn from_u8(v: u8) -> Self;
+}
+
+impl Element for f32 {
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn from_i64(v: i64) -> Self {
+        v as f32
+    }
+    fn from_i32(v: i32) -> Self {
+        v as f32
+    }
+    fn from_u8(v: u8) -> Self {
+        f32::from(v)
+    }
+}
+
+impl Element for f64 {
+    fn from_f32(v: f32) -> Self {
+        f64::from(v)
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn from_i64(v: i64) -> Self {
+        v as f64
+    }
+    fn from_i32(v: i32) -> Self {
+        f64::from(v)
+    }
+    fn from_u8(v: u8) -> Self {
+        f64::from(v)
+    }
+}
+
 fn read_array<R: Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array> {
+    let (shape, data) = read_values::<R, f32>(npy, what)?;
+    Array::new(shape, data).map_err(|e| crate::user_error(format!("{what}: {e}")))
+}
+
+fn read_values<R: Read, T: Element>(npy: npyz::NpyFile<R>, what: &str) -> Result<(Vec<usize>, Vec<T>)> {
     if npy.order() == npyz::Order::Fortran {
         crate::user_bail!("{what}: Fortran-ordered array; save it with np.ascontiguousarray");
     }
@@ -40,18 +100,22 @@ fn read_array<R: Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array> {
         crate::user_bail!("{what}: structured dtypes are not supported, save a plain numeric array");
     };
     let bad = |e: std::io::Error| crate::user_error(format!("{what}: truncated or corrupt data ({e})"));
-    let data: Vec<f32> = match (ts.type_char(), ts.size_field()) {
-        (TypeChar::Float, 4) => npy.into_vec::<f32>().map_err(bad)?,
-        (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
-        (TypeChar::Int, 8) => npy.into_vec::<i64>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
-        (TypeChar::Int, 4) => npy.into_vec::<i32>().map_err(bad)?.into_iter().map(|v| v as f32).collect(),
-        (TypeChar::Uint, 1) => npy.into_vec::<u8>().map_err(bad)?.into_iter().map(f32::from).collect(),
+    let data: Vec<T> = match (ts.type_char(), ts.size_field()) {
+        (TypeChar::Float, 4) => npy.into_vec::<f32>().map_err(bad)?.into_iter().map(T::from_f32).collect(),
+        (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?.into_iter().map(T::from_f64).collect(),
+        (TypeChar::Int, 8) => npy.into_vec::<i64>().map_err(bad)?.into_iter().map(T::from_i64).collect(),
+        (TypeChar::Int, 4) => npy.into_vec::<i32>().map_err(bad)?.into_iter().map(T::from_i32).collect(),
+        (TypeChar::Uint, 1) => npy.into_vec::<u8>().map_err(bad)?.into_iter().map(T::from_u8).collect(),
         (TypeChar::Bool, 1) => {
-            npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| f32::from(u8::from(b))).collect()
+            npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| T::from_u8(u8::from(b))).collect()
         }
         _ => crate::user_bail!("{what}: unsupported dtype '{ts}' (use float32/64, int32/64, uint8 or bool)"),
     };
-    Array::new(shape, data).map_err(|e| crate::user_error(format!("{what}: {e}")))
+    let n: usize = shape.iter().product();
+    if n != data.len() {
+        crate::user_bail!("{what}: array of shape {shape:?} needs {n} values, got {}", data.len());
+    }
+    Ok((shape, data))
 }
 
 /// Reads one `.npy` file.
@@ -65,6 +129,17 @@ pub fn load_npy(path: &Path) -> Result<Array> {
 
 /// Reads every array of an `.npz` archive, by name.
 pub fn load_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
+    read_npz(path, |npy, what| read_array(npy, what))
+}
+
+/// [`load_npz`] into `f64`: float64 values and int64 ids keep every digit.
+pub fn load_npz_f64(path: &Path) -> Result<BTreeMap<String, Array64>> {
+    read_npz(path, |npy, what| read_values::<_, f64>(npy, what).map(|(shape, data)| Array64 { shape, data }))
+}
+
+type NpzEntry<'a> = npyz::NpyFile<zip::read::ZipFile<'a>>;
+
+fn read_npz<A>(path: &Path, read: impl Fn(NpzEntry<'_>, &str) -> Result<A>) -> Result<BTreeMap<String, A>> {
     let shown = path.display().to_string();
     if !path.exists() {
         crate::user_bail!("{shown}: cannot open (no such file)");
@@ -79,7 +154,7 @@ pub fn load_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
         let Some(name) = entry.name().strip_suffix(".npy").map(str::to_string) else { continue };
         let what = format!("{shown}: array '{name}'");
         let npy = npyz::NpyFile::new(entry).map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?;
-        out.insert(name, read_array(npy, &what)?);
+        out.insert(name, read(npy, &what)?);
     }
     Ok(out)
 }
@@ -145,6 +220,18 @@ mod tests {
             assert_eq!(m["terminals"], Array::new(vec![2], vec![0., 1.]).unwrap());
             assert_eq!(m["actions"], Array::new(vec![2, 1], vec![1., -2.]).unwrap());
         }
+    }
+
+    /// float64 scores and int64 ids above 2^24 keep every digit through
+    /// `load_npz_f64` (the f32 reader rounds them: ids would collide).
+    #[test]
+    fn the_f64_reader_keeps_digits_f32_loses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/numpy-savez-f64.npz");
+        let m = load_npz_f64(&path).unwrap();
+        assert_eq!(m["score"], Array64 { shape: vec![2], data: vec![0.1 + 0.2, 1.0 / 3.0] });
+        assert_eq!(m["id"].data, vec![16_777_217.0, 1_099_511_627_779.0]);
+        let rounded = load_npz(&path).unwrap();
+        assert_eq!(rounded["id"].data[0], 16_777_216.0, "f32 cannot hold 2^24 + 1");
     }
 
     #[test]

@@ -62,32 +62,24 @@ impl Roc {
         self.fpr.windows(2).zip(self.tpr.windows(2)).map(|(f, t)| (f[1] - f[0]) * (t[0] + t[1]) / 2.0).sum()
     }
 
-    /// TPR at `target_fpr` by linear interpolation on the curve's upper
-    /// envelope (at an FPR reached by several points, the highest TPR). This
-    /// is `np.interp(target, fpr_unique, max_tpr_per_fpr)`, the low-FPR
-    /// number LiRA-style evaluations report.
+    /// TPR at `target_fpr`: the TPR of the last curve point whose FPR is not
+    /// above the target, i.e. at the largest FPR <= target the highest TPR
+    /// reached there. This is ML Privacy Meter's
+    /// `tpr[np.where(fpr <= target)[0][-1]]`, the low-FPR number LiRA-style
+    /// evaluations report: an operating point some threshold achieves,
+    /// never a linear interpolation between two of them (which credits the
+    /// attack with a TPR no threshold gives). Two differences from the
+    /// reference scripts, both documented rather than copied: LiRA's
+    /// `plot.py` writes `fpr < target` (the same unless an FPR lands exactly
+    /// on the target, e.g. 1 false positive in 1,000 at 0.1%), and both
+    /// call sklearn's `roc_curve` with `drop_intermediate=True`, which can
+    /// drop an achievable point lying on a straight segment of the curve;
+    /// this curve keeps every threshold.
     pub fn tpr_at(&self, target_fpr: f64) -> f64 {
         let target = target_fpr.clamp(0.0, 1.0);
-        let mut xs: Vec<f64> = Vec::new();
-        let mut ys: Vec<f64> = Vec::new();
-        for (&f, &t) in self.fpr.iter().zip(&self.tpr) {
-            match xs.last() {
-                Some(&last) if last == f => *ys.last_mut().unwrap() = ys.last().unwrap().max(t),
-                _ => {
-                    xs.push(f);
-                    ys.push(t);
-                }
-            }
-        }
-        let k = xs.partition_point(|&x| x <= target);
-        if k == 0 {
-            return ys[0];
-        }
-        if k == xs.len() {
-            return ys[k - 1];
-        }
-        let (x0, x1, y0, y1) = (xs[k - 1], xs[k], ys[k - 1], ys[k]);
-        y0 + (y1 - y0) * (target - x0) / (x1 - x0)
+        // fpr is non-decreasing and starts at 0, so at least one point qualifies.
+        let k = self.fpr.partition_point(|&f| f <= target);
+        self.tpr[k.max(1) - 1]
     }
 
     /// max |TPR - FPR| over the curve: the membership advantage of the best

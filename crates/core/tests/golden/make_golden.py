@@ -35,12 +35,11 @@ print("roc_fpr", fpr.tolist())
 print("roc_tpr", tpr.tolist())
 print("roc_thr", thr[1:].tolist())
 print("roc_auc", repr(M.roc_auc_score(labels, scores)))
-# TPR at FPR: linear interpolation on the ROC's upper envelope
+# TPR at FPR: the TPR at the largest FPR not above the target (ML Privacy
+# Meter's `tpr[np.where(fpr <= target)[0][-1]]`; LiRA's plot.py writes `<`)
 def tpr_at(target):
-    ufpr = np.unique(fpr)
-    utpr = np.array([tpr[fpr == f].max() for f in ufpr])
-    return float(np.interp(target, ufpr, utpr))
-for t in [0.0, 0.1, 0.25, 0.5, 1.0]:
+    return float(tpr[np.where(fpr <= target)[0][-1]])
+for t in [0.0, 0.1, 1 / 6, 0.25, 0.5, 0.9, 1.0]:
     print("tpr_at", t, repr(tpr_at(t)))
 print("advantage", repr(float(np.max(np.abs(tpr - fpr)))))
 

@@ -14,3 +14,10 @@ arrays = dict(
 )
 np.savez(os.path.join(here, "numpy-savez.npz"), **arrays)
 np.savez_compressed(os.path.join(here, "numpy-savez-compressed.npz"), **arrays)
+
+# Digits f32 cannot hold: a float64 score and int64 ids above 2**24.
+np.savez(
+    os.path.join(here, "numpy-savez-f64.npz"),
+    score=np.array([0.1 + 0.2, 1.0 / 3.0], dtype=np.float64),
+    id=np.array([2**24 + 1, 2**40 + 3], dtype=np.int64),
+)
