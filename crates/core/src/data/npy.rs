@@ -129,6 +129,9 @@ pub fn load_npy(path: &Path) -> Result<Array> {
 
 /// Reads every array of an `.npz` archive, by name.
 pub fn load_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
+    // A closure, not `read_array` itself: the reader must accept an entry
+    // borrowed for any lifetime, which a generic fn item does not.
+    #[allow(clippy::redundant_closure)]
     read_npz(path, |npy, what| read_array(npy, what))
 }
 
