@@ -19,7 +19,9 @@ fn checkpoint_method(dir: &Path, method: Option<&str>) -> Result<String> {
     if let Some(m) = method {
         return Ok(m.to_string());
     }
-    let report = dir.join("report.json");
+    // Only the method field, not a whole `TrainRecord`: a record from an
+    // older build still names its method.
+    let report = dir.join(reprolab_core::run_folder::REPORT);
     let text = std::fs::read_to_string(&report).map_err(|_| {
         reprolab_core::user_error(format!(
             "{}: missing; pass --method to say which method wrote the checkpoint",

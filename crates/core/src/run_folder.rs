@@ -68,7 +68,8 @@ impl TrainRecord {
     }
 }
 
-const REPORT: &str = "report.json";
+/// The train record's file name in a train folder (`reprolab export` reads it too).
+pub const REPORT: &str = "report.json";
 const CONFIG: &str = "config.toml";
 const METRICS: &str = "metrics.jsonl";
 
