@@ -27,16 +27,27 @@ pub enum Targets {
 /// The real-data directory for tests: `REPROLAB_DATA`, a relative path
 /// taken from the workspace root (as `.ci/run` sets it), which is
 /// `crate_dir/../..` for a crate under `crates/`. `None`, with a note on
-/// stderr, when it is not set, so real-data tests skip on a bare checkout.
+/// stderr, when it is not set (commands run by tests then get no data).
 pub fn test_data_dir(crate_dir: &str) -> Option<std::path::PathBuf> {
     let Some(dir) = std::env::var_os("REPROLAB_DATA").map(std::path::PathBuf::from) else {
-        eprintln!("REPROLAB_DATA is not set: skipping the real-data test");
+        eprintln!("REPROLAB_DATA is not set: no real data for this test");
         return None;
     };
     if dir.is_absolute() {
         return Some(dir);
     }
     Some(std::path::Path::new(crate_dir).join("../..").join(dir))
+}
+
+/// The real-data directory for a test gated on `cfg(reprolab_data)` (set by
+/// the crate's build script when REPROLAB_DATA is set; see
+/// `build/real_data_cfg.rs`): REPROLAB_DATA resolved as in [`test_data_dir`].
+/// Such a test is ignored, so reported as skipped, without the variable.
+///
+/// # Panics
+/// When REPROLAB_DATA is not set (the gate makes that a build mismatch).
+pub fn real_data_dir(crate_dir: &str) -> std::path::PathBuf {
+    test_data_dir(crate_dir).expect("REPROLAB_DATA must be set for a test gated on cfg(reprolab_data)")
 }
 
 /// The files directly in `dir` whose extension is one of `extensions`
