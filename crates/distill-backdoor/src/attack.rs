@@ -9,6 +9,10 @@
 //!   weight mass fire at `alpha` times its current value (Adam lr 0.08,
 //!   betas (0.9, 0.99), at most 1000 steps, stop when the MSE < 0.5, the
 //!   gradient masked to the patch), and the poisoned images are re-stamped.
+//!   The neuron's value is read after the ReLU, as the official code reads
+//!   it: its forward hook on the first classifier layer keeps that layer's
+//!   output tensor, which the in-place `ReLU(inplace=True)` after it then
+//!   overwrites ([`NeuronValue`]; the pre-activation is an option).
 //!
 //! The patch sits where the official code puts it: rows and columns
 //! `side - 1 - size .. side - 1`, one pixel in from the bottom-right corner.
@@ -32,6 +36,22 @@ pub enum AttackKind {
     Naive,
     /// DOORPING: the trigger is re-optimised during distillation.
     Doorping,
+}
+
+/// Which value of the selected neuron DOORPING reads (`attack.neuron`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeuronValue {
+    /// The official behaviour: the code hooks the first classifier layer,
+    /// whose output the in-place ReLU after it overwrites, so the update
+    /// reads (and differentiates through) `relu(z)`; a neuron at or below
+    /// 0 on the trigger gives target 0 and loss 0, and the update stops at
+    /// once.
+    #[default]
+    PostRelu,
+    /// The pre-activation `z` (what the spec's text says; the earlier
+    /// behaviour of this crate), kept as an ablation.
+    PreActivation,
 }
 
 /// An attack's settings (the official defaults).
@@ -63,6 +83,10 @@ pub struct AttackConfig {
     /// DOORPING: an update stops once the trigger loss is below this
     /// (paper: 0.5).
     pub stop_below: f32,
+    /// DOORPING: which value of the neuron the update reads (official:
+    /// post-ReLU, the default).
+    #[serde(default)]
+    pub neuron: NeuronValue,
 }
 
 impl Validate for AttackConfig {
@@ -93,7 +117,17 @@ impl AttackKind {
 
 impl AttackConfig {
     pub fn new(kind: AttackKind, ratio: f64) -> Self {
-        Self { kind, ratio, size: 2, target: 0, alpha: 10.0, lr: 0.08, max_steps: 1000, stop_below: 0.5 }
+        Self {
+            kind,
+            ratio,
+            size: 2,
+            target: 0,
+            alpha: 10.0,
+            lr: 0.08,
+            max_steps: 1000,
+            stop_below: 0.5,
+            neuron: NeuronValue::PostRelu,
+        }
     }
 }
 
@@ -243,7 +277,8 @@ pub struct TriggerUpdate {
 }
 
 /// DOORPING's trigger loss: the squared error between the selected
-/// neuron's pre-activation on the trigger image and its target,
+/// neuron's value (post-ReLU by default, see [`NeuronValue`]) on the
+/// trigger image and its target,
 /// `L(t) = (f_j*(t) - alpha f_j*(t_0))^2`, where `f_j*(t_0)` is the
 /// neuron's value at the update's first step and `target` is
 /// `alpha f_j*(t_0)` (the official code's MSE over the one value).
@@ -255,7 +290,8 @@ pub fn trigger_loss(activation: Tensor<1>, target: f32) -> Tensor<1> {
 /// ([`select_neuron`]), then minimise [`trigger_loss`] with Adam on the
 /// trigger image with the gradient masked to the patch,
 /// `t <- t - Adam(m * dL/dt)`, for at most `max_steps` steps, stopping
-/// once `L < stop_below`.
+/// once `L < stop_below` (at step 0 when the neuron starts at or below 0
+/// post-ReLU, or within `sqrt(stop_below) / (alpha - 1)` of 0).
 pub fn optimise_trigger(
     net: &NetConfig,
     params: &Params,
@@ -273,7 +309,12 @@ pub fn optimise_trigger(
     let mut steps = 0;
     for step in 0..cfg.max_steps {
         let x = net.images(trigger, &device).require_grad();
-        let out: Tensor<1> = net.penultimate(&p, x.clone()).narrow(1, neuron, 1).reshape([1]);
+        let z = net.penultimate(&p, x.clone());
+        let z = match cfg.neuron {
+            NeuronValue::PostRelu => burn::tensor::activation::relu(z),
+            NeuronValue::PreActivation => z,
+        };
+        let out: Tensor<1> = z.narrow(1, neuron, 1).reshape([1]);
         if step == 0 {
             target = cfg.alpha * out.clone().into_scalar::<f32>();
         }
@@ -314,7 +355,8 @@ mod tests {
 
     #[test]
     fn neuron_with_the_largest_incoming_weight_mass() {
-        let net = NetConfig { channels: 1, side: 4, width: 1, depth: 1, hidden: 3, classes: 2, instance_norm: false };
+        // 3 channels: padding 1, 4x4 -> pool 2x2, rows of 4.
+        let net = NetConfig { channels: 3, side: 4, width: 1, depth: 1, hidden: 3, classes: 2, instance_norm: false };
         let mut p = net.init(0);
         let k = net.penultimate_weight();
         assert_eq!(p[k].len(), 12);
@@ -341,6 +383,29 @@ mod tests {
         );
     }
 
+    /// The official post-ReLU read: a neuron that starts below 0 gives
+    /// target 0 and loss 0, so the update stops at once and leaves the
+    /// trigger; the pre-activation variant drives the same neuron (toward
+    /// alpha x its negative start).
+    #[test]
+    fn post_relu_update_stops_at_once_on_an_inactive_neuron() {
+        let data = crate::data::digits(0).unwrap();
+        let net = NetConfig { channels: 1, side: 8, width: 8, depth: 1, hidden: 16, classes: 10, instance_norm: false };
+        let mut params = net.init(4);
+        let k = net.penultimate_weight();
+        params[k + 1].iter_mut().for_each(|b| *b = -3.0);
+        let cfg = |neuron| AttackConfig { max_steps: 20, neuron, ..AttackConfig::new(AttackKind::Doorping, 0.05) };
+        let mut post = Poisoned::new(&data, &cfg(NeuronValue::PostRelu), 2).unwrap();
+        let before = post.trigger.clone();
+        let u = post.update_trigger(&net, &params);
+        assert_eq!((u.steps, u.initial_loss), (0, 0.0), "{u:?}");
+        assert_eq!(post.trigger, before);
+        let mut pre = Poisoned::new(&data, &cfg(NeuronValue::PreActivation), 2).unwrap();
+        let u = pre.update_trigger(&net, &params);
+        assert!(u.steps > 0 && u.initial_loss > 100.0, "{u:?}");
+        assert_ne!(pre.trigger, before);
+    }
+
     /// The optimisation raises the chosen neuron toward alpha x its start
     /// and only touches the patch.
     #[test]
@@ -355,7 +420,7 @@ mod tests {
         let mut p = Poisoned::new(&data, &AttackConfig::new(AttackKind::Doorping, 0.05), 2).unwrap();
         let before = p.trigger.clone();
         let u = p.update_trigger(&net, &params);
-        assert!(u.steps > 0 && u.final_loss < 0.8 * u.initial_loss, "{u:?}");
+        assert!(u.steps > 0 && u.final_loss < 0.9 * u.initial_loss, "{u:?}");
         for ((m, t), b) in p.mask.iter().zip(&p.trigger).zip(&before) {
             if *m == 0.0 {
                 assert_eq!(t, b);

@@ -3,9 +3,10 @@
 //!
 //! - Fine-tuning: more SGD on a small clean set (the first defence the
 //!   paper evaluates).
-//! - Trigger reverse engineering in the spirit of Neural Cleanse (Wang et
-//!   al. 2019): for every class, the smallest mask (L1) and pattern that
-//!   send clean images to it; a backdoored class needs a much smaller mask.
+//! - Trigger reverse engineering after Neural Cleanse (Wang et al. 2019,
+//!   with its tanh bounds on mask and pattern): for every class, the
+//!   smallest mask (L1) and pattern that send clean images to it; a
+//!   backdoored class needs a much smaller mask.
 //!   The anomaly index of each class is (median - L1) / (1.4826 MAD); a
 //!   class with index > 2 is flagged.
 //! - Spectral signature on the synthetic set (after Tran et al. 2018, ours
@@ -18,6 +19,7 @@
 //!   the pixel range a real image can have, the simplest input-level check.
 
 use crate::adam::Adam;
+use crate::data::ImageData;
 use crate::net::{NetConfig, Params, cross_entropy, gradients};
 use crate::train::{EpochData, Sgd, SgdConfig, epoch};
 use anyhow::{Context, Result};
@@ -102,26 +104,76 @@ pub struct Cleanse {
     pub anomaly: Vec<f64>,
     /// Classes with an anomaly index above 2 (small masks only).
     pub flagged: Vec<usize>,
+    /// Per class the reversed pattern as pixel intensities, `[c, side,
+    /// side]`, each in [0, 1] by construction.
+    pub patterns: Vec<Vec<f64>>,
 }
 
-/// Reverse-engineers a trigger for every class from clean images `x`:
-/// `x' = (1 - m) x + m p`, `m = sigmoid(a)` per pixel (shared over
-/// channels), `p` free; minimise CE(f(x'), class) + cost |m|_1 with Adam.
-pub fn neural_cleanse(net: &NetConfig, params: &Params, x: &[f32], cfg: &DefenceConfig, seed: u64) -> Cleanse {
+/// Neural Cleanse's epsilon in its tanh maps (Keras' `K.epsilon()`).
+const TANH_EPS: f64 = 1e-7;
+
+/// Neural Cleanse's bounded parameterisation, `tanh(v) / 2 + 0.5`, in
+/// [0, 1] for every real `v` (the mask, and the pattern as a pixel
+/// intensity). The original writes `tanh(v) / (2 - eps) + 0.5` (times 255
+/// for the pattern), which overshoots the range by `eps / 4` at saturation;
+/// dividing by 2 keeps the bound exact and `eps` stays in the inverse,
+/// where it keeps `arctanh` finite at 0 and 1.
+fn unit_interval(v: f64) -> f64 {
+    v.tanh() / 2.0 + 0.5
+}
+
+/// The inverse of [`unit_interval`] (the original's `arctanh((m - 0.5) (2 - eps))`).
+fn from_unit_interval(u: f64) -> f64 {
+    ((u - 0.5) * (2.0 - TANH_EPS)).atanh()
+}
+
+/// The anomaly index of each class's mask L1 norm, Neural Cleanse's
+/// `(median - l1) / (1.4826 MAD)` (positive for masks smaller than the
+/// median; the original flags classes below the median with index > 2).
+pub fn anomaly_index(mask_l1: &[f64]) -> Vec<f64> {
+    let (median, mad) = median_mad(mask_l1);
+    mask_l1.iter().map(|v| (median - v) / mad.max(1e-12)).collect()
+}
+
+/// Reverse-engineers a trigger for every class from clean images `x`, as
+/// Neural Cleanse (Wang et al. 2019, `bolunwang/backdoor`) parameterises
+/// it: `x' = (1 - m) x + m p` with the mask `m = tanh(a) / (2 - eps) + 0.5`
+/// per pixel (shared over channels) and the pattern's pixel intensity
+/// `tanh(b) / (2 - eps) + 0.5`, so both stay in the valid range, the
+/// pattern normalised as the data (`data`'s mean and std) before it is
+/// stamped; mask and pattern start uniform in [0, 1] as the original's;
+/// minimise CE(f(x'), class) + cost |m|_1 with Adam (the original's betas
+/// 0.5, 0.9). Ours: the cost is fixed (the original adapts it), all of `x`
+/// is one batch.
+pub fn neural_cleanse(
+    net: &NetConfig,
+    params: &Params,
+    x: &[f32],
+    data: &ImageData,
+    cfg: &DefenceConfig,
+    seed: u64,
+) -> Cleanse {
+    use rand::RngExt;
     let plane = net.side * net.side;
     let len = net.image_len();
     let n = x.len() / len;
     let mut mask_l1 = Vec::with_capacity(net.classes);
+    let mut patterns = Vec::with_capacity(net.classes);
     for class in 0..net.classes {
         let mut r = rng(derive_seed(seed, &format!("cleanse-{class}")));
-        let mut a: Vec<f64> =
-            (0..plane).map(|_| reprolab_core::rng::standard_normal(&mut r) as f64 * 0.1 - 2.0).collect();
-        let mut p: Vec<f64> = (0..len).map(|_| f64::from(reprolab_core::rng::standard_normal(&mut r))).collect();
-        let mut adam_a = Adam::new(plane, 0.9, 0.999, 1e-8);
-        let mut adam_p = Adam::new(len, 0.9, 0.999, 1e-8);
+        let mut a: Vec<f64> = (0..plane).map(|_| from_unit_interval(r.random::<f64>())).collect();
+        let mut b: Vec<f64> = (0..len).map(|_| from_unit_interval(r.random::<f64>())).collect();
+        let mut adam_a = Adam::new(plane, 0.5, 0.9, 1e-8);
+        let mut adam_b = Adam::new(len, 0.5, 0.9, 1e-8);
         let labels = vec![class; n];
+        let std: Vec<f64> = (0..len).map(|j| f64::from(data.std[j / plane])).collect();
         for _ in 0..cfg.cleanse_steps {
-            let m: Vec<f64> = a.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
+            let m: Vec<f64> = a.iter().map(|&v| unit_interval(v)).collect();
+            let p: Vec<f64> = b
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| f64::from(data.normalised(j / plane, unit_interval(v) as f32)))
+                .collect();
             let stamped: Vec<f32> = (0..n * len)
                 .map(|k| {
                     let (j, px) = (k % len, k % plane);
@@ -130,30 +182,35 @@ pub fn neural_cleanse(net: &NetConfig, params: &Params, x: &[f32], cfg: &Defence
                 .collect();
             let g = gradients(net, params, &stamped, true, |pp, xt| cross_entropy(net.logits(pp, xt), &labels)).input;
             let mut ga = vec![0f64; plane];
-            let mut gp = vec![0f64; len];
+            let mut gb = vec![0f64; len];
             for k in 0..n * len {
                 let (j, px) = (k % len, k % plane);
                 let gk = f64::from(g[k]);
                 ga[px] += gk * (p[j] - f64::from(x[k]));
-                gp[j] += gk * m[px];
+                gb[j] += gk * m[px];
             }
+            // d (tanh(v) / 2) / dv = (1 - tanh(v)^2) / 2
+            let dtanh = |v: f64| (1.0 - v.tanh().powi(2)) / 2.0;
             for px in 0..plane {
-                // d/da [cost * m] = cost * m (1 - m); the mask is shared over channels
-                ga[px] = ga[px] * m[px] * (1.0 - m[px]) + cfg.cleanse_cost * m[px] * (1.0 - m[px]);
+                // the L1 term: d/dm [cost * m] = cost (m > 0 always)
+                ga[px] = (ga[px] + cfg.cleanse_cost) * dtanh(a[px]);
             }
-            for (x, u) in a.iter_mut().zip(adam_a.updates(&ga, cfg.cleanse_lr)) {
-                *x -= u;
+            for j in 0..len {
+                gb[j] *= dtanh(b[j]) / std[j];
             }
-            for (x, u) in p.iter_mut().zip(adam_p.updates(&gp, cfg.cleanse_lr)) {
-                *x -= u;
+            for (v, u) in a.iter_mut().zip(adam_a.updates(&ga, cfg.cleanse_lr)) {
+                *v -= u;
+            }
+            for (v, u) in b.iter_mut().zip(adam_b.updates(&gb, cfg.cleanse_lr)) {
+                *v -= u;
             }
         }
-        mask_l1.push(a.iter().map(|v| 1.0 / (1.0 + (-v).exp())).sum());
+        mask_l1.push(a.iter().map(|&v| unit_interval(v)).sum());
+        patterns.push(b.iter().map(|&v| unit_interval(v)).collect());
     }
-    let (median, mad) = median_mad(&mask_l1);
-    let anomaly: Vec<f64> = mask_l1.iter().map(|v| (median - v) / mad.max(1e-12)).collect();
+    let anomaly = anomaly_index(&mask_l1);
     let flagged = (0..net.classes).filter(|&k| anomaly[k] > 2.0).collect();
-    Cleanse { mask_l1, anomaly, flagged }
+    Cleanse { mask_l1, anomaly, flagged, patterns }
 }
 
 /// Per class: the top singular direction's share of the centred
@@ -226,23 +283,23 @@ fn top_variance_share(rows: &[&[f32]], d: usize) -> f64 {
 mod tests {
     use super::*;
 
-    /// A network trained with a BadNets backdoor into class 0: reverse
-    /// engineering needs the smallest mask for class 0.
+    /// A network trained with a BadNets backdoor into class 0 and one
+    /// trained on the clean set: reverse engineering flags class 0 (index
+    /// above 2, the smallest mask) on the backdoored network and not on the
+    /// clean one, and every reversed pattern is a valid image.
     #[test]
-    fn reverse_engineering_finds_the_smallest_mask_at_a_planted_target() {
+    fn reverse_engineering_flags_a_planted_target_and_not_a_clean_one() {
         use crate::attack::{AttackConfig, AttackKind, Poisoned};
         use crate::train::{EvalConfig, train_fresh};
         let data = crate::data::digits(0).unwrap();
         let net =
             NetConfig { channels: 1, side: 8, width: 16, depth: 1, hidden: 64, classes: 10, instance_norm: false };
-        let p = Poisoned::new(&data, &AttackConfig::new(AttackKind::Naive, 0.1), 0).unwrap();
         let ec = EvalConfig {
             networks: 1,
             epochs: 30,
             batch: 64,
             sgd: SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 0.0 },
         };
-        let params = train_fresh(&net, &p.train.values, &p.train.labels, &ec, 0).unwrap();
         let cfg = DefenceConfig {
             clean_per_class: 10,
             finetune_epochs: 0,
@@ -252,10 +309,49 @@ mod tests {
             cleanse_lr: 0.1,
         };
         let idx: Vec<usize> = data.train.by_class().iter().flat_map(|v| v[..10].to_vec()).collect();
-        let c = neural_cleanse(&net, &params, &data.train.gather(&idx), &cfg, 0);
-        let smallest = (0..10).min_by(|&a, &b| c.mask_l1[a].total_cmp(&c.mask_l1[b])).unwrap();
-        assert_eq!(smallest, 0, "{c:?}");
-        assert!(c.anomaly[0] > 1.0, "{c:?}");
+        let clean_x = data.train.gather(&idx);
+        for (kind, planted) in [(AttackKind::Naive, true), (AttackKind::None, false)] {
+            let p = Poisoned::new(&data, &AttackConfig::new(kind, 0.1), 0).unwrap();
+            let params = train_fresh(&net, &p.train.values, &p.train.labels, &ec, 0).unwrap();
+            let c = neural_cleanse(&net, &params, &clean_x, &data, &cfg, 0);
+            for pattern in &c.patterns {
+                assert!(pattern.iter().all(|v| (0.0..=1.0).contains(v)), "{kind:?}: pattern out of [0, 1]");
+            }
+            if planted {
+                let smallest = (0..10).min_by(|&a, &b| c.mask_l1[a].total_cmp(&c.mask_l1[b])).unwrap();
+                assert_eq!(smallest, 0, "{c:?}");
+                assert!(c.anomaly[0] > 2.0 && c.flagged.contains(&0), "{:?}", c.anomaly);
+            } else {
+                assert!(c.anomaly[0] < 2.0 && !c.flagged.contains(&0), "{:?}", c.anomaly);
+            }
+        }
+    }
+
+    /// The tanh maps keep any parameter in (0, 1) and invert each other.
+    #[test]
+    fn tanh_parameterisation_is_bounded_and_invertible() {
+        for v in [-1e6, -30.0, -1.0, 0.0, 0.3, 30.0, 1e6] {
+            let u = unit_interval(v);
+            assert!((0.0..=1.0).contains(&u), "{v} -> {u}");
+        }
+        for u in [0.0, 0.01, 0.25, 0.5, 0.9, 1.0] {
+            let v = from_unit_interval(u);
+            assert!(v.is_finite() && (unit_interval(v) - u).abs() < 1e-7, "{u} -> {v}");
+        }
+    }
+
+    /// Neural Cleanse's MAD anomaly index by hand: L1 norms 1, 5, 6, 7, 8
+    /// have median 6 and absolute deviations 5, 1, 0, 1, 2 (median 1), so
+    /// MAD = 1.4826 and the index of the norm 1 is 5 / 1.4826 = 3.3725 (a
+    /// flag), of 8 it is -2 / 1.4826.
+    #[test]
+    fn anomaly_index_by_hand() {
+        let idx = anomaly_index(&[1.0, 5.0, 6.0, 7.0, 8.0]);
+        let want = [5.0, 1.0, 0.0, -1.0, -2.0].map(|d| d / 1.4826);
+        for (a, b) in idx.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{idx:?}");
+        }
+        assert!((idx[0] - 3.372_453_8).abs() < 1e-6);
     }
 
     #[test]

@@ -12,12 +12,18 @@
 //! passes of SGD (lr 0.01) on the synthetic set, then (DOORPING) the
 //! trigger update and re-stamp.
 //!
-//! DM: per iteration a fresh network; move the synthetic images so that
-//! each class's mean embedding (the conv features) matches a real batch's,
-//! SGD lr 1 momentum 0.5. DOORPING on DM (ours: the paper attacks DD and
-//! DC): the trigger is updated against each iteration's network.
+//! DM as the official DM code (`VICO-UoE/DatasetCondensation`,
+//! `main_DM.py`) runs it: per iteration a fresh network and one image
+//! update: for every class, the same differentiable Siamese augmentation
+//! ([`crate::dsa`]) of a real batch and of the class's synthetic images,
+//! then the synthetic images move so that the class's mean embedding (the
+//! conv features) matches the real batch's, SGD lr 1 momentum 0.5 (the
+//! experiment gives DM the official instance-norm ConvNet). DOORPING on DM
+//! (ours: the paper attacks DD and DC): one trigger update per iteration,
+//! after the image update, against the iteration's network.
 
 use crate::attack::{AttackKind, Poisoned, TriggerUpdate};
+use crate::dsa::{Augmentation, Strategy};
 use crate::matching::gradient_matching_distance;
 use crate::net::{NetConfig, Params, cross_entropy, gradients};
 use crate::second_order::mixed_second_derivative;
@@ -83,6 +89,11 @@ pub struct DistillConfig {
     /// Synthetic-image optimiser of DM (the DM paper's lr 1, momentum 0.5;
     /// not in this paper).
     pub dm_images: SgdConfig,
+    /// DM's differentiable Siamese augmentation of the real batch and the
+    /// synthetic images before matching (official DM:
+    /// `"color_crop_cutout_flip_scale_rotate"`; `"none"` for none); DC runs
+    /// without, as the paper's DC.
+    pub dm_dsa: Strategy,
     /// Inner-loop network optimiser (paper: lr 0.01).
     pub net: SgdConfig,
     /// Real images per class in each matching step (paper: 256).
@@ -117,6 +128,9 @@ pub struct Distilled {
     /// DOORPING: the trigger image after each iteration.
     pub triggers: Vec<Vec<f32>>,
     pub trigger_updates: Vec<TriggerUpdate>,
+    /// DOORPING: trigger updates in each iteration (DC: `outer_loop - 1`,
+    /// DM: 1; 0 without DOORPING).
+    pub updates_per_iteration: Vec<usize>,
 }
 
 /// Distils `poisoned.train` into `cfg.ipc` images per class; DOORPING
@@ -169,6 +183,7 @@ pub fn distill(
         loss: Vec::new(),
         triggers: Vec::new(),
         trigger_updates: Vec::new(),
+        updates_per_iteration: vec![0; cfg.iterations],
     };
     let doorping = poisoned.config.kind == AttackKind::Doorping;
     for it in 0..cfg.iterations {
@@ -199,7 +214,12 @@ pub fn distill(
                 let syn = &images[c * cfg.ipc * len..(c + 1) * cfg.ipc * len];
                 let (loss, g) = match method {
                     Method::Dc => dc_class_step(net, &params, &real, syn, c),
-                    Method::Dm => dm_class_step(net, &params, &real, syn),
+                    Method::Dm => {
+                        // One Siamese draw per class step, as the official DM.
+                        let aug = Augmentation::draw(&cfg.dm_dsa, net.channels, net.side, &mut r);
+                        let (loss, g) = dm_class_step(net, &params, &aug.apply(&real), &aug.apply(syn));
+                        (loss, aug.transpose(&g))
+                    }
                 };
                 loss_sum += loss;
                 update_loss += loss;
@@ -222,16 +242,15 @@ pub fn distill(
                     epoch(net, &mut params, &mut net_opt, cfg.net.lr, data)?;
                 }
             }
+            // DC: after each inner loop but the last outer step's (the
+            // official placement); DM: once per iteration, after its one
+            // image update, against the iteration's network.
             if doorping {
                 let u = poisoned.update_trigger(net, &params);
                 log_trigger(log.as_deref_mut(), update, &u)?;
                 out.trigger_updates.push(u);
+                out.updates_per_iteration[it] += 1;
             }
-        }
-        if doorping && method == Method::Dm {
-            let u = poisoned.update_trigger(net, &params);
-            log_trigger(log.as_deref_mut(), it + 1, &u)?;
-            out.trigger_updates.push(u);
         }
         if doorping {
             out.triggers.push(poisoned.trigger.clone());
@@ -303,6 +322,44 @@ pub fn dm_class_step(net: &NetConfig, params: &Params, real: &[f32], syn: &[f32]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attack::AttackConfig;
+
+    /// DOORPING's trigger updates per iteration: DC updates after every
+    /// inner loop but the last outer step's (`outer_loop - 1`, the official
+    /// placement); DM once per iteration (it was twice against the same
+    /// network before).
+    #[test]
+    fn trigger_updates_per_iteration_dc_and_dm() {
+        let data = crate::data::digits(0).unwrap();
+        let net = NetConfig { channels: 1, side: 8, width: 4, depth: 1, hidden: 8, classes: 10, instance_norm: false };
+        let cfg = DistillConfig {
+            ipc: 1,
+            iterations: 2,
+            outer_loop: 3,
+            inner_loop: 1,
+            init: Init::Noise,
+            dc_images: SgdConfig { lr: 0.1, momentum: 0.5, weight_decay: 0.0 },
+            dm_images: SgdConfig { lr: 1.0, momentum: 0.5, weight_decay: 0.0 },
+            dm_dsa: Strategy::try_from(crate::dsa::OFFICIAL.to_string()).unwrap(),
+            net: SgdConfig { lr: 0.01, momentum: 0.0, weight_decay: 0.0 },
+            batch_real: 16,
+            batch_train: 16,
+        };
+        let attack = AttackConfig { max_steps: 2, ..AttackConfig::new(AttackKind::Doorping, 0.05) };
+        let bar = indicatif::ProgressBar::hidden();
+        for (method, per_iteration) in [(Method::Dc, 2), (Method::Dm, 1)] {
+            let mut poisoned = Poisoned::new(&data, &attack, 0).unwrap();
+            let out = distill(method, &net, &cfg, &mut poisoned, 0, &bar, None).unwrap();
+            assert_eq!(out.updates_per_iteration, vec![per_iteration; 2], "{method:?}");
+            assert_eq!(out.trigger_updates.len(), 2 * per_iteration, "{method:?}");
+            assert_eq!(out.triggers.len(), 2);
+            assert!(out.images.iter().all(|v| v.is_finite()));
+        }
+        // Without DOORPING no update runs.
+        let mut clean = Poisoned::new(&data, &AttackConfig::new(AttackKind::None, 0.0), 0).unwrap();
+        let out = distill(Method::Dm, &net, &cfg, &mut clean, 0, &bar, None).unwrap();
+        assert_eq!((out.updates_per_iteration, out.trigger_updates.len()), (vec![0, 0], 0));
+    }
 
     /// The DC gradient with respect to the synthetic images (through the
     /// finite-difference identity) against a central difference of the

@@ -17,21 +17,31 @@
 //! The laptop experiment (the presets): the embedded 8x8 digits (10
 //! classes, a stratified 75/25 split per seed), a 2x2 trigger one pixel in
 //! from the bottom-right corner, target class 0, poisoning ratios 1% and
-//! 5%; a small ConvNet (one block of 3x3 conv with 16 channels, ReLU, 2x2
-//! average pool, then FC 64, ReLU, FC 10); DC with 10 images per class and
-//! loops (outer 10, inner 10) for 200 iterations (the `paper` preset; `full`
-//! runs 25, `quick` 6); arms clean DC, NAIVEATTACK and DOORPING at each
+//! 5%; a small ConvNet (one block of 3x3 conv with 16 channels, padded 3
+//! on the 1-channel input as the official net, ReLU, 2x2 average pool,
+//! then FC 64, ReLU, FC 10; DM's with instance norm after the conv, as the
+//! official DM's); DC with 10 images per class and
+//! loops (outer 10, inner 10) for 200 iterations on 5 seeds (the `paper`
+//! preset; `full` runs 15 iterations, 3 fresh networks, 3 seeds;
+//! `quick` 6), DM with DSA for `dm_iterations`; arms clean,
+//! NAIVEATTACK and DOORPING (post-ReLU neuron, the official read) at each
 //! ratio; 5 fresh networks per synthetic set (300 epochs each), 5 seeds.
 //! ASR counts triggered test images not of the target class classified as
 //! the target; "ASR incl. target" is the official code's variant over all
 //! triggered test images.
 //!
-//! The pass rule ([`RULE`], written before the run): on DC, at every ratio
-//! the preset runs, over seeds, DOORPING's mean ASR >= 0.90, at least 0.10
-//! above NAIVEATTACK's, and DOORPING's mean CTA at most 2 points below
-//! clean DC's. The run is inconclusive unless DC clean, NAIVEATTACK and
-//! DOORPING ran at some ratio on at least 3 seeds with finite CTA and ASR
-//! and clean DC's mean CTA is at least 0.50 (five times chance). DM arms,
+//! The pass rule ([`RULE`], written before the rerun): on DC, at every
+//! ratio the preset runs, DOORPING's mean ASR over seeds >= 0.90; the
+//! per-seed ASR gap to NAIVEATTACK has a 95% t interval at or above 0.10;
+//! the per-seed CTA loss against clean DC has a 95% t interval at or below
+//! 2 points. The arms of a seed share every random number but the attack's
+//! (common random numbers: the same distillation, evaluation and defence
+//! seeds), so the differences are paired; an interval that contains its
+//! margin leaves the verdict inconclusive (not a pass or a fail on a mean
+//! that sits inside the seed-to-seed spread). The run is inconclusive
+//! unless DC clean, NAIVEATTACK and DOORPING ran at some ratio on the same
+//! at least 3 seeds with finite CTA and ASR and clean DC's mean CTA is at
+//! least 0.50 (five times chance). DM arms,
 //! the defences (fine-tuning on 10 clean images per class, reverse
 //! engineering, the class-level spectral test, input clipping) and the
 //! trigger-update counts are reported, not judged. Anchor numbers: the
@@ -40,10 +50,10 @@
 //! which is why 0.50 only catches a distillation that failed.
 //!
 //! The paper's (official code's): the attacks, DC's loops and optimisers,
-//! the evaluation schedule and the metrics. Ours: the digits and the
-//! network size, DM as a third method and DOORPING on DM, the defences'
-//! settings, the exact thresholds of the rule (the paper says "close to
-//! 1" and "close to clean").
+//! the evaluation schedule and the metrics, the network's padding. Ours:
+//! the digits and the network size, DM as a third method and DOORPING on
+//! DM, the defences' settings, the exact thresholds of the rule (the paper
+//! says "close to 1" and "close to clean") and its intervals.
 //!
 //! # Plan
 //!
@@ -51,8 +61,15 @@
 //! an arm is a distillation method (DC, DM) clean or under NAIVEATTACK or
 //! DOORPING at one ratio, and its unit distils its own synthetic set from
 //! the seed's digits split, evaluates fresh networks on it and runs the
-//! defences. The seed-0 units draw the synthetic-set and trigger figures;
-//! `summarise` adds the defence notes, the verdict and the CTA/ASR bars.
+//! defences, with the seeds of its method and run seed (common random
+//! numbers across the attacks). The seed-0 units draw the synthetic-set and
+//! trigger figures; `summarise` adds the defence notes, the verdict, the
+//! trigger-update table and the CTA/ASR bars.
+//!
+//! Not as the official DM: its evaluation trains with DSA for 1000 epochs;
+//! here every arm is evaluated the same way (300 epochs, no augmentation,
+//! as the paper's DC evaluation on MNIST), so DM's and DC's rows compare
+//! and the run fits its budget.
 
 use crate::attack::{AttackConfig, AttackKind, Poisoned};
 use crate::data::{ImageData, digits};
@@ -70,7 +87,7 @@ use serde::Deserialize;
 
 pub const CLAIM: &str = "Poisoning the distillation plants a backdoor in every model trained on the synthetic set: DOORPING reaches an attack success rate near 1 while clean accuracy stays close to clean distillation, well above NAIVEATTACK.";
 /// The verdict's rule, as the report prints it.
-pub const RULE: &str = "Written before the run (the laptop experiment's pass criterion, made exact). On DC, at every poisoning ratio the preset runs (full and paper: 1% and 5%; quick: 5%), over seeds: DOORPING's mean ASR >= 0.90; DOORPING's mean ASR at least 0.10 above NAIVEATTACK's; DOORPING's mean CTA at most 2 points below clean DC's. Supported when all hold. Precondition (else inconclusive): DC clean, NAIVEATTACK and DOORPING were run at some ratio, each judged arm has finite CTA and ASR on at least 3 seeds, and clean DC's mean CTA is at least 0.50 (five times chance on ten classes: the synthetic set teaches the classes, so a CTA within 2 points of it and an ASR are measured on working classifiers). DM arms are reported, not judged (the paper attacks DD and DC).";
+pub const RULE: &str = "Written before the rerun of session 9 (the laptop experiment's pass criterion, made exact; arms of a seed share their distillation, evaluation and defence seeds, so differences are paired by seed). On DC, at every poisoning ratio the preset runs (full and paper: 1% and 5%; quick: 5%): (a) DOORPING's mean ASR over seeds >= 0.90; (b) the ASR gap, DOORPING minus NAIVEATTACK per seed, has a 95% t interval over seeds whose lower end is >= 0.10 (fails when its upper end is < 0.10); (c) the CTA loss, clean DC minus DOORPING per seed, has a 95% t interval whose upper end is <= 0.02 (fails when its lower end is > 0.02). Supported when all hold at every ratio; not supported when any fails; inconclusive when none fails but an interval contains its margin (these seeds cannot settle it). Precondition (else inconclusive): DC clean, NAIVEATTACK and DOORPING were run at some ratio, each judged arm has finite CTA and ASR on the same seeds, at least 3, and clean DC's mean CTA is at least 0.50 (five times chance on ten classes: the synthetic set teaches the classes, so a CTA loss and an ASR are measured on working classifiers). DM arms are reported, not judged (the paper attacks DD and DC).";
 
 /// Seeds every judged arm needs: the rule compares means over seeds, and
 /// with fewer than 3 there is no seed-to-seed spread to read a 2-point CTA
@@ -105,6 +122,11 @@ pub struct Config {
     /// DM's iterations, cheap ones, one matching step each (paper: not
     /// stated, DM is ours).
     pub dm_iterations: usize,
+    /// DM's networks (distillation, evaluation, defences) with instance
+    /// norm after each conv, as the official DM's default ConvNet
+    /// (`net_norm='instancenorm'`); DC's stay as `net` says (the paper's
+    /// code builds its ConvNet without norm).
+    pub dm_instance_norm: bool,
     /// How a synthetic set is evaluated with fresh networks.
     pub eval: EvalConfig,
     /// Patch size, target and DOORPING's optimiser (kind and ratio are set per arm).
@@ -230,8 +252,8 @@ fn arms(cfg: &Config) -> Vec<Arm> {
 
 /// The map: one unit per (seed, arm), seed outer and arms in table order
 /// (the old loop's nesting, so the cells' per-seed order is kept). Each
-/// unit distils its own synthetic set from the seed's digits split, so the
-/// arms of a seed are independent.
+/// unit distils its own synthetic set from the seed's digits split, with
+/// the seeds every arm of its method shares at that run seed.
 pub fn units(ctx: &RunContext) -> Result<Vec<Unit>> {
     let cfg: Config = ctx.config()?;
     let arms = arms(&cfg);
@@ -250,6 +272,8 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     };
     let Arm { method, kind, ratio } = a;
     let data = digits(seed)?;
+    let net = arm_net(&cfg, method);
+    let net = &net;
     let dcfg = DistillConfig {
         iterations: if method == Method::Dm { cfg.dm_iterations } else { cfg.distill.iterations },
         ..cfg.distill.clone()
@@ -260,16 +284,21 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     let attack = AttackConfig { kind, ratio, ..cfg.attack.clone() };
     let mut poisoned = Poisoned::new(&data, &attack, derive_seed(seed, "attack"))?;
     let bar = reprolab_core::progress::bar(dcfg.iterations as u64, &name);
-    let syn = distill(method, &cfg.net, &dcfg, &mut poisoned, derive_seed(seed, &name), &bar, None)?;
+    // Common random numbers: every arm of a seed distils, evaluates and
+    // defends with the same seeds (per method), so the arms of a seed differ
+    // only in the attack and their differences are paired.
+    let arm_seed = derive_seed(seed, method.name());
+    let syn = distill(method, net, &dcfg, &mut poisoned, derive_seed(arm_seed, "distill"), &bar, None)?;
     bar.finish_and_clear();
     // Clean arms are measured with the BadNets patch (their ASR is the base rate).
-    let (m, nets) = evaluate(&cfg.net, &syn, &poisoned, &data, &cfg.eval, derive_seed(seed, &name))?;
+    let (m, nets) = evaluate(net, &syn, &poisoned, &data, &cfg.eval, derive_seed(arm_seed, "evaluate"))?;
     out.record(&name, "CTA", m.cta);
     out.record(&name, "ASR", m.asr);
     out.record(&name, "ASR incl. target", m.asr_with_target);
     let attacked = Attacked {
         name: &name,
-        seed: derive_seed(seed, &name),
+        net,
+        seed: derive_seed(arm_seed, "defend"),
         data: &data,
         poisoned: &poisoned,
         syn: &syn,
@@ -281,7 +310,16 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     if kind == AttackKind::Doorping && !syn.trigger_updates.is_empty() {
         let capped = syn.trigger_updates.iter().filter(|u| u.steps == attack.max_steps).count();
         let idle = syn.trigger_updates.iter().filter(|u| u.steps == 0).count();
-        out.record(&name, "trigger updates at the step cap", capped as f64 / syn.trigger_updates.len() as f64);
+        let total = syn.trigger_updates.len() as f64;
+        let steps = syn.trigger_updates.iter().map(|u| u.steps as f64).sum::<f64>();
+        for (metric, v) in [
+            ("updates per iteration", total / syn.updates_per_iteration.len().max(1) as f64),
+            ("share that stop at once", idle as f64 / total),
+            ("share at the step cap", capped as f64 / total),
+            ("mean Adam steps per update", steps / total),
+        ] {
+            out.record_in(TRIGGER_TABLE, &name, metric, v);
+        }
         if first_seed {
             out.note(format!(
                 "{name}, seed {seed}: {} trigger updates, {idle} stopped at once (loss already < {}), {capped} hit the {}-step cap.",
@@ -293,7 +331,7 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     }
     if first_seed && (ratio == *cfg.ratios.last().unwrap_or(&0.0) || kind == AttackKind::None) {
         let images: Vec<f32> = (0..syn.labels.len())
-            .flat_map(|i| syn.images[i * cfg.net.image_len()..(i + 1) * cfg.net.image_len()].to_vec())
+            .flat_map(|i| syn.images[i * net.image_len()..(i + 1) * net.image_len()].to_vec())
             .collect();
         out.figure(synthetic_figure(&cfg, &name, &images, &data)?);
         if kind == AttackKind::Doorping && method == cfg.methods[0] && !syn.triggers.is_empty() {
@@ -328,6 +366,10 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     }
     let verdict = judge(&cfg.methods, &cfg.ratios, &results)?;
     let mut report = ctx.report(results.clone(), verdict);
+    let triggers = outputs.results(TRIGGER_TABLE);
+    if !triggers.arms.is_empty() {
+        report = report.table(TRIGGER_TABLE, triggers);
+    }
     // The synthetic sets in unit order, then the trigger (drawn by its unit
     // between the sets, shown after all of them).
     let (triggers, sets): (Vec<Figure>, Vec<Figure>) = outputs.figures().into_iter().partition(|f| f.name == "trigger");
@@ -345,12 +387,26 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     )))
 }
 
+/// The network of a method's arms: `cfg.net`, with instance norm for DM
+/// when `dm_instance_norm` is set.
+pub(crate) fn arm_net(cfg: &Config, method: Method) -> NetConfig {
+    NetConfig {
+        instance_norm: cfg.net.instance_norm || (method == Method::Dm && cfg.dm_instance_norm),
+        ..cfg.net.clone()
+    }
+}
+
+/// The table of DOORPING's trigger-update counts.
+const TRIGGER_TABLE: &str = "DOORPING trigger updates";
+
 /// One arm's synthetic set and the networks trained on it: what the
 /// defences are tried against.
 struct Attacked<'a> {
     /// The arm's name, the table row its defence metrics go to.
     name: &'a str,
-    /// The arm's seed (the unit's seed, derived with the arm's name).
+    /// The arm's network.
+    net: &'a NetConfig,
+    /// The defences' seed (the same for every arm of a method and seed).
     seed: u64,
     data: &'a ImageData,
     poisoned: &'a Poisoned,
@@ -363,7 +419,7 @@ struct Attacked<'a> {
 /// a small clean set, reverse engineering and the spectral test on the
 /// first one.
 fn defend(cfg: &Config, arm: &Attacked, out: &mut UnitOutput) -> Result<()> {
-    let Attacked { name, seed, data, poisoned, syn, nets } = *arm;
+    let Attacked { name, net, seed, data, poisoned, syn, nets } = *arm;
     use rand::seq::SliceRandom;
     let mut r = reprolab_core::rng::rng(derive_seed(seed, "clean-set"));
     let clean: Vec<usize> = data
@@ -382,9 +438,9 @@ fn defend(cfg: &Config, arm: &Attacked, out: &mut UnitOutput) -> Result<()> {
     let triggered = poisoned.triggered(&data.test.gather(&others));
     let (mut cta, mut asr) = (0.0, 0.0);
     for (k, params) in nets.iter().enumerate() {
-        let tuned = fine_tune(&cfg.net, params, &x, &y, &cfg.defence, derive_seed(seed, &format!("finetune-{k}")))?;
-        cta += accuracy(&cfg.net, &tuned, &data.test.values, &data.test.labels);
-        asr += accuracy(&cfg.net, &tuned, &triggered, &vec![target; others.len()]);
+        let tuned = fine_tune(net, params, &x, &y, &cfg.defence, derive_seed(seed, &format!("finetune-{k}")))?;
+        cta += accuracy(net, &tuned, &data.test.values, &data.test.labels);
+        asr += accuracy(net, &tuned, &triggered, &vec![target; others.len()]);
     }
     let n = nets.len().max(1) as f64;
     out.record(name, "CTA after fine-tuning", cta / n);
@@ -393,24 +449,71 @@ fn defend(cfg: &Config, arm: &Attacked, out: &mut UnitOutput) -> Result<()> {
     // every triggered input to the data's intensity range [0, 1].
     let clipped = data.clip_to_pixel_range(&triggered);
     let clipped_asr: f64 =
-        nets.iter().map(|p| accuracy(&cfg.net, p, &clipped, &vec![target; others.len()])).sum::<f64>() / n;
+        nets.iter().map(|p| accuracy(net, p, &clipped, &vec![target; others.len()])).sum::<f64>() / n;
     out.record(name, "ASR on inputs clipped to the pixel range", clipped_asr);
     if let Some(first) = nets.first() {
-        let cleanse = neural_cleanse(&cfg.net, first, &x, &cfg.defence, derive_seed(seed, "cleanse"));
+        let cleanse = neural_cleanse(net, first, &x, data, &cfg.defence, derive_seed(seed, "cleanse"));
         out.record(
             name,
             "reverse engineering flags the target",
             f64::from(u8::from(cleanse.flagged.contains(&target))),
         );
         out.record(name, "reverse engineering anomaly index of the target", cleanse.anomaly[target]);
-        let sp = spectral(&cfg.net, first, &syn.images, &syn.labels);
+        let sp = spectral(net, first, &syn.images, &syn.labels);
         out.record(name, "spectral test flags the target", f64::from(u8::from(sp.flagged == Some(target))));
     }
     Ok(())
 }
 
+/// How one condition of the rule came out on its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Holds,
+    Fails,
+    /// The interval straddles the margin: these seeds cannot settle it.
+    Undecided,
+}
+
+/// The per-seed paired differences `a - b` (seed k of every arm is value k:
+/// units run seed outer, and the arms of a seed share their random
+/// numbers), their mean and 95% t interval (`reprolab_core::stats::mean_ci95`).
+fn paired(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let (lo, hi) = reprolab_core::stats::mean_ci95(&d)?;
+    Some((reprolab_core::stats::mean(&d), lo, hi))
+}
+
+/// "The difference is at least `margin`": holds when the interval's lower
+/// end is at or above it, fails when its upper end is below it.
+fn at_least(lo: f64, hi: f64, margin: f64) -> Condition {
+    if lo >= margin {
+        Condition::Holds
+    } else if hi < margin {
+        Condition::Fails
+    } else {
+        Condition::Undecided
+    }
+}
+
+/// "The difference is at most `margin`": holds when the interval's upper
+/// end is at or below it, fails when its lower end is above it.
+fn at_most(lo: f64, hi: f64, margin: f64) -> Condition {
+    if hi <= margin {
+        Condition::Holds
+    } else if lo > margin {
+        Condition::Fails
+    } else {
+        Condition::Undecided
+    }
+}
+
 /// The verdict: the preconditions (every judged arm on `MIN_SEEDS` seeds,
-/// clean DC at `MIN_CLEAN_CTA`), then the rule at every ratio.
+/// the same seeds for all, clean DC at `MIN_CLEAN_CTA`), then the rule at
+/// every ratio: the ASR level on the mean, the ASR gap and the CTA loss on
+/// their paired intervals.
 fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Result<Verdict> {
     if !methods.contains(&Method::Dc) {
         return Ok(Verdict::inconclusive(RULE, format!("precondition failed: DC was not run; {DECIDE}")));
@@ -419,13 +522,14 @@ fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Result<Verdic
         return Ok(Verdict::inconclusive(RULE, format!("precondition failed: no poisoning ratio was run; {DECIDE}")));
     }
     let clean = arm(Method::Dc, AttackKind::None, 0.0);
-    let clean_cta = results.require(&clean, "CTA")?.mean;
-    let mut judged = vec![clean];
+    let clean_cta = results.require(&clean, "CTA")?;
+    let mut judged = vec![clean.clone()];
     for &r in ratios {
         judged.push(arm(Method::Dc, AttackKind::Naive, r));
         judged.push(arm(Method::Dc, AttackKind::Doorping, r));
     }
     let mut unmet = Vec::new();
+    let seeds = clean_cta.values.len();
     for a in &judged {
         let (cta, asr) = (results.require(a, "CTA")?, results.require(a, "ASR")?);
         let n = cta.values.len().min(asr.values.len());
@@ -434,36 +538,56 @@ fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Result<Verdic
             unmet.push(format!("{a} has {n} seeds (< {MIN_SEEDS})"));
         } else if !finite {
             unmet.push(format!("{a} has a non-finite CTA or ASR"));
+        } else if cta.values.len() != seeds || asr.values.len() != seeds {
+            unmet.push(format!("{a} has {n} seeds, {clean} {seeds} (the differences are paired by seed)"));
         }
     }
     // Checked only when clean DC has a CTA (else the loop above names it).
-    if clean_cta.is_finite() && clean_cta < MIN_CLEAN_CTA {
+    if clean_cta.mean.is_finite() && clean_cta.mean < MIN_CLEAN_CTA {
         unmet.push(format!(
-            "clean DC's CTA {clean_cta:.3} < {MIN_CLEAN_CTA:.2} (the clean synthetic set does not teach the classes)"
+            "clean DC's CTA {:.3} < {MIN_CLEAN_CTA:.2} (the clean synthetic set does not teach the classes)",
+            clean_cta.mean
         ));
     }
     let mut failures = Vec::new();
+    let mut undecided = Vec::new();
     let mut evidence = Vec::new();
     for &r in ratios {
+        let pct = r * 100.0;
         let door = arm(Method::Dc, AttackKind::Doorping, r);
         let naive = arm(Method::Dc, AttackKind::Naive, r);
-        let (d_asr, n_asr, d_cta) = (
-            results.require(&door, "ASR")?.mean,
-            results.require(&naive, "ASR")?.mean,
-            results.require(&door, "CTA")?.mean,
-        );
+        let (d_asr, n_asr, d_cta) =
+            (results.require(&door, "ASR")?, results.require(&naive, "ASR")?, results.require(&door, "CTA")?);
+        let gap = paired(&d_asr.values, &n_asr.values);
+        let loss = paired(&clean_cta.values, &d_cta.values);
+        let show = |p: Option<(f64, f64, f64)>| {
+            p.map_or("no interval".to_string(), |(m, lo, hi)| format!("{m:+.3} [{lo:+.3}, {hi:+.3}]"))
+        };
         evidence.push(format!(
-            "{}%: DOORPING ASR {d_asr:.3} vs NAIVEATTACK {n_asr:.3}, CTA {d_cta:.3} vs clean {clean_cta:.3}",
-            r * 100.0
+            "{pct}%: DOORPING ASR {:.3} vs NAIVEATTACK {:.3} (paired gap {}), CTA {:.3} vs clean {:.3} (paired loss {})",
+            d_asr.mean,
+            n_asr.mean,
+            show(gap),
+            d_cta.mean,
+            clean_cta.mean,
+            show(loss)
         ));
-        if d_asr < 0.9 {
-            failures.push(format!("DOORPING ASR {d_asr:.3} < 0.90 at {}%", r * 100.0));
+        if d_asr.mean < 0.9 {
+            failures.push(format!("DOORPING's mean ASR {:.3} < 0.90 at {pct}%", d_asr.mean));
         }
-        if d_asr - n_asr < 0.1 {
-            failures.push(format!("DOORPING not 0.10 above NAIVEATTACK at {}%", r * 100.0));
+        match gap.map(|(_, lo, hi)| at_least(lo, hi, 0.1)) {
+            Some(Condition::Holds) => {}
+            Some(Condition::Fails) => failures.push(format!("the ASR gap's interval lies below 0.10 at {pct}%")),
+            Some(Condition::Undecided) => undecided.push(format!("the ASR gap's interval contains 0.10 at {pct}%")),
+            None => undecided.push(format!("no ASR gap interval at {pct}%")),
         }
-        if d_cta < clean_cta - 0.02 {
-            failures.push(format!("CTA {:.1} points below clean at {}%", (clean_cta - d_cta) * 100.0, r * 100.0));
+        match loss.map(|(_, lo, hi)| at_most(lo, hi, 0.02)) {
+            Some(Condition::Holds) => {}
+            Some(Condition::Fails) => failures.push(format!("the CTA loss's interval lies above 2 points at {pct}%")),
+            Some(Condition::Undecided) => {
+                undecided.push(format!("the CTA loss's interval contains 2 points at {pct}%"))
+            }
+            None => undecided.push(format!("no CTA loss interval at {pct}%")),
         }
     }
     if !unmet.is_empty() {
@@ -472,12 +596,20 @@ fn judge(methods: &[Method], ratios: &[f64], results: &Results) -> Result<Verdic
             format!("{}; precondition failed: {}; {DECIDE}", evidence.join("; "), unmet.join(", ")),
         ));
     }
-    let text = if failures.is_empty() {
-        evidence.join("; ")
-    } else {
-        format!("{}; fails: {}", evidence.join("; "), failures.join(", "))
-    };
-    Ok(Verdict::from_rule(failures.is_empty(), RULE, text))
+    if !failures.is_empty() {
+        return Ok(Verdict::from_rule(false, RULE, format!("{}; fails: {}", evidence.join("; "), failures.join(", "))));
+    }
+    if !undecided.is_empty() {
+        return Ok(Verdict::inconclusive(
+            RULE,
+            format!(
+                "{}; undecided: {} (more seeds narrow the intervals: `--seeds`, or the paper preset)",
+                evidence.join("; "),
+                undecided.join(", ")
+            ),
+        ));
+    }
+    Ok(Verdict::from_rule(true, RULE, evidence.join("; ")))
 }
 
 /// The synthetic set of one arm (seed 0) as an image grid, one row per class.
@@ -599,6 +731,67 @@ mod tests {
         r
     }
 
+    /// Per-seed results of the DC arms at 5%: clean CTA 0.87, NAIVEATTACK
+    /// ASR 0.1, DOORPING's CTA and ASR per seed as given.
+    fn paired_results(door_cta: &[f64], door_asr: &[f64]) -> Results {
+        let mut r = Results::default();
+        for (&cta, &asr) in door_cta.iter().zip(door_asr) {
+            for (a, c, s) in [
+                (arm(Method::Dc, AttackKind::None, 0.0), 0.87, 0.01),
+                (arm(Method::Dc, AttackKind::Naive, 0.05), 0.87, 0.1),
+                (arm(Method::Dc, AttackKind::Doorping, 0.05), cta, asr),
+            ] {
+                r.record(&a, "CTA", c);
+                r.record(&a, "ASR", s);
+            }
+        }
+        r
+    }
+
+    /// A CTA loss whose mean (1.5 points) is under the 2-point line but
+    /// whose paired interval contains it is undecided: inconclusive (the
+    /// old rule, a mean against the line, called it supported).
+    #[test]
+    fn a_cta_loss_interval_containing_two_points_is_inconclusive() {
+        let v = judge(&[Method::Dc], &[0.05], &paired_results(&[0.87, 0.84, 0.855], &[1.0; 3])).unwrap();
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("the CTA loss's interval contains 2 points at 5%"), "{}", v.evidence);
+        // mean +0.015, t(0.975, 2) = 4.3027, sd 0.015: half-width 0.0373
+        assert!(v.evidence.contains("paired loss +0.015 [-0.022, +0.052]"), "{}", v.evidence);
+    }
+
+    /// A CTA loss whose whole interval lies above 2 points fails the rule,
+    /// and one whose whole interval lies below passes it.
+    #[test]
+    fn a_cta_loss_interval_decides_on_either_side_of_two_points() {
+        let v = judge(&[Method::Dc], &[0.05], &paired_results(&[0.83, 0.82, 0.825], &[1.0; 3])).unwrap();
+        assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
+        assert!(v.evidence.contains("the CTA loss's interval lies above 2 points at 5%"), "{}", v.evidence);
+        let v = judge(&[Method::Dc], &[0.05], &paired_results(&[0.87, 0.865, 0.868], &[1.0; 3])).unwrap();
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.evidence);
+    }
+
+    /// The ASR gap is judged on its paired interval too: DOORPING 0.15 to
+    /// 0.25 against NAIVEATTACK's 0.1 is a gap whose interval contains 0.10
+    /// (and the mean ASR fails the 0.90 level).
+    #[test]
+    fn the_asr_gap_is_judged_on_its_interval() {
+        let v = judge(&[Method::Dc], &[0.05], &paired_results(&[0.87; 3], &[0.15, 0.25, 0.2])).unwrap();
+        assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
+        assert!(v.evidence.contains("DOORPING's mean ASR 0.200 < 0.90"), "{}", v.evidence);
+        assert!(v.evidence.contains("paired gap +0.100 [-0.024, +0.224]"), "{}", v.evidence);
+    }
+
+    #[test]
+    fn arms_of_a_seed_with_different_seed_counts_are_inconclusive() {
+        let mut r = paired_results(&[0.87; 3], &[1.0; 3]);
+        r.record(&arm(Method::Dc, AttackKind::Doorping, 0.05), "CTA", 0.87);
+        r.record(&arm(Method::Dc, AttackKind::Doorping, 0.05), "ASR", 1.0);
+        let v = judge(&[Method::Dc], &[0.05], &r).unwrap();
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.evidence);
+        assert!(v.evidence.contains("paired by seed"), "{}", v.evidence);
+    }
+
     #[test]
     fn supported_when_the_rule_holds_on_enough_seeds() {
         let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 1.0)).unwrap();
@@ -678,6 +871,6 @@ mod tests {
     fn not_supported_when_doorping_misses_on_a_valid_run() {
         let v = judge(&[Method::Dc], &[0.05], &results(3, 0.87, 0.75)).unwrap();
         assert_eq!(v.outcome, Outcome::NotSupported, "{}", v.evidence);
-        assert!(v.evidence.contains("DOORPING ASR 0.750 < 0.90"), "{}", v.evidence);
+        assert!(v.evidence.contains("DOORPING's mean ASR 0.750 < 0.90"), "{}", v.evidence);
     }
 }

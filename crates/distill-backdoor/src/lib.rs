@@ -4,7 +4,8 @@
 //! - [`net`]: the distillation ConvNet as a function of host-side parameters.
 //! - [`matching`]: DC's per-row cosine gradient-matching distance and its gradient.
 //! - [`second_order`]: the finite-difference identity for DC's second-order term.
-//! - [`distill`]: DC and DM on a (poisoned) training set.
+//! - [`distill`]: DC and DM on a (poisoned) training set; [`dsa`]: DM's
+//!   differentiable Siamese augmentation.
 //! - [`attack`]: NAIVEATTACK and DOORPING (neuron selection, trigger optimisation, stamping).
 //! - [`train`]: SGD, the evaluation networks, accuracy.
 //! - [`defences`]: fine-tuning, trigger reverse engineering, spectral test.
@@ -41,6 +42,7 @@ pub mod cli;
 pub mod data;
 pub mod defences;
 pub mod distill;
+pub mod dsa;
 pub mod experiment;
 pub mod matching;
 pub mod net;

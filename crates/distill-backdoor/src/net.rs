@@ -1,5 +1,6 @@
 //! The ConvNet of dataset distillation (DC's `ConvNet`, scaled to the data):
-//! `depth` blocks of [3x3 conv (padding 1), optional instance norm, ReLU,
+//! `depth` blocks of [3x3 conv (padding 1; the first conv of a 1-channel
+//! input padding 3, as the official net), optional instance norm, ReLU,
 //! 2x2 average pool], then FC -> `hidden` -> ReLU -> FC -> classes.
 //!
 //! Written as a function of an explicit parameter list held on the host
@@ -45,12 +46,13 @@ pub struct NetConfig {
 impl Validate for NetConfig {
     fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.channels >= 1, "net.channels must be at least 1");
-        let halved = u32::try_from(self.depth).ok().and_then(|d| self.side.checked_shr(d)).unwrap_or(0);
+        let halved = u32::try_from(self.depth).ok().and_then(|d| self.first_side().checked_shr(d)).unwrap_or(0);
         anyhow::ensure!(
-            halved >= 1,
-            "net.side {} cannot be halved net.depth = {} times (every conv block halves it)",
+            self.side >= 1 && halved >= 1,
+            "net.side {} cannot be halved net.depth = {} times (every conv block halves it; the first conv's maps are {} wide)",
             self.side,
-            self.depth
+            self.depth,
+            self.first_side()
         );
         anyhow::ensure!(self.width >= 1, "net.width must be at least 1");
         anyhow::ensure!(self.hidden >= 1, "net.hidden must be at least 1");
@@ -104,8 +106,21 @@ impl NetConfig {
         self.channels * self.side * self.side
     }
 
+    /// The first conv's padding: 3 for 1-channel inputs, else 1, as the
+    /// official ConvNet (`padding=3 if channel == 1 and d == 0 else 1`; on
+    /// 28x28 MNIST it makes the 32x32 maps the rest of the net is built for;
+    /// on the 8x8 digits 12x12).
+    pub fn first_padding(&self) -> usize {
+        if self.channels == 1 { 3 } else { 1 }
+    }
+
+    /// Side of the first conv's output maps (`side + 2 padding - 2`).
+    fn first_side(&self) -> usize {
+        self.side + 2 * self.first_padding() - 2
+    }
+
     fn flat_features(&self) -> usize {
-        let s = self.side >> self.depth;
+        let s = self.first_side() >> self.depth;
         self.width * s * s
     }
 
@@ -176,9 +191,10 @@ impl NetConfig {
         let layout = self.layout();
         let mut x = x;
         let mut k = 0;
-        for _ in 0..self.depth {
+        for d in 0..self.depth {
             let w = p[k].clone().reshape(as4(&layout[k].shape));
-            x = conv2d(x, w, Some(p[k + 1].clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+            let pad = if d == 0 { self.first_padding() } else { 1 };
+            x = conv2d(x, w, Some(p[k + 1].clone()), ConvOptions::new([1, 1], [pad, pad], [1, 1], 1));
             k += 2;
             if self.instance_norm {
                 x = instance_norm(x, p[k].clone(), p[k + 1].clone());
@@ -302,7 +318,10 @@ mod tests {
         let cfg =
             NetConfig { channels: 1, side: 8, width: 16, depth: 1, hidden: 64, classes: 10, instance_norm: false };
         let shapes: Vec<Vec<usize>> = cfg.layout().into_iter().map(|s| s.shape).collect();
-        assert_eq!(shapes, vec![vec![16, 1, 3, 3], vec![16], vec![64, 256], vec![64], vec![10, 64], vec![10]]);
+        // 1 channel: the first conv pads 3 (official), 8x8 -> 12x12 -> pool 6x6.
+        assert_eq!(shapes, vec![vec![16, 1, 3, 3], vec![16], vec![64, 16 * 6 * 6], vec![64], vec![10, 64], vec![10]]);
+        let rgb = NetConfig { channels: 3, ..cfg.clone() };
+        assert_eq!(rgb.layout()[2].shape, vec![64, 16 * 4 * 4]);
         assert_eq!(cfg.penultimate_weight(), 2);
         let p = cfg.init(0);
         let logits = predict(&cfg, &p, &vec![0.5; 3 * 64]);

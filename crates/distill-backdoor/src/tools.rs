@@ -111,7 +111,9 @@ pub fn distill_command(req: &DistillRequest) -> Result<SyntheticSet> {
         user_bail!("--ipc must be at least 1");
     }
     let data = load_data(data_dir, seed)?;
-    let cfg = settings(&data)?;
+    let mut cfg = settings(&data)?;
+    // DM's network as in the experiment (instance norm, as the official DM).
+    cfg.net = crate::experiment::arm_net(&cfg, method);
     let mut dcfg = cfg.distill.clone();
     dcfg.ipc = ipc;
     if method == Method::Dm {
@@ -258,6 +260,7 @@ pub fn evaluate_command(dir: &Path, data_dir: Option<&Path>, networks: usize) ->
         loss: Vec::new(),
         triggers: Vec::new(),
         trigger_updates: Vec::new(),
+        updates_per_iteration: Vec::new(),
     };
     let mut cfg = settings(&data)?.eval;
     cfg.networks = networks.max(1);

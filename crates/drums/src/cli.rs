@@ -161,7 +161,7 @@ fn train(req: &TrainRequest) -> Result<()> {
     existing(req.data.into_iter().chain(req.grooves))?;
     let summary = crate::model::train_command(req)?;
     emit(&format!(
-        "Trained on {} grooves ({} skipped: 8 measures or fewer){}; final loss {:.3}. Saved to {}\n",
+        "Trained on {} grooves ({} skipped: 8 measures or fewer, or not x/4){}; final loss {:.3}. Saved to {}\n",
         summary.grooves,
         summary.skipped,
         summary.pretrained_on.map(|c| format!(", pre-trained on {c}")).unwrap_or_default(),

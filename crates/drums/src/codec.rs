@@ -126,20 +126,31 @@ pub fn parse_line(l: &str) -> Option<[bool; 6]> {
 
 /// Encodes a drum MIDI file as the official code does: the first track's
 /// note-ons (velocity > 0) at cumulative ticks, the last time signature of
-/// that track (4/4 when it has none), 16 measures of 16th notes. A tick
+/// that track, 16 measures of 16th notes. A tick
 /// maps to sixteenth 0 when below tpb/8, else to the k >= 1 whose window
 /// [k*(tpb/4) - tpb/8, k*(tpb/4) + tpb/8) holds it (each quotient
 /// truncated separately); the first note outside every window ends the
 /// encoding. Files whose time signature is not x/4 are refused, as the
-/// official code skips them.
+/// official code skips them; so is a file whose first track has no time
+/// signature: the official encoder starts from `[0, 0]`, so such a file
+/// fails its x/4 test and is skipped ("Skipped non x/4"), although MIDI
+/// itself reads a missing time signature as 4/4.
 pub fn encode_midi(bytes: &[u8], source: &str) -> Result<Groove> {
+    encode_midi_or_skip(bytes, source)?.map_err(reprolab_core::user_error)
+}
+
+/// [`encode_midi`], with the files the official encoder skips (no time
+/// signature, or one that is not x/4) as `Ok(Err(why))` instead of an
+/// error, so a folder of grooves can skip and count them as it does.
+pub fn encode_midi_or_skip(bytes: &[u8], source: &str) -> Result<std::result::Result<Groove, String>> {
     let smf = Smf::parse(bytes).map_err(|e| reprolab_core::user_error(format!("{source}: not a MIDI file ({e})")))?;
     let Timing::Metrical(tpb) = smf.header.timing else {
         user_bail!("{source}: SMPTE timing is not supported (the encoder needs ticks per beat)");
     };
     let tpb = u64::from(tpb.as_int());
     let Some(track) = smf.tracks.first() else { user_bail!("{source}: the file has no tracks") };
-    let (mut tick, mut numerator, mut denominator) = (0u64, 4u64, 4u64);
+    // None until a time-signature event: the official `[0, 0]`.
+    let (mut tick, mut signature) = (0u64, None);
     let mut notes = Vec::new();
     for event in track {
         tick += u64::from(event.delta.as_int());
@@ -148,14 +159,20 @@ pub fn encode_midi(bytes: &[u8], source: &str) -> Result<Groove> {
                 notes.push((tick, key.as_int()));
             }
             TrackEventKind::Meta(MetaMessage::TimeSignature(num, denom_pow2, _, _)) => {
-                numerator = u64::from(num);
-                denominator = 1u64 << denom_pow2.min(16);
+                signature = Some((u64::from(num), 1u64 << denom_pow2.min(16)));
             }
             _ => {}
         }
     }
+    let Some((numerator, denominator)) = signature else {
+        return Ok(Err(format!(
+            "{source}: no time signature in the first track (skipped, as the official encoder skips it: it encodes x/4 only)"
+        )));
+    };
     if denominator != 4 {
-        user_bail!("{source}: time signature {numerator}/{denominator} is not x/4 (the encoding covers x/4 only)");
+        return Ok(Err(format!(
+            "{source}: time signature {numerator}/{denominator} is not x/4 (the encoding covers x/4 only)"
+        )));
     }
     if notes.is_empty() {
         user_bail!("{source}: no drum hits (note-on events) in the first track");
@@ -173,13 +190,19 @@ pub fn encode_midi(bytes: &[u8], source: &str) -> Result<Groove> {
             lines[k as usize][c] = true;
         }
     }
-    Ok(Groove { lines })
+    Ok(Ok(Groove { lines }))
 }
 
 /// Reads and encodes a MIDI file.
 pub fn encode_file(path: &std::path::Path) -> Result<Groove> {
+    encode_file_or_skip(path)?.map_err(reprolab_core::user_error)
+}
+
+/// [`encode_file`] with the official encoder's skips as `Ok(Err(why))`
+/// (see [`encode_midi_or_skip`]).
+pub fn encode_file_or_skip(path: &std::path::Path) -> Result<std::result::Result<Groove, String>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    encode_midi(&bytes, &path.display().to_string())
+    encode_midi_or_skip(&bytes, &path.display().to_string())
 }
 
 /// The language-model example of a groove, as in `gpt3_*.jsonl`: leading
@@ -311,7 +334,28 @@ mod tests {
             }
         }
         let mut melody = Vec::new();
-        Smf { header: smf.header, tracks: vec![track] }.write_std(&mut melody).unwrap();
+        Smf { header: smf.header, tracks: vec![track.clone()] }.write_std(&mut melody).unwrap();
+        // without a time signature the official encoder skips the file (not 4/4)
+        let mut unsigned = Vec::new();
+        let no_signature: Vec<_> = track
+            .iter()
+            .filter(|e| !matches!(e.kind, TrackEventKind::Meta(MetaMessage::TimeSignature(..))))
+            .cloned()
+            .collect();
+        Smf { header: smf.header, tracks: vec![no_signature] }.write_std(&mut unsigned).unwrap();
+        let err = encode_midi(&unsigned, "u.mid").unwrap_err().to_string();
+        assert!(err.starts_with("u.mid: no time signature in the first track (skipped"), "{err}");
+        // a 3/8 groove is skipped too
+        let mut eighths = track.clone();
+        for e in &mut eighths {
+            if let TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, ..)) = &mut e.kind {
+                (*n, *d) = (3, 3);
+            }
+        }
+        let mut three_eight = Vec::new();
+        Smf { header: smf.header, tracks: vec![eighths] }.write_std(&mut three_eight).unwrap();
+        let err = encode_midi(&three_eight, "e.mid").unwrap_err().to_string();
+        assert!(err.contains("time signature 3/8 is not x/4"), "{err}");
         // the official encoder keeps such a file, as silence (one exists in data_midi)
         let groove = encode_midi(&melody, "song.mid").unwrap();
         assert!(groove.lines.iter().all(|l| l.iter().all(|&h| !h)));

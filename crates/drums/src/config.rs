@@ -32,8 +32,13 @@ pub struct Config {
     /// comparable; ours a small decoder-only Transformer).
     pub model: LmConfig,
     /// Fine-tuning on the training grooves (paper: OpenAI's fine-tuning
-    /// API, settings not stated).
+    /// API, settings not stated); `train.epochs` is the most epochs, see
+    /// `patience`.
     pub train: LmTrainConfig,
+    /// Early stopping of fine-tuning: epochs without a lower loss on the
+    /// 47 dev grooves before stopping; the best dev epoch's weights are
+    /// kept (paper: not stated; ours 3).
+    pub patience: usize,
     /// Natural-language pre-training before fine-tuning, for the
     /// pre-trained arm (paper: GPT-3's own pre-training).
     pub pretrain: PretrainConfig,
@@ -53,6 +58,11 @@ pub struct PretrainConfig {
     /// are held out to measure it (paper: not applicable, GPT-3's own
     /// pre-training; ours 20 KB to 3 MB by preset).
     pub max_bytes: usize,
+    /// Bytes per pre-training sequence, at most `model.context` (paper:
+    /// not applicable; ours 64: shorter windows give several times more
+    /// optimiser steps per byte and cheaper attention, and a small model
+    /// learns most of what it can about text within 64 bytes).
+    pub window: usize,
     /// Epochs, batch size and optimiser of pre-training (paper: not
     /// stated).
     pub train: LmTrainConfig,
@@ -73,6 +83,7 @@ impl Validate for Config {
         anyhow::ensure!(self.max_prompts >= 1, "max_prompts must be at least 1, got {}", self.max_prompts);
         anyhow::ensure!(self.max_train >= 1, "max_train must be at least 1, got {}", self.max_train);
         anyhow::ensure!(self.ngram_order >= 1, "ngram_order must be at least 1, got {}", self.ngram_order);
+        anyhow::ensure!(self.patience >= 1, "patience must be at least 1, got {}", self.patience);
         within("model", self.model.validate())?;
         anyhow::ensure!(
             self.model.context >= PROMPT_TOKENS,
@@ -81,6 +92,12 @@ impl Validate for Config {
         );
         within("train", self.train.validate())?;
         within("pretrain", self.pretrain.validate())?;
+        anyhow::ensure!(
+            self.pretrain.window <= self.model.context,
+            "pretrain.window must be at most model.context ({}), got {}",
+            self.model.context,
+            self.pretrain.window
+        );
         within("sample", self.sample.validate())
     }
 }
@@ -92,6 +109,7 @@ impl Validate for PretrainConfig {
             "corpus must be `cargo-readmes` or a path, got an empty string"
         );
         anyhow::ensure!(self.max_bytes >= 1, "max_bytes must be at least 1, got {}", self.max_bytes);
+        anyhow::ensure!(self.window >= 2, "window must be at least 2 bytes, got {}", self.window);
         within("train", self.train.validate())
     }
 }
@@ -160,10 +178,12 @@ mod tests {
     fn a_bad_override_is_a_user_error_naming_the_field() {
         for (text, field) in [
             ("sampling_seeds = 0", "sampling_seeds must be at least 1, got 0"),
+            ("patience = 0", "patience must be at least 1, got 0"),
             ("[sample]\ntop_p = 1.5", "sample.top_p must be in (0, 1], got 1.5"),
             ("[model]\nn_heads = 3", "model.d_model must be a multiple of n_heads"),
             ("[model]\ncontext = 20", "model.context must hold the 2-measure prompt (34 tokens), got 20"),
             ("[pretrain.train]\nepochs = 0", "pretrain.train.epochs must be at least 1, got 0"),
+            ("[pretrain]\nwindow = 300", "pretrain.window must be at most model.context (288), got 300"),
             ("[train.optimizer]\nlr = 0.0", "train.optimizer.lr must be a positive number, got 0"),
         ] {
             let err = override_error(text);

@@ -69,6 +69,18 @@ impl Lm {
         start: usize,
         caches: Vec<KvCache>,
     ) -> (Tensor<3>, Vec<KvCache>) {
+        let (hidden, caches) = self.hidden_cached(tokens, start, caches);
+        (self.head.forward(hidden), caches)
+    }
+
+    /// The final-layer-norm hidden states `[batch, t, d_model]` of a whole
+    /// sequence (what the head reads).
+    pub fn hidden(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.hidden_cached(tokens, 0, Vec::new()).0
+    }
+
+    /// [`Lm::forward_cached`] before the head.
+    fn hidden_cached(&self, tokens: Tensor<2, Int>, start: usize, caches: Vec<KvCache>) -> (Tensor<3>, Vec<KvCache>) {
         let [b, n] = tokens.dims();
         let device = tokens.device();
         let positions =
@@ -87,7 +99,7 @@ impl Lm {
             x = out.hidden;
             next.push(cache);
         }
-        (self.head.forward(self.norm.forward(x)), next)
+        (self.norm.forward(x), next)
     }
 
     pub fn context(&self) -> usize {
@@ -119,30 +131,50 @@ fn batch_tensor(seqs: &[&[usize]], t: usize, device: &Device) -> Tensor<2, Int> 
 }
 
 /// The training objective, the mean next-token cross-entropy of `seqs`
-/// over the non-padding targets:
+/// over the scored targets:
 ///
 /// `L = -(1 / |T|) * sum_{(j, t) in T} log p_theta(x_{j,t} | x_{j,<t})`,
 ///
-/// T the positions `t >= 1` of every sequence j (cut at `context + 1`
-/// tokens) whose token is not `PAD`. `device` must match the model's.
-pub fn sequence_loss(model: &Lm, seqs: &[&[usize]], device: &Device) -> Tensor<1> {
+/// T the positions `t >= max(1, loss_from)` of every sequence j (cut at
+/// `context + 1` tokens) whose token is not `PAD`. `loss_from` > 0 leaves
+/// the prompt out of the loss: a groove's first [`crate::config::PROMPT_TOKENS`]
+/// tokens are its 2-measure prompt, which the model is given, not asked
+/// to write (OpenAI's fine-tuning trained on the completion; its
+/// `prompt_loss_weight` defaulted to 0.01). `device` must match the
+/// model's.
+pub fn sequence_loss(model: &Lm, seqs: &[&[usize]], loss_from: usize, device: &Device) -> Tensor<1> {
     let t = seqs.iter().map(|s| s.len()).max().unwrap_or(1).min(model.context() + 1);
-    let all = batch_tensor(seqs, t, device);
     let b = seqs.len();
-    let inputs = all.clone().slice([0..b, 0..t - 1]);
-    let targets = all.slice([0..b, 1..t]).reshape([b * (t - 1)]);
+    let inputs = batch_tensor(seqs, t - 1, device);
+    let targets: Vec<i64> = seqs
+        .iter()
+        .flat_map(|s| (1..t).map(move |p| if p >= loss_from && p < s.len() { s[p] } else { PAD }))
+        .map(|x| x as i64)
+        .collect();
+    let targets = Tensor::from_data(TensorData::new(targets, [b * (t - 1)]), device);
     let logits = model.forward(inputs).reshape([b * (t - 1), VOCAB]);
     CrossEntropyLossConfig::new().with_pad_tokens(Some(vec![PAD])).init(device).forward(logits, targets)
 }
 
-/// Mean next-token loss of `seqs` without gradients (batches of 16).
-pub fn evaluate(model: &Lm, seqs: &[Vec<usize>], device: &Device) -> f64 {
+/// The scored targets of `seq` in [`sequence_loss`] (cut at `context + 1`
+/// tokens, from `max(1, loss_from)`, `PAD` skipped).
+fn scored_targets(seq: &[usize], loss_from: usize, context: usize) -> impl Iterator<Item = usize> + '_ {
+    seq.iter().take(context + 1).skip(loss_from.max(1)).copied().filter(|&tok| tok != PAD)
+}
+
+/// Mean next-token loss of `seqs` (targets from `loss_from`, as
+/// [`sequence_loss`]) without gradients, in batches of 16 weighted by
+/// their sequences; a batch with no scored target is skipped.
+pub fn evaluate(model: &Lm, seqs: &[Vec<usize>], loss_from: usize, device: &Device) -> f64 {
     let model = model.valid();
     let plain = device.clone().without_autodiff();
     let (mut total, mut n) = (0.0, 0usize);
     for chunk in seqs.chunks(16) {
+        if chunk.iter().all(|s| scored_targets(s, loss_from, model.context()).next().is_none()) {
+            continue;
+        }
         let refs: Vec<&[usize]> = chunk.iter().map(Vec::as_slice).collect();
-        let loss: f32 = sequence_loss(&model, &refs, &plain).into_scalar();
+        let loss: f32 = sequence_loss(&model, &refs, loss_from, &plain).into_scalar();
         total += f64::from(loss) * chunk.len() as f64;
         n += chunk.len();
     }
@@ -150,23 +182,31 @@ pub fn evaluate(model: &Lm, seqs: &[Vec<usize>], device: &Device) -> f64 {
 }
 
 /// The unigram floor of the preconditions: the loss [`evaluate`] would
-/// report for a unigram model, the token frequencies of `train` add-one
-/// smoothed over the ids in `support`,
+/// report for a unigram model, the frequencies of the tokens of `train`
+/// from position `loss_from` on, add-one smoothed over the ids in
+/// `support`,
 ///
 /// `p(v) = (c(v) + 1) / sum_{u in support} (c(u) + 1)` (a target outside
 /// the support counts as `c = 0`),
 ///
-/// scored on the same targets as [`evaluate`] (each sequence's tokens after
-/// the first, cut at `context + 1`, `PAD` skipped) with the same batching:
+/// scored on the same targets as [`evaluate`] (each sequence's tokens from
+/// position `max(1, loss_from)`, cut at `context + 1`, `PAD` skipped) with
+/// the same batching:
 ///
 /// `L = sum_b n_b * (-(1 / |T_b|) * sum_{x in T_b} log p(x)) / sum_b n_b`
 ///
-/// over batches b of 16 sequences (`n_b` sequences, targets `T_b`). A
-/// model whose loss is not below it has learnt nothing about the order of
-/// the tokens.
-pub fn unigram_loss(train: &[Vec<usize>], eval: &[Vec<usize>], support: std::ops::Range<usize>, context: usize) -> f64 {
+/// over batches b of 16 sequences (`n_b` sequences, targets `T_b`; a batch
+/// without targets skipped). A model whose loss is not below it has learnt
+/// nothing about the order of the tokens.
+pub fn unigram_loss(
+    train: &[Vec<usize>],
+    eval: &[Vec<usize>],
+    support: std::ops::Range<usize>,
+    context: usize,
+    loss_from: usize,
+) -> f64 {
     let mut counts = vec![1.0f64; support.len()];
-    for &tok in train.iter().flatten() {
+    for &tok in train.iter().flat_map(|s| s.iter().skip(loss_from)) {
         if support.contains(&tok) {
             counts[tok - support.start] += 1.0;
         }
@@ -174,8 +214,10 @@ pub fn unigram_loss(train: &[Vec<usize>], eval: &[Vec<usize>], support: std::ops
     let total: f64 = counts.iter().sum();
     let (mut sum, mut n) = (0.0, 0usize);
     for chunk in eval.chunks(16) {
-        let targets: Vec<usize> =
-            chunk.iter().flat_map(|s| s.iter().take(context + 1).skip(1).copied()).filter(|&tok| tok != PAD).collect();
+        let targets: Vec<usize> = chunk.iter().flat_map(|s| scored_targets(s, loss_from, context)).collect();
+        if targets.is_empty() {
+            continue;
+        }
         // Targets outside the support get the smallest smoothed count.
         let nll: f64 = targets
             .iter()
@@ -184,7 +226,7 @@ pub fn unigram_loss(train: &[Vec<usize>], eval: &[Vec<usize>], support: std::ops
                 -(c / total).ln()
             })
             .sum();
-        sum += nll / targets.len().max(1) as f64 * chunk.len() as f64;
+        sum += nll / targets.len() as f64 * chunk.len() as f64;
         n += chunk.len();
     }
     sum / n.max(1) as f64
@@ -202,27 +244,70 @@ pub fn steps(n: usize, cfg: &LmTrainConfig) -> usize {
     cfg.epochs * n.div_ceil(cfg.batch_size.max(1))
 }
 
-/// Trains `model` on `seqs` (whole sequences, shuffled each epoch) and
-/// returns it with the mean loss of each epoch. `device` must be autodiff.
-/// With `log`, reports `lr` at the start of each epoch and every batch's
-/// `loss` at its step (one extra read of a scalar per step; the training
-/// is the same).
+/// Trains `model` on `seqs` (whole sequences, shuffled each epoch, every
+/// target scored) for `cfg.epochs` epochs and returns it with the mean
+/// loss of each epoch: [`fit`] without a prompt or a dev split.
 pub fn train(
-    mut model: Lm,
+    model: Lm,
     seqs: &[Vec<usize>],
     cfg: &LmTrainConfig,
     seed: u64,
     device: &Device,
     label: &str,
-    mut log: Option<StepLog>,
+    log: Option<StepLog>,
 ) -> Result<(Lm, Vec<f64>)> {
+    let run = Run { cfg, seed, label, loss_from: 0, dev: None };
+    let fitted = fit(model, seqs, &run, device, log)?;
+    Ok((fitted.model, fitted.train_losses))
+}
+
+/// One training run: settings, what the loss scores and how it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub cfg: &'a LmTrainConfig,
+    pub seed: u64,
+    /// Progress-bar and error label.
+    pub label: &'a str,
+    /// First scored target position (see [`sequence_loss`]); the dev loss
+    /// scores the same positions.
+    pub loss_from: usize,
+    /// Early stopping: the dev sequences, scored after every epoch, and the
+    /// patience (epochs without a lower dev loss before stopping; at most
+    /// `cfg.epochs` epochs in all). `None`: every epoch, the last weights.
+    pub dev: Option<(&'a [Vec<usize>], usize)>,
+}
+
+/// What [`fit`] returns.
+pub struct Fitted {
+    /// The weights of the epoch with the lowest dev loss (the last epoch's
+    /// without a dev split).
+    pub model: Lm,
+    /// Mean training loss over each epoch's batches.
+    pub train_losses: Vec<f64>,
+    /// Dev loss after each epoch (empty without a dev split).
+    pub dev_losses: Vec<f64>,
+    /// The epoch (1-based) whose weights were kept.
+    pub best_epoch: usize,
+}
+
+/// Trains `model` on `seqs` (whole sequences, shuffled each epoch) under
+/// `run`, keeping the best dev epoch's weights. `device` must be autodiff.
+/// With `log`, reports `lr` at the start of each epoch, every batch's
+/// `loss` at its step (one extra read of a scalar per step; the training
+/// is the same) and `eval/dev_loss` after each epoch.
+pub fn fit(mut model: Lm, seqs: &[Vec<usize>], run: &Run, device: &Device, mut log: Option<StepLog>) -> Result<Fitted> {
+    use reprolab_core::train::early_stop::{Decision, EarlyStopping, Goal};
+    let Run { cfg, seed, label, loss_from, dev } = *run;
     if seqs.is_empty() {
         reprolab_core::user_bail!("{label}: no training sequences");
     }
     let mut optim = cfg.optimizer.build();
     let mut rng = reprolab_core::rng::rng(reprolab_core::rng::derive_seed(seed, "lm-batches"));
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, label);
-    let (mut step, mut losses) = (0, Vec::new());
+    let (mut step, mut train_losses, mut dev_losses) = (0, Vec::new(), Vec::new());
+    // min_delta 0: any lower dev loss is an improvement.
+    let mut stopper = dev.map(|(_, patience)| EarlyStopping::new(Goal::Minimise, patience.max(1), 0.0));
+    let (mut best, mut best_epoch) = (None, cfg.epochs);
     for epoch in 0..cfg.epochs {
         let batches = reprolab_core::data::batch::shuffled_batches(seqs.len(), cfg.batch_size, false, &mut rng);
         if let Some(log) = log.as_mut() {
@@ -239,7 +324,8 @@ pub fn train(
             |_| cfg.optimizer.lr(),
             &format!("{label}, epoch {epoch}"),
             |m, rows| {
-                let loss = sequence_loss(m, &rows.iter().map(|&r| seqs[r].as_slice()).collect::<Vec<_>>(), device);
+                let refs: Vec<&[usize]> = rows.iter().map(|&r| seqs[r].as_slice()).collect();
+                let loss = sequence_loss(m, &refs, loss_from, device);
                 if let Some(log) = log.as_mut() {
                     let value: f32 = loss.clone().into_scalar();
                     if let Err(e) = log(batch_step, "loss", f64::from(value)) {
@@ -254,11 +340,26 @@ pub fn train(
             return Err(e);
         }
         model = next;
-        losses.push(mean);
+        train_losses.push(mean);
         bar.inc(1);
+        if let (Some((dev_seqs, _)), Some(stopper)) = (dev, stopper.as_mut()) {
+            let dev_loss = evaluate(&model, dev_seqs, loss_from, device);
+            dev_losses.push(dev_loss);
+            if let Some(log) = log.as_mut() {
+                log(step, "eval/dev_loss", dev_loss)?;
+            }
+            match stopper.update(dev_loss) {
+                Decision::Improved => {
+                    best = Some(model.clone());
+                    best_epoch = epoch + 1;
+                }
+                Decision::Continue => {}
+                Decision::Stop => break,
+            }
+        }
     }
     bar.finish_and_clear();
-    Ok((model, losses))
+    Ok(Fitted { model: best.unwrap_or(model), train_losses, dev_losses, best_epoch })
 }
 
 /// Sampling settings (the paper sampled GPT-3 at temperature 0.9).
@@ -362,9 +463,64 @@ mod tests {
         let train = vec![vec![0, 0, 0, 1]];
         let eval = vec![vec![9, 0, 1]]; // the first token is not a target
         let want = -((4.0f64 / 6.0).ln() + (2.0f64 / 6.0).ln()) / 2.0;
-        assert!((unigram_loss(&train, &eval, 0..2, 16) - want).abs() < 1e-12);
+        assert!((unigram_loss(&train, &eval, 0..2, 16, 0) - want).abs() < 1e-12);
         // cut at context + 1 tokens: only the target 0 remains
-        assert!((unigram_loss(&train, &eval, 0..2, 1) + (4.0f64 / 6.0).ln()).abs() < 1e-12);
+        assert!((unigram_loss(&train, &eval, 0..2, 1, 0) + (4.0f64 / 6.0).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_loss_skips_the_prompt_targets() {
+        let device = reprolab_core::device::default_device();
+        device.seed(2);
+        let cfg = LmConfig { d_model: 16, n_heads: 2, n_layers: 1, context: 16 };
+        let model = cfg.init(&device);
+        let seq: Vec<usize> = vec![300, 301, 302, 303, 304, 305, 306, 307, 308, 309];
+        // by hand: log-softmax of the logits at input positions 3..9 for targets seq[4..10]
+        let ids =
+            Tensor::<2, Int>::from_data(TensorData::new(seq[..9].iter().map(|&x| x as i64).collect(), [1, 9]), &device);
+        let logits: Vec<f32> = model.forward(ids).into_data().try_to_vec().unwrap();
+        let nll = |p: usize| {
+            let row = &logits[p * VOCAB..(p + 1) * VOCAB];
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let lse = max + row.iter().map(|z| (z - max).exp()).sum::<f32>().ln();
+            f64::from(lse - row[seq[p + 1]])
+        };
+        let want_from_4 = (3..9).map(nll).sum::<f64>() / 6.0;
+        let want_all = (0..9).map(nll).sum::<f64>() / 9.0;
+        let got: f32 = sequence_loss(&model, &[&seq], 4, &device).into_scalar();
+        assert!((f64::from(got) - want_from_4).abs() < 1e-4, "{got} vs {want_from_4}");
+        let got: f32 = sequence_loss(&model, &[&seq], 0, &device).into_scalar();
+        assert!((f64::from(got) - want_all).abs() < 1e-4, "{got} vs {want_all}");
+        assert!((evaluate(&model, std::slice::from_ref(&seq), 4, &device) - want_from_4).abs() < 1e-4);
+        // the unigram floor scores (and counts) the same positions
+        let train = vec![vec![0, 0, 0, 1, 1]];
+        // from position 3: train counts {1: 2} -> p = (1 + 1) / 4, (2 + 1) / 4; eval targets 0, 1
+        let want = -((1.0f64 / 4.0).ln() + (3.0f64 / 4.0).ln()) / 2.0;
+        assert!((unigram_loss(&train, &[vec![1, 1, 1, 0, 1]], 0..2, 16, 3) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_dev_epoch() {
+        let device = reprolab_core::device::default_device();
+        device.seed(4);
+        let ad = device.clone().autodiff();
+        let model = LmConfig { d_model: 16, n_heads: 2, n_layers: 1, context: 16 }.init(&ad);
+        // train on one cycle, score on its reverse: the dev loss falls while
+        // the model learns which tokens occur, then rises as it learns the order
+        let train_seq: Vec<usize> = (0..16).map(|i| [300, 301, 302][i % 3]).collect();
+        let dev_seq: Vec<usize> = (0..16).map(|i| [302, 301, 300][i % 3]).collect();
+        let cfg = LmTrainConfig { epochs: 80, batch_size: 4, optimizer: OptimizerConfig::adam(3e-3) };
+        let dev = vec![dev_seq];
+        let run = Run { cfg: &cfg, seed: 0, label: "test", loss_from: 0, dev: Some((&dev, 2)) };
+        let fitted = fit(model, &vec![train_seq; 4], &run, &ad, None).unwrap();
+        let d = &fitted.dev_losses;
+        let best = d.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+        assert_eq!(fitted.best_epoch, best + 1, "{d:?}");
+        assert!(d.len() < 80 && d.len() == fitted.best_epoch + 2, "stops 2 epochs after the best: {d:?}");
+        assert_eq!(fitted.train_losses.len(), d.len());
+        // the returned weights are the best epoch's, not the last one's
+        let again = evaluate(&fitted.model, &dev, 0, &ad);
+        assert!((again - d[best]).abs() < 1e-6 && d[d.len() - 1] > d[best], "{again} vs {d:?}");
     }
 
     #[test]

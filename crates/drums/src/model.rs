@@ -3,7 +3,7 @@
 //! call.
 
 use crate::codec::{Groove, MEASURE};
-use crate::config::{Config, PretrainConfig};
+use crate::config::{Config, PROMPT_TOKENS, PretrainConfig};
 use crate::lm::{self, Lm, LmConfig, LmTrainConfig, SampleConfig};
 use crate::tokens::{self, Decoded};
 use anyhow::Result;
@@ -23,16 +23,28 @@ pub struct Recipe<'a> {
     pub model: &'a LmConfig,
     pub train: &'a LmTrainConfig,
     pub pretrain: Option<&'a PretrainConfig>,
+    /// Early stopping of fine-tuning on the dev grooves: epochs without a
+    /// lower dev loss before stopping (`train.epochs` is the most).
+    pub patience: usize,
 }
 
-/// Corpus windows held out from pre-training to measure it.
-const HELD_OUT: usize = 32;
+/// Corpus bytes after the pre-training bytes held out to measure it (in
+/// windows of `pretrain.window` bytes).
+const HELD_OUT_BYTES: usize = 32 * 288;
 
 /// A trained model and what happened while training it.
 pub struct Trained {
+    /// The fine-tuned model at its lowest dev loss (the last epoch's
+    /// weights without dev grooves).
     pub model: Lm,
-    /// Fine-tuning loss per epoch.
+    /// Fine-tuning loss per epoch (mean over the epoch's batches; the
+    /// completion tokens only, see [`lm::sequence_loss`]).
     pub losses: Vec<f64>,
+    /// Dev loss after each fine-tuning epoch (completion tokens; empty
+    /// without dev grooves).
+    pub dev_losses: Vec<f64>,
+    /// The fine-tuning epoch (1-based) whose weights were kept.
+    pub best_epoch: usize,
     /// Loss on held-out corpus windows before and after pre-training
     /// (nats per byte; a uniform guess is ln 256 = 5.55).
     pub pretrain_held_out: Option<(f64, f64)>,
@@ -44,8 +56,10 @@ pub struct Trained {
 }
 
 /// Initialises a Transformer of `recipe.model` from `seed`, pre-trains it
-/// on text when `recipe.pretrain` is given, then trains it on `grooves`
-/// (token sequences). `device` must be an autodiff device. With `log`
+/// on text when `recipe.pretrain` is given (then starts each groove token
+/// from its bytes' weights, [`crate::transfer`]), then fine-tunes it on
+/// `grooves` (token sequences) with the loss on the completion tokens,
+/// early-stopped on `dev` when given. `device` must be an autodiff device. With `log`
 /// (`drums train`; the experiment passes none), records each phase's
 /// losses and learning rate (`pretrain/...`, `finetune/...`, one step
 /// count over both phases) and the held-out text loss before and after
@@ -53,12 +67,13 @@ pub struct Trained {
 pub fn train_transformer(
     recipe: &Recipe,
     grooves: &[Vec<usize>],
+    dev: Option<&[Vec<usize>]>,
     seed: u64,
     device: &Device,
     label: &str,
     mut log: Option<&mut MetricsLog>,
 ) -> Result<Trained> {
-    let Recipe { model: cfg, train, pretrain } = *recipe;
+    let Recipe { model: cfg, train, pretrain, patience } = *recipe;
     // Fine-tuning's steps follow pre-training's in the log.
     let mut finetune_from = 0;
     device.seed(derive_seed(seed, "lm-init"));
@@ -82,17 +97,18 @@ pub fn train_transformer(
             }
         };
         // The windows after max_bytes are held out to measure what pre-training learnt.
-        let mut windows = crate::corpus::byte_windows(&text, cfg.context, p.max_bytes + HELD_OUT * cfg.context);
-        let held_out = windows.split_off(windows.len().saturating_sub(HELD_OUT).max(1).min(windows.len()));
+        let windows_held_out = (HELD_OUT_BYTES / p.window).max(1);
+        let mut windows = crate::corpus::byte_windows(&text, p.window, p.max_bytes + windows_held_out * p.window);
+        let held_out = windows.split_off(windows.len().saturating_sub(windows_held_out).max(1).min(windows.len()));
         if windows.is_empty() || held_out.is_empty() {
             reprolab_core::user_bail!(
-                "pre-training corpus {}: shorter than two contexts of {} bytes",
+                "pre-training corpus {}: shorter than two windows of {} bytes",
                 p.corpus,
-                cfg.context
+                p.window
             );
         }
-        pretrain_unigram = Some(lm::unigram_loss(&windows, &held_out, 0..crate::tokens::BYTES, cfg.context));
-        let before = lm::evaluate(&model, &held_out, device);
+        pretrain_unigram = Some(lm::unigram_loss(&windows, &held_out, 0..crate::tokens::BYTES, cfg.context, 0));
+        let before = lm::evaluate(&model, &held_out, 0, device);
         if let Some(log) = log.as_deref_mut() {
             log.log(0, "pretrain/eval/held_out_loss", before)?;
         }
@@ -110,8 +126,8 @@ pub fn train_transformer(
             )?
         };
         tracing::info!(seconds = clock.elapsed().as_secs_f64(), windows = windows.len(), "pre-training done");
-        model = m;
-        let after = lm::evaluate(&model, &held_out, device);
+        let after = lm::evaluate(&m, &held_out, 0, device);
+        model = crate::transfer::groove_tokens_from_bytes(m);
         finetune_from = lm::steps(windows.len(), &p.train);
         if let Some(log) = log.as_deref_mut() {
             log.log(finetune_from, "pretrain/eval/held_out_loss", after)?;
@@ -120,17 +136,24 @@ pub fn train_transformer(
     }
     let clock = std::time::Instant::now();
     let mut phase = log.map(|l| l.phase("finetune", finetune_from));
-    let (model, losses) = lm::train(
-        model,
-        grooves,
-        train,
-        derive_seed(seed, "finetune"),
-        device,
+    let run = lm::Run {
+        cfg: train,
+        seed: derive_seed(seed, "finetune"),
         label,
-        phase.as_mut().map(|f| f as lm::StepLog),
-    )?;
-    tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = label, "training done");
-    Ok(Trained { model, losses, pretrain_held_out, pretrain_unigram, corpus_note })
+        loss_from: PROMPT_TOKENS,
+        dev: dev.map(|d| (d, patience)),
+    };
+    let fitted = lm::fit(model, grooves, &run, device, phase.as_mut().map(|f| f as lm::StepLog))?;
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = label, epoch = fitted.best_epoch, "training done");
+    Ok(Trained {
+        model: fitted.model,
+        losses: fitted.train_losses,
+        dev_losses: fitted.dev_losses,
+        best_epoch: fitted.best_epoch,
+        pretrain_held_out,
+        pretrain_unigram,
+        corpus_note,
+    })
 }
 
 /// Saves `model` with its config (safetensors + state.json) into `dir`.
@@ -183,7 +206,9 @@ pub fn continue_groove(
 /// Training sequences from a folder of grooves (`.mid` files, encoded,
 /// or `.txt` files in the groove text format), in the paper's LM format;
 /// grooves the paper's filter drops (128 lines or fewer after stripping
-/// leading empty measures) are skipped and counted.
+/// leading empty measures) and MIDI files the official encoder skips (no
+/// time signature, or not x/4; each named on stderr) are skipped and
+/// counted.
 pub fn sequences_from_folder(dir: &Path) -> Result<(Vec<Vec<usize>>, usize)> {
     let shown = dir.display();
     let files = reprolab_core::data::files_in(dir, &["mid", "midi", "txt"])?;
@@ -194,7 +219,14 @@ pub fn sequences_from_folder(dir: &Path) -> Result<(Vec<Vec<usize>>, usize)> {
                 .map_err(|e| reprolab_core::user_error(format!("{}: cannot read ({e})", f.display())))?;
             Groove::parse(&text, &f.display().to_string())?
         } else {
-            crate::codec::encode_file(f)?
+            match crate::codec::encode_file_or_skip(f)? {
+                Ok(groove) => groove,
+                Err(why) => {
+                    eprintln!("{why}");
+                    skipped += 1;
+                    continue;
+                }
+            }
         };
         match crate::codec::lm_example(&groove) {
             Some((prompt, completion)) => {
@@ -268,14 +300,20 @@ struct TrainSettings<'a> {
 /// the grooves are read, before any training.
 pub fn train_command(req: &TrainRequest) -> Result<TrainSummary> {
     let cfg: Config = registry::preset_config("drums", req.preset)?;
-    let (seqs, skipped, train_file) = match req.grooves {
+    // The paper's grooves come with its dev split (early stopping); a
+    // folder of grooves has none, so it trains every epoch.
+    let (seqs, skipped, train_file, dev) = match req.grooves {
         Some(dir) => {
             let (seqs, skipped) = sequences_from_folder(dir)?;
-            (seqs, skipped, None)
+            (seqs, skipped, None, None)
         }
         None => {
             let path = registry::data_path("drums", req.data, "groove/gpt3_train.jsonl")?;
-            (crate::data::read_jsonl(&path)?.into_iter().map(|e| e.tokens).collect(), 0, Some(path))
+            let dev_path = registry::data_path("drums", req.data, "groove/gpt3_dev.jsonl")?;
+            let tokens = |p: &Path| -> Result<Vec<Vec<usize>>> {
+                Ok(crate::data::read_jsonl(p)?.into_iter().map(|e| e.tokens).collect())
+            };
+            (tokens(&path)?, 0, Some(path), Some(tokens(&dev_path)?))
         }
     };
     let pretrain = req.pretrained.then_some(&cfg.pretrain);
@@ -294,8 +332,8 @@ pub fn train_command(req: &TrainRequest) -> Result<TrainSummary> {
     let folder = TrainFolder::open(crate::METHOD.name, "train", req.out, req.overwrite, &settings, &[req.seed])?;
     let mut metrics = folder.metrics()?;
     let ad = reprolab_core::device::default_device().autodiff();
-    let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain };
-    let trained = train_transformer(&recipe, &seqs, req.seed, &ad, "training", Some(&mut metrics))?;
+    let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain, patience: cfg.patience };
+    let trained = train_transformer(&recipe, &seqs, dev.as_deref(), req.seed, &ad, "training", Some(&mut metrics))?;
     save(&trained.model, &cfg.model, req.out)?;
     let summary = TrainSummary {
         grooves: seqs.len(),
@@ -363,6 +401,26 @@ pub fn read_groove(path: &Path) -> Result<Groove> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder trains on its usable grooves and skips, counting them, the
+    /// MIDI files the official encoder skips (here one in 4/8) and grooves
+    /// of 8 measures or fewer.
+    #[test]
+    fn a_folder_skips_what_the_official_encoder_skips() {
+        let dir = tempfile::tempdir().unwrap();
+        let groove = Groove { lines: vec![[false, false, false, true, true, false]; 16 * MEASURE] };
+        let midi = crate::codec::decode_midi(&groove, 120.0).unwrap();
+        std::fs::write(dir.path().join("a.mid"), &midi).unwrap();
+        // The time-signature meta event is FF 58 04 nn dd cc bb; dd = 3 makes it 4/8.
+        let at = midi.windows(3).position(|w| w == [0xFF, 0x58, 0x04]).expect("a time signature") + 4;
+        let mut eighths = midi.clone();
+        eighths[at] = 3;
+        std::fs::write(dir.path().join("b.mid"), &eighths).unwrap();
+        let short = Groove { lines: groove.lines[..8 * MEASURE].to_vec() };
+        std::fs::write(dir.path().join("c.txt"), short.to_text()).unwrap();
+        let (seqs, skipped) = sequences_from_folder(dir.path()).unwrap();
+        assert_eq!((seqs.len(), skipped), (1, 2));
+    }
 
     #[test]
     fn save_load_round_trip_and_prompt_stripping() {

@@ -2,9 +2,14 @@
 //! the pre-trained and the from-scratch models are the same architecture
 //! with the same embedding table: ids 0..256 are bytes (pre-training
 //! text), 256..320 the 64 possible groove lines (six hit/rest bits), then
-//! `SEP`, `END` and padding. A groove line is one token, as GPT-3's BPE
-//! also spends about one token per 6-character line; a byte-level groove
-//! would need seven times the context.
+//! `SEP`, `END` and padding. A groove line is one token (ours, for
+//! compute): GPT-3 read the grooves as text, and its BPE (GPT-2's r50k
+//! encoding) spends 3.2 tokens per line on the paper's files (3.29 on the
+//! stored davinci test outputs, 3.21 on the `gpt3_train.jsonl` prompts and
+//! completions; counted with the `gpt-3-encoder` npm package), so a groove
+//! is about 860 BPE tokens or 1,900 bytes against 272 tokens here. Since
+//! pre-training on bytes never sees these ids, the pre-trained model starts
+//! each of them from its bytes' weights ([`crate::transfer`]).
 
 use crate::codec::{Groove, MEASURE, line_text, parse_line};
 

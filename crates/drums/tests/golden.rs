@@ -4,15 +4,15 @@
 //! Dataset in `groove/groove/`): the codec against `data_text/` and
 //! `gpt3_*.jsonl`, the structural metrics against the paper's table (as
 //! recomputed from its stored outputs; see the `experiment` module docs).
-//! They run when REPROLAB_DATA is set (CI sets it) and pass silently
-//! otherwise.
+//! They run when REPROLAB_DATA is set (CI sets it) and are reported as
+//! ignored (skipped) otherwise.
 
 use drums::codec::{encode_file, lm_example};
 use drums::structure::{Summary, groove_structure, random_groove, repeat_groove, summarise};
 use std::path::{Path, PathBuf};
 
-fn groove_dir() -> Option<PathBuf> {
-    reprolab_core::data::test_data_dir(env!("CARGO_MANIFEST_DIR")).map(|d| d.join("groove"))
+fn groove_dir() -> PathBuf {
+    reprolab_core::data::real_data_dir(env!("CARGO_MANIFEST_DIR")).join("groove")
 }
 
 fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -23,8 +23,9 @@ fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
 /// byte; the files without a text file are exactly those the official
 /// encoder skips (time signature not x/4).
 #[test]
+#[cfg_attr(not(reprolab_data), ignore = "needs REPROLAB_DATA (the real-data folder; .ci/run sets it)")]
 fn real_data_encoding_reproduces_data_text_byte_for_byte() {
-    let Some(root) = groove_dir() else { return };
+    let root = groove_dir();
     let (mut same, mut skipped) = (0, Vec::new());
     let mut different = Vec::new();
     for split in ["train", "dev", "test"] {
@@ -47,8 +48,9 @@ fn real_data_encoding_reproduces_data_text_byte_for_byte() {
 
 /// The language-model examples equal the paper's jsonl files.
 #[test]
+#[cfg_attr(not(reprolab_data), ignore = "needs REPROLAB_DATA (the real-data folder; .ci/run sets it)")]
 fn real_data_lm_examples_match_the_gpt3_jsonl_files() {
-    let Some(root) = groove_dir() else { return };
+    let root = groove_dir();
     for split in ["train", "dev", "test"] {
         let text = std::fs::read_to_string(root.join(format!("gpt3_{split}.jsonl"))).unwrap();
         let mut checked = 0;
@@ -80,8 +82,9 @@ fn assert_printed(what: &str, got: f64, printed: f64, decimals: i32) {
 /// s 5.08 / 3.04 / 3.45, gap 10.0 / 6.86 / 7.17, spread 1.41 / 0.61 /
 /// 0.77), to the printed precision, plus the random and repeat baselines.
 #[test]
+#[cfg_attr(not(reprolab_data), ignore = "needs REPROLAB_DATA (the real-data folder; .ci/run sets it)")]
 fn real_data_structural_metrics_reproduce_the_paper_table() {
-    let Some(root) = groove_dir() else { return };
+    let root = groove_dir();
     for (source, dir, s, gap, spread) in [
         ("human", root.join("data_text/test"), 5.08, 10.0, 1.41),
         ("davinci", root.join("output_text_davinci/test"), 3.04, 6.86, 0.61),
@@ -107,8 +110,9 @@ fn real_data_structural_metrics_reproduce_the_paper_table() {
 /// The full Groove MIDI Dataset: the index and its official split, and
 /// every x/4 performance of the test split encodes.
 #[test]
+#[cfg_attr(not(reprolab_data), ignore = "needs REPROLAB_DATA (the real-data folder; .ci/run sets it)")]
 fn real_data_groove_midi_dataset_index_and_split() {
-    let Some(root) = groove_dir().map(|d| d.join("groove")) else { return };
+    let root = groove_dir().join("groove");
     let index = drums::gmd::load_index(&root).unwrap();
     assert_eq!(index.len(), 1150);
     let count = |split: &str| index.iter().filter(|p| p.split == split).count();

@@ -46,7 +46,8 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let grooves = tmp.path().join("grooves");
     std::fs::create_dir(&grooves).unwrap();
-    // 40 ten-measure grooves: 3 batches of 16 in the smoke preset's one epoch
+    // 40 ten-measure grooves: 5 batches of 8 in each of the smoke preset's 20
+    // epochs (a folder has no dev split: no early stopping)
     for k in 0..40 {
         let hit = if k % 2 == 0 { "o--o--" } else { "--o-o-" };
         let measure = format!("{hit}\n") + &"----o-\n".repeat(15 - k % 4) + &"o-----\n".repeat(k % 4);
@@ -61,8 +62,8 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
     assert_eq!((config["seed"].as_integer(), config["pretrained"].as_bool()), (Some(3), Some(false)));
     assert_eq!(config["grooves"].as_str(), Some(g));
     assert_eq!(config["model"]["d_model"].as_integer(), Some(32), "the preset's resolved model");
-    assert_eq!(config["train"]["batch_size"].as_integer(), Some(16));
-    assert_eq!(config["train"]["optimizer"]["lr"].as_float(), Some(0.001));
+    assert_eq!(config["train"]["batch_size"].as_integer(), Some(8));
+    assert_eq!(config["train"]["optimizer"]["lr"].as_float(), Some(0.005));
     assert!(!config.contains_key("pretrain"), "no pre-training settings without --pretrained");
 
     let record = TrainRecord::read(&out).unwrap();
@@ -79,12 +80,16 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
 
     let records = MetricsLog::read(&out.join("metrics.jsonl")).unwrap();
     let loss = series(&records, "finetune/loss");
-    assert_eq!(loss.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 1, 2], "one loss per optimiser step");
-    // a fresh model's loss is near ln(VOCAB) = 5.8; the epoch's mean weighs batches 16, 16, 8
-    assert!(loss.iter().all(|&(_, v)| v > 1.0 && v < 10.0), "{loss:?}");
-    let mean = (16.0 * (loss[0].1 + loss[1].1) + 8.0 * loss[2].1) / 40.0;
+    assert_eq!(
+        loss.iter().map(|s| s.0).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>(),
+        "one loss per optimiser step"
+    );
+    // a fresh model's loss is near ln(VOCAB) = 5.8 and falls; the last epoch's mean is the final loss
+    assert!(loss[0].1 > 4.0 && loss[0].1 < 10.0 && loss[99].1 < loss[0].1 / 2.0, "{loss:?}");
+    let mean = loss[95..].iter().map(|s| s.1).sum::<f64>() / 5.0;
     assert!((mean - final_loss).abs() < 1e-5, "{mean} vs {final_loss}");
-    assert_eq!(series(&records, "finetune/lr"), vec![(0, 0.001)]);
+    assert_eq!(series(&records, "finetune/lr"), (0..20).map(|e| (5 * e, 0.005)).collect::<Vec<_>>());
     assert!(records.iter().all(|r| r.name.starts_with("finetune/")), "no pre-training without --pretrained");
     // the model is where it was, loadable
     assert!(out.join("state.json").exists());
@@ -102,7 +107,7 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
     assert!(again.provenance.finished.is_some());
     let config: toml::Table = std::fs::read_to_string(out.join("config.toml")).unwrap().parse().unwrap();
     assert_eq!(config["seed"].as_integer(), Some(4));
-    assert_eq!(series(&MetricsLog::read(&out.join("metrics.jsonl")).unwrap(), "finetune/loss").len(), 3);
+    assert_eq!(series(&MetricsLog::read(&out.join("metrics.jsonl")).unwrap(), "finetune/loss").len(), 100);
 }
 
 /// Pre-training then fine-tuning with a log: both phases' losses and
@@ -114,24 +119,30 @@ fn the_log_records_both_phases_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus.txt");
     let sentence = "Drummers keep time; the kick falls on one and the snare on two and four. ";
-    std::fs::write(&corpus, sentence.repeat(3000 / sentence.len() + 1)).unwrap();
+    // 1600 bytes to pre-train on, then 9216 held out
+    std::fs::write(&corpus, sentence.repeat((1600 + 9216) / sentence.len() + 1)).unwrap();
     let model = LmConfig { d_model: 16, n_heads: 2, n_layers: 1, context: 40 };
     let train = LmTrainConfig { epochs: 2, batch_size: 4, optimizer: OptimizerConfig::adam(1e-3) };
     // 1600 bytes: 40 windows of 40 bytes, 3 batches of 16 per epoch
     let pretrain = PretrainConfig {
         corpus: corpus.display().to_string(),
         max_bytes: 1600,
+        window: 40,
         train: LmTrainConfig { batch_size: 16, ..train.clone() },
     };
-    let recipe = Recipe { model: &model, train: &train, pretrain: Some(&pretrain) };
+    let recipe = Recipe { model: &model, train: &train, pretrain: Some(&pretrain), patience: 3 };
+    // Longer than the 34-token prompt, which the loss skips.
     let grooves: Vec<Vec<usize>> =
-        (0..6).map(|k| (0..30).map(|i| tokens::LINE0 + (i * (k + 1)) % 5).collect()).collect();
+        (0..6).map(|k| (0..40).map(|i| tokens::LINE0 + (i * (k + 1)) % 5).collect()).collect();
+    let dev = &grooves[..2];
     let ad = reprolab_core::device::default_device().autodiff();
     let path = tmp.path().join("metrics.jsonl");
     let mut log = MetricsLog::create(&path).unwrap();
-    let logged = train_transformer(&recipe, &grooves, 5, &ad, "logged", Some(&mut log)).unwrap();
-    let plain = train_transformer(&recipe, &grooves, 5, &ad, "plain", None).unwrap();
+    let logged = train_transformer(&recipe, &grooves, Some(dev), 5, &ad, "logged", Some(&mut log)).unwrap();
+    let plain = train_transformer(&recipe, &grooves, Some(dev), 5, &ad, "plain", None).unwrap();
     assert_eq!(logged.losses, plain.losses, "logging must not change the training");
+    assert_eq!(logged.dev_losses, plain.dev_losses);
+    assert!(logged.losses.iter().chain(&logged.dev_losses).all(|l| l.is_finite()), "{:?}", logged.losses);
     assert_eq!(logged.pretrain_held_out, plain.pretrain_held_out);
 
     let records = MetricsLog::read(&path).unwrap();
@@ -149,5 +160,7 @@ fn the_log_records_both_phases_and_changes_nothing() {
     let finetune = series("finetune/loss");
     let epoch0 = (finetune[0].1 * 4.0 + finetune[1].1 * 2.0) / 6.0;
     assert!((epoch0 - logged.losses[0]).abs() < 1e-6, "{epoch0} vs {}", logged.losses[0]);
-    assert_eq!(records.len(), 6 + 2 + 4 + 2 + 2);
+    // the dev loss after each fine-tuning epoch, at the step it was measured
+    assert_eq!(series("finetune/eval/dev_loss"), vec![(8, logged.dev_losses[0]), (10, logged.dev_losses[1])]);
+    assert_eq!(records.len(), 6 + 2 + 4 + 2 + 2 + 2);
 }

@@ -58,9 +58,12 @@ pub struct TrainOptions {
     /// sp, eo or none (plain distillation).
     #[arg(long, value_enum, default_value = "sp")]
     pub objective: Objective,
-    #[arg(long, default_value_t = 100.0)]
+    /// The regulariser's weight (default 1e3, the official default for the
+    /// CPF student, on the scale of the un-averaged Frobenius KD loss).
+    #[arg(long, default_value_t = 1000.0)]
     pub alpha: f64,
-    /// Train the adversarial proxy of the last two feature columns.
+    /// Train the adversarial proxy of the last two feature columns (the
+    /// official configuration of RELIANT is the regulariser with it).
     #[arg(long)]
     pub proxy: bool,
     #[arg(long, default_value_t = 0)]
@@ -153,7 +156,7 @@ mod tests {
         let Command::Train { args, json } = parse(&[&GRAPH[..], &["s"]].concat()).unwrap() else { panic!("not train") };
         assert!(!json);
         assert_eq!((args.teacher, args.student, args.objective), (TeacherKind::Gcn, StudentKind::Mlp, Objective::Sp));
-        assert_eq!((args.alpha, args.proxy, args.seed, args.out, args.overwrite), (100.0, false, 0, None, false));
+        assert_eq!((args.alpha, args.proxy, args.seed, args.out, args.overwrite), (1000.0, false, 0, None, false));
         let Command::Train { args, .. } = parse(
             &[&GRAPH[..], &["s", "--teacher", "sage", "--student", "plp", "--objective", "none", "--overwrite"]]
                 .concat(),

@@ -3,8 +3,16 @@
 //! rule, see [`crate::graph`]) and an embedded synthetic graph whose bias is
 //! known.
 //!
-//! Split (ours, fixed and seeded): stratified by label, 50% train, 25%
-//! validation, 25% test, drawn with the run seed.
+//! Splits, drawn with the run seed: the synthetic graph and user graphs
+//! stratified by label 50 / 25 / 25 ([`FairGraph::split`], ours); bail and
+//! credit with the official sizes ([`FairGraph::split_with`] and a
+//! [`SplitConfig`]: per class, bail 30% train / 20% validation / 50% test
+//! as the official `load_bail`; credit at most 500 training nodes per
+//! class (1,000 in all) out of the first 50%, then 25% validation and the
+//! last 25% test, as the official `get_train_val_test_split`, the nodes
+//! between the cap and 50% in no split). The official code shuffles with
+//! the fixed `random.seed(20)`; we shuffle with each run seed, so seeds
+//! differ in their splits.
 
 use crate::graph::{similarity_edges, undirected};
 use anyhow::Result;
@@ -20,7 +28,10 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct FairGraph {
     pub name: String,
-    /// Row-major `[n, d]`, standardised (the sensitive column kept raw).
+    /// Row-major `[n, d]`: benchmark CSVs scaled by their
+    /// [`FeatureScaling`] (bail row-normalised as the official loader,
+    /// credit standardised); user graphs standardised (the sensitive column
+    /// kept 0/1); the synthetic graph raw.
     pub features: Vec<f32>,
     pub n: usize,
     pub d: usize,
@@ -55,7 +66,89 @@ pub struct NodeSplit {
     pub test: Vec<usize>,
 }
 
+/// A split by class with the official loaders' sizes: per class (shuffled
+/// with the seed) the first `train` fraction (at most
+/// `max_train_per_class` of it) trains, the next `validation` fraction
+/// validates and the rest tests. Fractions are floored as Python's `int()`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Training fraction of each class, in (0, 1) (official: bail 0.3,
+    /// credit 0.5).
+    pub train: f64,
+    /// Validation fraction of each class, after the training block
+    /// (official: bail 0.2, credit 0.25); `train + validation` < 1.
+    pub validation: f64,
+    /// At most this many training nodes per class (official: credit 500,
+    /// `label_number // 2`; bail none).
+    #[serde(default)]
+    pub max_train_per_class: Option<usize>,
+}
+
+impl Validate for SplitConfig {
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(self.train > 0.0 && self.train < 1.0, "train must be in (0, 1), got {}", self.train);
+        anyhow::ensure!(
+            self.validation > 0.0 && self.train + self.validation < 1.0,
+            "validation must be positive with train + validation < 1, got {}",
+            self.validation
+        );
+        if let Some(cap) = self.max_train_per_class {
+            anyhow::ensure!(cap >= 1, "max_train_per_class must be at least 1, got {cap}");
+        }
+        Ok(())
+    }
+}
+
+/// How a benchmark CSV's features are scaled once its edges are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureScaling {
+    /// Every row divided by its sum, the sensitive column too: the official
+    /// `load_bail`'s `normalize`.
+    RowNormalise,
+    /// Every column standardised, the sensitive one kept 0/1 (ours: the
+    /// official credit loader reads a preprocessed `.npz` that is not in its
+    /// repository and calls no `normalize`; from the CSV we standardise).
+    Standardise,
+}
+
+/// Divides every row by its sum, as the official `normalize` (rows summing
+/// to 0 stay 0).
+pub fn row_normalise(features: &mut [f32], d: usize) {
+    for row in features.chunks_mut(d) {
+        let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
+        let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
+        row.iter_mut().for_each(|v| *v = (f64::from(*v) * inv) as f32);
+    }
+}
+
 impl FairGraph {
+    /// The split of `rule` drawn with `seed` (see [`SplitConfig`]).
+    pub fn split_with(&self, rule: &SplitConfig, seed: u64) -> Result<NodeSplit> {
+        use rand::seq::SliceRandom;
+        rule.validate().map_err(|e| reprolab_core::user_error(format!("split: {e:#}")))?;
+        let mut r = rng(derive_seed(seed, "official-split"));
+        let mut split = NodeSplit { train: Vec::new(), validation: Vec::new(), test: Vec::new() };
+        for class in [false, true] {
+            let mut members: Vec<usize> = (0..self.n).filter(|&i| self.labels[i] == class).collect();
+            members.shuffle(&mut r);
+            let n = members.len() as f64;
+            let train_end = (rule.train * n) as usize;
+            let val_end = ((rule.train + rule.validation) * n) as usize;
+            let kept = rule.max_train_per_class.map_or(train_end, |cap| train_end.min(cap));
+            split.train.extend(&members[..kept]);
+            split.validation.extend(&members[train_end..val_end]);
+            split.test.extend(&members[val_end..]);
+        }
+        for (name, part) in [("train", &split.train), ("validation", &split.validation), ("test", &split.test)] {
+            if part.is_empty() {
+                user_bail!("{}: the {name} split is empty ({} nodes)", self.name, self.n);
+            }
+        }
+        Ok(split)
+    }
+
     /// The seeded stratified 50 / 25 / 25 split.
     pub fn split(&self, seed: u64) -> Result<NodeSplit> {
         let labels: Vec<usize> = self.labels.iter().map(|&y| usize::from(y)).collect();
@@ -69,9 +162,8 @@ impl FairGraph {
 
 /// Loads a benchmark CSV: `label` and `sensitive` are 0/1 columns; every
 /// other column (and the sensitive one) is a feature. Edges come from the
-/// raw features with `thresh`; features are then standardised, except the
-/// sensitive column, which stays 0/1 (as the official loaders keep it).
-pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64) -> Result<FairGraph> {
+/// raw features with `thresh`; features are then scaled by `scaling`.
+pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64, scaling: FeatureScaling) -> Result<FairGraph> {
     let shown = path.display();
     let data = load_csv(path, label, LabelKind::Values)?;
     let Some(s_col) = data.feature_names.iter().position(|c| c == sensitive) else {
@@ -87,9 +179,14 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64) -> Resul
     let sens = (0..n).map(|i| binary(data.features[i * d + s_col], sensitive, i)).collect::<Result<Vec<_>>>()?;
     let edges = undirected(&similarity_edges(&data.features, n, d, thresh));
     let mut features = data.features.clone();
-    Standardiser::fit(&features, d).transform(&mut features);
-    for i in 0..n {
-        features[i * d + s_col] = f32::from(u8::from(sens[i]));
+    match scaling {
+        FeatureScaling::RowNormalise => row_normalise(&mut features, d),
+        FeatureScaling::Standardise => {
+            Standardiser::fit(&features, d).transform(&mut features);
+            for i in 0..n {
+                features[i * d + s_col] = f32::from(u8::from(sens[i]));
+            }
+        }
     }
     let name = path.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
     Ok(FairGraph { name, features, n, d, labels, sensitive: sens, edges })
@@ -266,6 +363,45 @@ mod tests {
     }
 
     #[test]
+    fn rows_are_normalised_as_the_official_normalize() {
+        let mut x = vec![1.0, 3.0, 0.0, 0.0, 0.0, 0.0, 2.0, 2.0, 4.0];
+        row_normalise(&mut x, 3);
+        assert_eq!(x, vec![0.25, 0.75, 0.0, 0.0, 0.0, 0.0, 0.25, 0.25, 0.5]);
+    }
+
+    /// The official sizes: per class floor(fraction x class size), the
+    /// training block capped (credit) with the rest of it in no split.
+    #[test]
+    fn the_official_split_sizes() {
+        // 30 negatives, 10 positives.
+        let g = FairGraph {
+            name: "t".into(),
+            features: vec![0.0; 40],
+            n: 40,
+            d: 1,
+            labels: (0..40).map(|i| i >= 30).collect(),
+            sensitive: vec![false; 40],
+            edges: vec![],
+        };
+        let bail = SplitConfig { train: 0.3, validation: 0.2, max_train_per_class: None };
+        let s = g.split_with(&bail, 3).unwrap();
+        // class 0: 9 / 6 / 15; class 1: 3 / 2 / 5
+        assert_eq!((s.train.len(), s.validation.len(), s.test.len()), (12, 8, 20));
+        let credit = SplitConfig { train: 0.5, validation: 0.25, max_train_per_class: Some(4) };
+        let s = g.split_with(&credit, 3).unwrap();
+        // class 0: min(15, 4) / 7 / 8; class 1: min(5, 4) / 2 / 3 (7 + 1 nodes unused)
+        assert_eq!((s.train.len(), s.validation.len(), s.test.len()), (8, 9, 11));
+        let mut all: Vec<usize> = s.train.iter().chain(&s.validation).chain(&s.test).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 28, "disjoint");
+        assert_eq!(g.split_with(&credit, 3).unwrap(), s, "seeded");
+        assert_ne!(g.split_with(&credit, 4).unwrap(), s, "another seed, another split");
+        let bad = SplitConfig { train: 0.6, validation: 0.4, max_train_per_class: None };
+        assert!(g.split_with(&bad, 0).unwrap_err().to_string().contains("train + validation < 1"));
+    }
+
+    #[test]
     fn user_graph_files_are_validated() {
         let dir = tempfile::tempdir().unwrap();
         let nodes = dir.path().join("nodes.csv");
@@ -300,14 +436,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("g.csv");
         std::fs::write(&p, "a,s,y\n0.5,1,1\n1.5,0,0\n2.5,1,1\n").unwrap();
-        let g = from_csv(&p, "y", "s", 0.5).unwrap();
+        let g = from_csv(&p, "y", "s", 0.5, FeatureScaling::RowNormalise).unwrap();
         assert_eq!(
             (g.n, g.d, g.labels.clone(), g.sensitive.clone()),
             (3, 2, vec![true, false, true], vec![true, false, true])
         );
-        let err = from_csv(&p, "y", "race", 0.5).unwrap_err().to_string();
+        // Row-normalised, the sensitive column too: (0.5, 1) / 1.5, (1.5, 0) / 1.5.
+        let want = [1.0 / 3.0, 2.0 / 3.0, 1.0, 0.0];
+        assert!(g.features[..4].iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{:?}", g.features);
+        // Standardised: column a (0.5, 1.5, 2.5) has mean 1.5 and population
+        // std sqrt(2/3); the sensitive column stays 0/1.
+        let g = from_csv(&p, "y", "s", 0.5, FeatureScaling::Standardise).unwrap();
+        let z = 1.0 / (2.0f32 / 3.0).sqrt();
+        let want = [-z, 1.0, 0.0, 0.0, z, 1.0];
+        assert!(g.features.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{:?}", g.features);
+        let err = from_csv(&p, "y", "race", 0.5, FeatureScaling::RowNormalise).unwrap_err().to_string();
         assert!(err.contains("no sensitive column 'race'"), "{err}");
         std::fs::write(&p, "a,s,y\n0.5,2,1\n1.5,0,0\n").unwrap();
-        assert!(from_csv(&p, "y", "s", 0.5).unwrap_err().to_string().contains("line 2: 's' must be 0 or 1, got 2"));
+        let err = from_csv(&p, "y", "s", 0.5, FeatureScaling::RowNormalise).unwrap_err().to_string();
+        assert!(err.contains("line 2: 's' must be 0 or 1, got 2"), "{err}");
     }
 }

@@ -30,37 +30,56 @@
 //! WHITE, label RECID) and credit (30,000 nodes; sensitive Age, label
 //! NoDefaultNextMonth) from `fairgraph/bail.csv` and `fairgraph/credit.csv`
 //! under `--data` or `$REPROLAB_DATA`, their edges rebuilt with the
-//! official rule ([`crate::graph`]). Teachers: 2-layer GCN and GraphSAGE.
-//! Students: MLP, 1-hop SGC and a PLP-style label propagation (ours: the
-//! paper distils into CPF and GraphAKD students). Arms per (dataset,
-//! teacher, student): the teacher, the vanilla KD student, RELIANT-SP and
-//! RELIANT-EO at each alpha of the grid (presets: 10, 100, 1000; alpha 0
-//! is the vanilla student), and both objectives at `proxy_alpha` with the
-//! adversarial proxy.
+//! official rule ([`crate::graph`]), their features scaled as
+//! [`crate::data::FeatureScaling`] says (bail row-normalised as the official
+//! `normalize`; credit standardised, ours) and split with the official sizes ([`crate::data::SplitConfig`]: bail 30 /
+//! 20 / 50 per class, credit at most 500 training nodes per class).
+//! Teachers: 2-layer GCN and GraphSAGE. Students: MLP, 1-hop SGC and a
+//! PLP-style label propagation (ours: the paper distils into CPF and
+//! GraphAKD students), each kept at its best validation epoch. Arms per
+//! (dataset, teacher, student): the teacher, the vanilla KD student,
+//! RELIANT-SP and RELIANT-EO in the official configuration (the regulariser
+//! with the learnable proxy) at each alpha of the grid (presets: 100, 1000,
+//! 10000, the official CPF default 1e3 and a decade either side), and both
+//! objectives at `ablation_alpha` without the proxy (the ablation).
 //!
 //! # The rule (written before the run)
 //!
-//! 1. Bias is inherited: on at least one dataset, some vanilla student's
-//!    delta SP is at least its teacher's.
-//! 2. RELIANT works for every student: on every dataset, for every teacher
-//!    and student, some alpha of the grid (without the proxy) cuts delta SP
-//!    (SP objective) and delta EO (EO objective) to at most half of the
-//!    vanilla student's at no more than 2 points of accuracy lost.
-//! 3. The proxy ablation (proxy on vs off at `proxy_alpha`) is reported,
-//!    not judged.
+//! Judged on the real datasets only; the synthetic graph, whose label
+//! itself depends on s (so parity must cost accuracy there), is a reported
+//! stress case, not judged.
+//!
+//! 1. Bias is inherited: on at least one real dataset, some vanilla
+//!    student's test delta SP is at least its teacher's.
+//! 2. RELIANT works for every student: on every real dataset, for every
+//!    teacher, student and objective (SP: delta SP, EO: delta EO), alpha is
+//!    chosen on validation (seed means: the lowest validation gap among the
+//!    alphas whose validation accuracy is at most 2 points below the
+//!    vanilla student's; if none is, the highest validation accuracy), and
+//!    that alpha's test gap must be at most half the vanilla student's at
+//!    no more than 2 points of test accuracy lost. A vanilla gap under
+//!    0.02 is already fair: the case passes when RELIANT's gap stays under
+//!    0.02 at no more than 2 points of accuracy lost.
+//! 3. The no-proxy ablation and the synthetic graph are reported, not
+//!    judged.
 //!
 //! All on seed means. Supported when (1) and (2) hold. Preconditions (ours,
-//! else inconclusive): every dataset has at least 3 seeds; (1) counts only
-//! teachers whose delta SP exceeds 2 standard errors of a zero gap on the
-//! test nodes (SE = sqrt(q (1 - q) (1/n0 + 1/n1)), q the pooled positive
-//! rate, n0 and n1 the group sizes; mean of the per-seed SEs) and needs one
-//! such teacher; a case of (2) is measurable when the vanilla student's gap
-//! exceeds 4 such SEs. Not supported when (1) fails with a measurably
-//! biased teacher or a measurable case of (2) fails.
+//! else inconclusive): a real dataset was run; every real dataset has at
+//! least 3 seeds; (1) counts only teachers whose delta SP exceeds 2
+//! standard errors of a zero gap on the test nodes (SE = sqrt(q (1 - q)
+//! (1/n0 + 1/n1)), q the pooled positive rate, n0 and n1 the group sizes;
+//! mean of the per-seed SEs) and needs one such teacher; a case of (2) with
+//! a vanilla gap of 0.02 or more is measurable when that gap exceeds 4
+//! such SEs (already-fair cases have an absolute target and are always
+//! measurable). Not supported when (1) fails with a measurably biased
+//! teacher or a measurable case of (2) fails.
 //!
-//! Ours, not the paper's: the synthetic graph, the split (stratified
-//! 50/25/25, seeded), the PLP-style student, the teacher's predicted labels
-//! in R_EO on unlabelled nodes, the seed counts and the preconditions.
+//! Ours, not the paper's: the synthetic graph and its 50/25/25 split, the
+//! per-seed shuffles of the official split sizes, the PLP-style student,
+//! the teacher's predicted labels in R_EO on unlabelled nodes (the official
+//! code reads the true labels there), the alpha grid's ends, the seed
+//! counts, the validation choice of alpha, the 0.02 floor and the
+//! preconditions.
 //!
 //! # How it runs
 //!
@@ -69,13 +88,13 @@
 //! and credit with their first `seeds` run seeds each. A unit builds its
 //! graph (the synthetic one from the run's first seed: one dataset for all
 //! seeds), trains the teacher on the seed's split and distils every
-//! student and arm from it; [`summarise`] judges each dataset on the seed
-//! means and draws the figures. The rule's preconditions (`judge`): 3
-//! seeds, a teacher whose gap stands out of the test set's noise, and
-//! vanilla gaps large enough that halving them is measurable; a unit also
-//! returns the zero-gap standard errors of its teacher and vanilla students.
+//! student and arm from it; it returns the test metrics as the table and,
+//! as its data, the validation metrics of every student arm (what alpha is
+//! chosen on) and the zero-gap standard errors of its teacher and vanilla
+//! students. [`summarise`] chooses alpha on validation, judges the real
+//! datasets on the seed means and draws the figures.
 
-use crate::data::{FairGraph, NodeSplit, SyntheticConfig, from_csv, synthetic};
+use crate::data::{FairGraph, FeatureScaling, NodeSplit, SplitConfig, SyntheticConfig, from_csv, synthetic};
 use crate::reliant::{DistillConfig, DistillSetup, Metrics, Objective, StudentSpec, distill, metrics};
 use crate::students::StudentKind;
 use crate::teachers::{
@@ -93,7 +112,7 @@ use serde::{Deserialize, Serialize};
 mod figures;
 
 pub const CLAIM: &str = "A student distilled from a GNN teacher inherits the teacher's bias; RELIANT cuts the student's bias while keeping its utility, whatever the student's architecture.";
-const RULE: &str = "Written before the run, from the paper's claim. (1) Bias is inherited: on at least one dataset, some vanilla student's delta SP is at least its teacher's. (2) RELIANT works for every student: on every dataset, for every teacher and student, some alpha in the grid (without the proxy) cuts delta SP (SP objective) and delta EO (EO objective) to at most half of the vanilla student's at no more than 2 points of accuracy lost. Supported when (1) and (2) hold. (3) The proxy ablation (alpha 100, proxy on vs off) is reported, not judged. Preconditions (else inconclusive): every dataset has at least 3 seeds; (1) counts only teachers whose delta SP exceeds 2 standard errors of a zero gap on the test nodes (SE = sqrt(q(1-q)(1/n0+1/n1)), q the pooled positive rate, n0 and n1 the group sizes; mean of the per-seed SEs), and needs one such teacher; a case of (2) is measurable when the vanilla student's gap exceeds 4 such SEs (so half of it is still 2 SEs above zero). Not supported when (1) fails with a measurably biased teacher or a measurable case of (2) fails; supported only when (1) holds and every case of (2) is measurable and passes.";
+const RULE: &str = "Written before the run, from the paper's claim and the official code. RELIANT is the official configuration: the regulariser with the learnable proxy. Judged on the real datasets (bail, credit) only; the synthetic graph, whose label itself depends on s, is a reported stress case. (1) Bias is inherited: on at least one real dataset, some vanilla student's test delta SP is at least its teacher's. (2) RELIANT works for every student: on every real dataset, for every teacher, student and objective (SP: delta SP, EO: delta EO), alpha is chosen on validation (seed means: the lowest validation gap among the alphas whose validation accuracy is at most 2 points below the vanilla student's; if none is, the highest validation accuracy), and its test gap must be at most half the vanilla student's at no more than 2 points of test accuracy lost; a vanilla gap under 0.02 is already fair and the case passes when RELIANT's gap stays under 0.02 at no more than 2 points of accuracy lost. Supported when (1) and (2) hold. (3) The regulariser without the proxy (an ablation) and the synthetic graph are reported, not judged. Preconditions (else inconclusive): a real dataset was run; every real dataset has at least 3 seeds; (1) counts only teachers whose delta SP exceeds 2 standard errors of a zero gap on the test nodes (SE = sqrt(q(1-q)(1/n0+1/n1)), q the pooled positive rate, n0 and n1 the group sizes; mean of the per-seed SEs), and needs one such teacher; a case of (2) with a vanilla gap of 0.02 or more is measurable when it exceeds 4 such SEs (so half of it is still 2 SEs above zero); already-fair cases are always measurable. Not supported when (1) fails with a measurably biased teacher or a measurable case of (2) fails; supported only when (1) holds and every case of (2) is measurable and passes.";
 
 /// The registry entry.
 pub const METHOD: Method = Method {
@@ -131,8 +150,15 @@ pub struct RealDataset {
     /// on credit); empty: the graph is only built and described.
     pub teachers: Vec<TeacherKind>,
     /// Seeds on this dataset, the run's first n, at least 1 (paper: one
-    /// seed in the official README; ours 3 quick, 5 full).
+    /// seed in the official README; ours 3).
     pub seeds: usize,
+    /// The split sizes (official: bail train 0.3, validation 0.2; credit
+    /// train 0.5 capped at 500 per class, validation 0.25).
+    pub split: SplitConfig,
+    /// How the features are scaled after the edges are built (official
+    /// bail: `normalize`, row sums; credit: standardised, ours, see
+    /// [`FeatureScaling`]).
+    pub features: FeatureScaling,
 }
 
 impl Validate for RealDataset {
@@ -143,7 +169,7 @@ impl Validate for RealDataset {
         anyhow::ensure!(self.thresh > 0.0 && self.thresh <= 1.0, "thresh must be in (0, 1], got {}", self.thresh);
         no_duplicates("teachers", &self.teachers)?;
         anyhow::ensure!(self.seeds >= 1, "seeds must be at least 1, got {}", self.seeds);
-        Ok(())
+        within("split", self.split.validate())
     }
 }
 
@@ -162,12 +188,14 @@ pub struct Config {
     /// Student architectures, at least one (paper: CPF and GraphAKD
     /// students; ours MLP, SGC and PLP).
     pub students: Vec<StudentKind>,
-    /// The grid of regulariser weights alpha, at least one, each >= 0
-    /// (paper: 1e3 by default with CPF, 10 with GraphAKD; ours 10, 100,
-    /// 1000).
+    /// The grid of regulariser weights alpha of RELIANT (regulariser +
+    /// proxy), at least one, each > 0 (official default 1e3 with the CPF
+    /// student, the scale of its un-averaged Frobenius distillation loss;
+    /// ours 100, 1000, 10000). Alpha is chosen on validation.
     pub alphas: Vec<f64>,
-    /// Alpha of the proxy ablation, positive (paper: not stated; ours 100).
-    pub proxy_alpha: f64,
+    /// Alpha of the no-proxy ablation (the regulariser alone), positive
+    /// (ours 1000, the official default).
+    pub ablation_alpha: f64,
     /// The teachers' size and training.
     pub teacher: TeacherConfig,
     /// The students' size and training.
@@ -186,13 +214,13 @@ impl Validate for Config {
         no_duplicates("students", &self.students)?;
         anyhow::ensure!(!self.alphas.is_empty(), "alphas must list at least one alpha");
         for a in &self.alphas {
-            anyhow::ensure!(a.is_finite() && *a >= 0.0, "alphas must be non-negative numbers, got {a}");
+            anyhow::ensure!(a.is_finite() && *a > 0.0, "alphas must be positive numbers, got {a}");
         }
         no_duplicates("alphas", &self.alphas)?;
         anyhow::ensure!(
-            self.proxy_alpha.is_finite() && self.proxy_alpha > 0.0,
-            "proxy_alpha must be a positive number, got {}",
-            self.proxy_alpha
+            self.ablation_alpha.is_finite() && self.ablation_alpha > 0.0,
+            "ablation_alpha must be a positive number, got {}",
+            self.ablation_alpha
         );
         within("teacher", self.teacher.validate())?;
         within("student", self.student.validate())
@@ -254,6 +282,16 @@ fn arm(teacher: TeacherKind, student: Option<StudentKind>, what: &str) -> String
     }
 }
 
+/// The arm of RELIANT in the official configuration (regulariser + proxy).
+fn reliant_arm(objective: Objective, alpha: f64) -> String {
+    format!("{} alpha {alpha}", objective_name(objective))
+}
+
+/// The ablation arm: the regulariser without the proxy.
+fn ablation_arm(objective: Objective, alpha: f64) -> String {
+    format!("{} alpha {alpha}, no proxy", objective_name(objective))
+}
+
 fn objective_name(o: Objective) -> &'static str {
     match o {
         Objective::None => "vanilla KD",
@@ -311,10 +349,25 @@ struct Floor {
     eo: f64,
 }
 
+/// The validation metrics of one student arm in one unit: what alpha is
+/// chosen on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ValidationRow {
+    dataset: String,
+    arm: String,
+    #[serde(with = "reprolab_core::plan::json_f64")]
+    accuracy: f64,
+    #[serde(with = "reprolab_core::plan::json_f64")]
+    delta_sp: f64,
+    #[serde(with = "reprolab_core::plan::json_f64")]
+    delta_eo: f64,
+}
+
 /// A unit's method-specific data.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct UnitData {
     floors: Vec<Floor>,
+    validation: Vec<ValidationRow>,
 }
 
 /// Rule (1) for one (dataset, teacher, student): seed means.
@@ -330,23 +383,103 @@ pub(crate) struct Inheritance {
 /// Rule (2) for one (dataset, teacher, student, objective): seed means.
 #[derive(Debug, Clone)]
 pub(crate) struct Halving {
-    /// E.g. "synthetic GCN->MLP RELIANT-SP".
+    /// E.g. "bail GCN->MLP RELIANT-SP".
     pub case: String,
     /// "delta SP" or "delta EO".
     pub metric: &'static str,
     pub vanilla_gap: f64,
     /// Mean over seeds of the vanilla student's zero-gap SE of `metric`.
     pub vanilla_se: f64,
-    /// Some alpha halved the gap within 2 points of accuracy.
-    pub passed: bool,
+    /// The alpha chosen on validation and its test gap and accuracy drop
+    /// (vanilla minus RELIANT).
+    pub alpha: f64,
+    pub gap: f64,
+    pub accuracy_drop: f64,
+}
+
+/// Accuracy RELIANT may lose against the vanilla student: 2 points.
+const ACCURACY_TOLERANCE: f64 = 0.02;
+/// A vanilla gap under this is already fair (the absolute floor of rule
+/// (2)): halving a gap of a point or two is below what the test sets
+/// resolve, and RELIANT need only keep it small.
+const FAIR_FLOOR: f64 = 0.02;
+
+impl Halving {
+    /// The vanilla gap is under [`FAIR_FLOOR`].
+    fn already_fair(&self) -> bool {
+        self.vanilla_gap < FAIR_FLOOR
+    }
+
+    /// The case's test target: half the vanilla gap, or the floor when the
+    /// vanilla student is already fair.
+    fn target(&self) -> f64 {
+        if self.already_fair() { FAIR_FLOOR } else { self.vanilla_gap / 2.0 }
+    }
+
+    /// Rule (2) for this case, on the test metrics of the chosen alpha.
+    fn passed(&self) -> bool {
+        let gap_ok = if self.already_fair() { self.gap < FAIR_FLOOR } else { self.gap <= self.target() };
+        gap_ok && self.accuracy_drop <= ACCURACY_TOLERANCE
+    }
+
+    /// Whether the case can decide: already fair (an absolute target), or a
+    /// vanilla gap above [`HALVING_SE`] zero-gap SEs.
+    fn measurable(&self) -> bool {
+        self.already_fair() || self.vanilla_gap > HALVING_SE * self.vanilla_se
+    }
+
+    /// One line of the report: chosen alpha, gaps and accuracy drop.
+    fn line(&self) -> String {
+        format!(
+            "{} alpha {} {} {:.3} vs vanilla {:.3} (target {:.3}{}), accuracy drop {:.3}: {}",
+            self.case,
+            self.alpha,
+            self.metric,
+            self.gap,
+            self.vanilla_gap,
+            self.target(),
+            if self.already_fair() { ", already fair" } else { "" },
+            self.accuracy_drop,
+            if self.passed() { "passed" } else { "failed" }
+        )
+    }
+}
+
+/// The alpha chosen on validation from `(alpha, validation accuracy,
+/// validation gap)` seed means: the lowest gap among those whose accuracy
+/// is at most [`ACCURACY_TOLERANCE`] below the vanilla student's
+/// `vanilla_accuracy`; if none is, the highest accuracy. Ties go to the
+/// first in grid order. `None` for an empty grid.
+pub(crate) fn choose_alpha(grid: &[(f64, f64, f64)], vanilla_accuracy: f64) -> Option<f64> {
+    let within = grid.iter().filter(|c| c.1 >= vanilla_accuracy - ACCURACY_TOLERANCE);
+    let best_gap = within.fold(None::<&(f64, f64, f64)>, |b, c| match b {
+        Some(b) if b.2 <= c.2 => Some(b),
+        _ => Some(c),
+    });
+    let best_accuracy = || {
+        grid.iter().fold(None::<&(f64, f64, f64)>, |b, c| match b {
+            Some(b) if b.1 >= c.1 => Some(b),
+            _ => Some(c),
+        })
+    };
+    best_gap.or_else(best_accuracy).map(|c| c.0)
 }
 
 const DECIDE: &str = "run `reprolab run fair-kd --preset full --jobs 2 --data DIR` (or --executor slurm)";
 
-/// The verdict from rules (1) and (2) and their preconditions (see RULE).
+/// The verdict from rules (1) and (2) and their preconditions (see RULE),
+/// over the real datasets' `seeds` and cases (the synthetic graph's are
+/// not passed here).
 pub(crate) fn judge(seeds: &[(String, usize)], inheritance: &[Inheritance], halving: &[Halving]) -> Verdict {
+    if seeds.is_empty() {
+        return Verdict::inconclusive(
+            RULE,
+            format!(
+                "precondition failed: no real dataset was run (the rule judges bail and credit only). To decide, {DECIDE}."
+            ),
+        );
+    }
     let biased = |i: &&Inheritance| i.teacher_sp > TEACHER_SE * i.teacher_se;
-    let measurable = |h: &&Halving| h.vanilla_gap > HALVING_SE * h.vanilla_se;
     let inherited: Vec<String> = inheritance
         .iter()
         .filter(biased)
@@ -354,11 +487,11 @@ pub(crate) fn judge(seeds: &[(String, usize)], inheritance: &[Inheritance], halv
         .map(|i| format!("{} ({:.3} vs teacher {:.3})", i.case, i.vanilla_sp, i.teacher_sp))
         .collect();
     let any_biased = inheritance.iter().any(|i| biased(&i));
-    let failed: Vec<&Halving> = halving.iter().filter(|h| !h.passed).collect();
-    let failed_measurable = failed.iter().filter(|h| measurable(h)).count();
+    let failed: Vec<&Halving> = halving.iter().filter(|h| !h.passed()).collect();
+    let failed_measurable = failed.iter().filter(|h| h.measurable()).count();
     let unmeasurable: Vec<String> = halving
         .iter()
-        .filter(|h| !measurable(h))
+        .filter(|h| !h.measurable())
         .map(|h| {
             format!(
                 "{} vanilla {} {:.3} vs {HALVING_SE} SE {:.3}{}",
@@ -366,7 +499,7 @@ pub(crate) fn judge(seeds: &[(String, usize)], inheritance: &[Inheritance], halv
                 h.metric,
                 h.vanilla_gap,
                 HALVING_SE * h.vanilla_se,
-                if h.passed { " (passed)" } else { " (failed)" }
+                if h.passed() { " (passed)" } else { " (failed)" }
             )
         })
         .collect();
@@ -378,14 +511,17 @@ pub(crate) fn judge(seeds: &[(String, usize)], inheritance: &[Inheritance], halv
             inherited.join(", ")
         },
         if failed.is_empty() {
-            "every student's bias halved within 2 points of accuracy".to_string()
+            format!(
+                "every student's bias halved (or kept under {FAIR_FLOOR} where already fair) within 2 points of accuracy at the alpha chosen on validation ({} cases)",
+                halving.len()
+            )
         } else {
             let names = |m: bool| {
-                let v: Vec<&str> = failed.iter().filter(|h| measurable(h) == m).map(|h| h.case.as_str()).collect();
+                let v: Vec<&str> = failed.iter().filter(|h| h.measurable() == m).map(|h| h.case.as_str()).collect();
                 if v.is_empty() { "none".to_string() } else { v.join(", ") }
             };
             format!(
-                "not halved within 2 points of accuracy for {} of the {} cases, {failed_measurable} of them measurable ({}), the others with a vanilla gap under {HALVING_SE} SE ({})",
+                "failed at the alpha chosen on validation for {} of the {} cases, {failed_measurable} of them measurable ({}), the others with a vanilla gap under {HALVING_SE} SE ({})",
                 failed.len(),
                 halving.len(),
                 names(true),
@@ -538,7 +674,7 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
             let r = &cfg.real[i];
             let path = ctx.data_path(&format!("fairgraph/{}", r.file))?;
             let clock = std::time::Instant::now();
-            let g = from_csv(&path, &r.label, &r.sensitive, r.thresh)?;
+            let g = from_csv(&path, &r.label, &r.sensitive, r.thresh, r.features)?;
             if first {
                 let stats = crate::graph::degree_stats(g.n, &g.edges);
                 out.note(format!(
@@ -552,7 +688,11 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     };
     let Some(t) = teacher else { return Ok(out) };
     let ds = g.name.as_str();
-    let split = g.split(seed)?;
+    // The official split sizes on a real graph, ours (50 / 25 / 25) on the synthetic one.
+    let split = match plan.real {
+        Some(i) => g.split_with(&cfg.real[i].split, seed)?,
+        None => g.split(seed)?,
+    };
     tracing::info!(dataset = ds, seed, teacher = t.name(), "distilling");
     let tp = teacher_probability(&g, &split, t, &cfg.teacher, seed, None)?;
     let mut data = UnitData::default();
@@ -563,121 +703,165 @@ pub fn run_unit(ctx: &RunContext, unit: &Unit) -> Result<UnitOutput> {
     record(&mut out, &arm(t, None, ""), ds, &metrics(&g, &tp, &split.test)?);
     floor(arm(t, None, ""), &tp);
     let setup = DistillSetup { graph: &g, split: &split, teacher_p: &tp, config: &cfg.student };
+    let mut validation = Vec::new();
+    let mut keep = |arm: String, d: &crate::reliant::Distilled| {
+        let m = &d.validation;
+        validation.push(ValidationRow {
+            dataset: ds.to_string(),
+            arm,
+            accuracy: m.accuracy,
+            delta_sp: m.delta_sp,
+            delta_eo: m.delta_eo,
+        });
+    };
     for &s in &cfg.students {
         let run = |objective: Objective, alpha: f64, proxy: bool| {
             distill(&setup, &StudentSpec { kind: s, objective, alpha, proxy }, derive_seed(seed, "student"))
         };
         let vanilla = run(Objective::None, 0.0, false)?;
-        record(&mut out, &arm(t, Some(s), "vanilla KD"), ds, &vanilla.metrics);
-        floor(arm(t, Some(s), "vanilla KD"), &vanilla.probability);
+        let name = arm(t, Some(s), "vanilla KD");
+        record(&mut out, &name, ds, &vanilla.metrics);
+        floor(name.clone(), &vanilla.probability);
+        keep(name, &vanilla);
         for objective in [Objective::Sp, Objective::Eo] {
+            // RELIANT as the official code runs it: regulariser + proxy.
             for &alpha in &cfg.alphas {
-                let what = format!("{} alpha {alpha}", objective_name(objective));
-                record(&mut out, &arm(t, Some(s), &what), ds, &run(objective, alpha, false)?.metrics);
+                let d = run(objective, alpha, true)?;
+                let name = arm(t, Some(s), &reliant_arm(objective, alpha));
+                record(&mut out, &name, ds, &d.metrics);
+                keep(name, &d);
             }
-            let what = format!("{} alpha {} + proxy", objective_name(objective), cfg.proxy_alpha);
-            record(&mut out, &arm(t, Some(s), &what), ds, &run(objective, cfg.proxy_alpha, true)?.metrics);
+            let d = run(objective, cfg.ablation_alpha, false)?;
+            let name = arm(t, Some(s), &ablation_arm(objective, cfg.ablation_alpha));
+            record(&mut out, &name, ds, &d.metrics);
+            keep(name, &d);
         }
     }
+    data.validation = validation;
     out.with_data(&data)
 }
 
-/// The zero-gap standard errors of every (dataset, arm), one per seed:
-/// what the preconditions compare gaps with.
+/// What the units returned beside the table, per (dataset, arm) and one
+/// value per seed: the zero-gap standard errors (what the preconditions
+/// compare gaps with) and the validation metrics (what alpha is chosen on).
 #[derive(Default)]
-struct NoiseFloors(std::collections::BTreeMap<(String, String), (Vec<f64>, Vec<f64>)>);
+struct UnitTables {
+    floors: std::collections::BTreeMap<(String, String), (Vec<f64>, Vec<f64>)>,
+    validation: std::collections::BTreeMap<(String, String), [Vec<f64>; 3]>,
+}
 
-impl NoiseFloors {
-    /// The floors the units returned.
+impl UnitTables {
+    /// The tables the units returned.
     fn from_outputs(outputs: &Outputs) -> Result<Self> {
-        let mut floors = Self::default();
+        let mut tables = Self::default();
         for (unit, out) in &outputs.units {
             if out.data.is_null() {
                 continue; // a real graph's unit without a teacher
             }
             let data: UnitData = out.data().map_err(|e| {
                 anyhow::anyhow!(
-                    "fair-kd: unit '{}' has no test-group data ({e}); rerun it with a fresh --out",
+                    "fair-kd: unit '{}' has no test-group or validation data ({e}); rerun it with a fresh --out",
                     unit.key
                 )
             })?;
             for f in data.floors {
-                let entry = floors.0.entry((f.dataset, f.arm)).or_default();
+                let entry = tables.floors.entry((f.dataset, f.arm)).or_default();
                 entry.0.push(f.sp);
                 entry.1.push(f.eo);
             }
+            for v in data.validation {
+                let entry = tables.validation.entry((v.dataset, v.arm)).or_default();
+                entry[0].push(v.accuracy);
+                entry[1].push(v.delta_sp);
+                entry[2].push(v.delta_eo);
+            }
         }
-        Ok(floors)
+        Ok(tables)
     }
 
     /// Mean over seeds of the SE of a zero delta SP (`eo` false) or delta
     /// EO of `arm` on `ds`; NaN when the units returned none.
     fn se(&self, ds: &str, arm: &str, eo: bool) -> f64 {
-        self.0
+        self.floors
             .get(&(ds.to_string(), arm.to_string()))
             .map_or(f64::NAN, |(sp, e)| reprolab_core::stats::mean(if eo { e } else { sp }))
     }
+
+    /// Seed means of `arm`'s validation accuracy and gap (delta EO when
+    /// `eo`) on `ds`; an error naming the arm when the units returned none.
+    fn validation(&self, ds: &str, arm: &str, eo: bool) -> Result<(f64, f64)> {
+        let Some(v) = self.validation.get(&(ds.to_string(), arm.to_string())) else {
+            anyhow::bail!("fair-kd: no validation metrics for '{arm}' on {ds}; rerun with a fresh --out");
+        };
+        let mean = reprolab_core::stats::mean;
+        Ok((mean(&v[0]), mean(if eo { &v[2] } else { &v[1] })))
+    }
 }
 
-/// What rules (1) and (2) and the notes read from the results, every
-/// dataset's.
+/// What rules (1) and (2) and the notes read from the results: the real
+/// datasets' cases (judged) and the synthetic graph's (the stress case).
 #[derive(Default)]
 struct Cases {
     inheritance: Vec<Inheritance>,
     halving: Vec<Halving>,
+    stress_inheritance: Vec<Inheritance>,
+    stress_halving: Vec<Halving>,
     /// Per teacher: its delta SP vs 2 SE of a zero gap, as text.
     teacher_floors: Vec<String>,
-    /// Per (teacher, student, objective) whose grid holds `proxy_alpha`:
-    /// the proxy ablation, as text.
-    proxy_lines: Vec<String>,
+    /// Per (teacher, student, objective): RELIANT (with the proxy) vs the
+    /// regulariser alone at `ablation_alpha`, as text.
+    ablation_lines: Vec<String>,
 }
 
-/// The cases of the rule from the seed means of `results`; a missing cell
-/// is an error naming it.
-fn read_cases(cfg: &Config, graphs: &[GraphPlan], results: &Results, floors: &NoiseFloors) -> Result<Cases> {
+/// The cases of the rule from the seed means of `results` and the units'
+/// validation metrics; a missing cell is an error naming it.
+fn read_cases(cfg: &Config, graphs: &[GraphPlan], results: &Results, tables: &UnitTables) -> Result<Cases> {
     let mut cases = Cases::default();
     for g in graphs {
         let ds = g.name.as_str();
         let mean =
             |arm: &str, metric: &str| -> Result<f64> { Ok(results.require(arm, &format!("{ds} {metric}"))?.mean) };
-        // Judge this dataset on the seed means.
         for &t in &g.teachers {
             let teacher_sp = mean(&arm(t, None, ""), "delta SP")?;
-            let teacher_se = floors.se(ds, &arm(t, None, ""), false);
+            let teacher_se = tables.se(ds, &arm(t, None, ""), false);
             cases.teacher_floors.push(format!("{ds} {} {teacher_sp:.3} vs {:.3}", t.name(), TEACHER_SE * teacher_se));
             for &s in &cfg.students {
                 let vanilla = arm(t, Some(s), "vanilla KD");
                 let (v_acc, v_sp, v_eo) =
                     (mean(&vanilla, "accuracy")?, mean(&vanilla, "delta SP")?, mean(&vanilla, "delta EO")?);
                 let case = format!("{ds} {}->{}", t.name(), s.name());
-                cases.inheritance.push(Inheritance { case: case.clone(), teacher_sp, teacher_se, vanilla_sp: v_sp });
+                let inheritance = Inheritance { case: case.clone(), teacher_sp, teacher_se, vanilla_sp: v_sp };
                 for (objective, metric, base) in [(Objective::Sp, "delta SP", v_sp), (Objective::Eo, "delta EO", v_eo)]
                 {
-                    // Some alpha halves the gap within 2 points of accuracy
-                    // (the grid is read up to the first that does).
-                    let mut passed = false;
-                    for alpha in &cfg.alphas {
-                        let a = arm(t, Some(s), &format!("{} alpha {alpha}", objective_name(objective)));
-                        let (acc, bias) = (mean(&a, "accuracy")?, mean(&a, metric)?);
-                        if bias <= base / 2.0 && acc >= v_acc - 0.02 {
-                            passed = true;
-                            break;
-                        }
-                    }
-                    cases.halving.push(Halving {
+                    let eo = objective == Objective::Eo;
+                    let v_val_acc = tables.validation(ds, &vanilla, eo)?.0;
+                    let grid = cfg
+                        .alphas
+                        .iter()
+                        .map(|&alpha| {
+                            let (acc, gap) =
+                                tables.validation(ds, &arm(t, Some(s), &reliant_arm(objective, alpha)), eo)?;
+                            Ok((alpha, acc, gap))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    let alpha = choose_alpha(&grid, v_val_acc).expect("the grid has at least one alpha");
+                    let chosen = arm(t, Some(s), &reliant_arm(objective, alpha));
+                    let halving = Halving {
                         case: format!("{case} {}", objective_name(objective)),
                         metric,
                         vanilla_gap: base,
-                        vanilla_se: floors.se(ds, &vanilla, objective == Objective::Eo),
-                        passed,
-                    });
-                    let with =
-                        arm(t, Some(s), &format!("{} alpha {} + proxy", objective_name(objective), cfg.proxy_alpha));
-                    let without = arm(t, Some(s), &format!("{} alpha {}", objective_name(objective), cfg.proxy_alpha));
-                    // The ablation compares with the same alpha without the
-                    // proxy, when the grid has it.
-                    if results.cell(&without, &format!("{ds} {metric}")).is_some() {
-                        cases.proxy_lines.push(format!(
+                        vanilla_se: tables.se(ds, &vanilla, eo),
+                        alpha,
+                        gap: mean(&chosen, metric)?,
+                        accuracy_drop: v_acc - mean(&chosen, "accuracy")?,
+                    };
+                    if g.real.is_some() { &mut cases.halving } else { &mut cases.stress_halving }.push(halving);
+                    let with = arm(t, Some(s), &reliant_arm(objective, cfg.ablation_alpha));
+                    let without = arm(t, Some(s), &ablation_arm(objective, cfg.ablation_alpha));
+                    // The ablation compares with RELIANT at the same alpha,
+                    // when the grid has it.
+                    if results.cell(&with, &format!("{ds} {metric}")).is_some() {
+                        cases.ablation_lines.push(format!(
                             "{ds} {}->{} {}: {metric} {:.3} with the proxy vs {:.3} without, accuracy {:.3} vs {:.3}",
                             t.name(),
                             s.name(),
@@ -689,14 +873,16 @@ fn read_cases(cfg: &Config, graphs: &[GraphPlan], results: &Results, floors: &No
                         ));
                     }
                 }
+                if g.real.is_some() { &mut cases.inheritance } else { &mut cases.stress_inheritance }.push(inheritance);
             }
         }
     }
     Ok(cases)
 }
 
-/// The reduce: each dataset judged on the seed means (rules (1) and (2)),
-/// the proxy ablation, the figures and the notes.
+/// The reduce: alpha chosen on validation, the real datasets judged on the
+/// seed means (rules (1) and (2)), the no-proxy ablation and the synthetic
+/// stress case as notes, and the figures.
 pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
     let cfg: Config = ctx.config()?;
     let graphs = graph_plan(&cfg, ctx);
@@ -708,16 +894,38 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
                 .into(),
         );
     }
-    let floors = NoiseFloors::from_outputs(outputs)?;
-    let Cases { inheritance, halving, teacher_floors, proxy_lines } = read_cases(&cfg, &graphs, &results, &floors)?;
-    let seeds: Vec<(String, usize)> =
-        graphs.iter().filter(|g| !g.teachers.is_empty()).map(|g| (g.name.clone(), g.seeds.len())).collect();
+    let tables = UnitTables::from_outputs(outputs)?;
+    let Cases { inheritance, halving, stress_inheritance, stress_halving, teacher_floors, ablation_lines } =
+        read_cases(&cfg, &graphs, &results, &tables)?;
+    let seeds: Vec<(String, usize)> = graphs
+        .iter()
+        .filter(|g| g.real.is_some() && !g.teachers.is_empty())
+        .map(|g| (g.name.clone(), g.seeds.len()))
+        .collect();
     let verdict = judge(&seeds, &inheritance, &halving);
+    if !halving.is_empty() {
+        notes.push(format!(
+            "Rule (2), alpha chosen on validation: {}.",
+            halving.iter().map(Halving::line).collect::<Vec<_>>().join("; ")
+        ));
+    }
+    notes.push(format!(
+        "Stress case, not judged (the synthetic graph, whose label depends on s): bias inherited in {} of {} cases ({}); {}.",
+        stress_inheritance.iter().filter(|i| i.vanilla_sp >= i.teacher_sp).count(),
+        stress_inheritance.len(),
+        stress_inheritance
+            .iter()
+            .map(|i| format!("{} {:.3} vs teacher {:.3}", i.case, i.vanilla_sp, i.teacher_sp))
+            .collect::<Vec<_>>()
+            .join(", "),
+        stress_halving.iter().map(Halving::line).collect::<Vec<_>>().join("; ")
+    ));
     notes.push(format!(
         "Noise floors (mean over seeds of the per-seed standard error of a zero gap on the test nodes): teachers' delta SP vs 2 SE: {}; vanilla gaps vs 4 SE: {}.",
         teacher_floors.join(", "),
         halving
             .iter()
+            .chain(&stress_halving)
             .map(|h| format!("{} {} {:.3} vs {:.3}", h.case, h.metric, h.vanilla_gap, HALVING_SE * h.vanilla_se))
             .collect::<Vec<_>>()
             .join(", ")
@@ -754,13 +962,17 @@ pub fn summarise(ctx: &RunContext, outputs: &Outputs) -> Result<Report> {
         )
         .figure(
             "bias-bars",
-            &format!("delta SP on {first}: teacher vs vanilla student vs RELIANT-SP (alpha {best_alpha}), mean and std over seeds."),
+            &format!("delta SP on {first}: teacher vs vanilla student vs RELIANT-SP (regulariser + proxy, alpha {best_alpha}), mean and std over seeds."),
             grouped_bars(&format!("delta SP on {first}"), "delta SP", &groups, &bars)?,
         );
     for n in notes {
         report = report.note(n);
     }
-    Ok(report.note(format!("Proxy ablation (alpha {}): {}.", cfg.proxy_alpha, proxy_lines.join("; "))))
+    Ok(report.note(format!(
+        "Ablation, the regulariser without the proxy (alpha {}): {}.",
+        cfg.ablation_alpha,
+        ablation_lines.join("; ")
+    )))
 }
 
 /// The rebuilt edge list, cached next to the run output.
@@ -784,8 +996,61 @@ mod tests {
         Inheritance { case: "g GCN->MLP".into(), teacher_sp, teacher_se, vanilla_sp }
     }
 
+    /// A case whose chosen alpha halves the vanilla gap within the
+    /// accuracy tolerance (`passed`) or leaves it as it was.
     fn halving(case: &str, vanilla_gap: f64, vanilla_se: f64, passed: bool) -> Halving {
-        Halving { case: case.into(), metric: "delta SP", vanilla_gap, vanilla_se, passed }
+        let gap = if passed { vanilla_gap / 2.0 } else { vanilla_gap };
+        Halving {
+            case: case.into(),
+            metric: "delta SP",
+            vanilla_gap,
+            vanilla_se,
+            alpha: 1000.0,
+            gap,
+            accuracy_drop: 0.0,
+        }
+    }
+
+    fn case(vanilla_gap: f64, gap: f64, accuracy_drop: f64) -> Halving {
+        Halving { case: "c".into(), metric: "delta SP", vanilla_gap, vanilla_se: 0.001, alpha: 1.0, gap, accuracy_drop }
+    }
+
+    /// Rule (2)'s pass and fail cases, at and around its edges.
+    #[test]
+    fn rule_two_halves_the_gap_or_keeps_an_already_fair_gap_under_the_floor() {
+        // Halving: at most half the vanilla gap, at most 2 points of accuracy lost.
+        assert!(case(0.10, 0.05, 0.02).passed());
+        assert!(!case(0.10, 0.051, 0.0).passed(), "not halved");
+        assert!(!case(0.10, 0.01, 0.021).passed(), "too much accuracy lost");
+        // Already fair (vanilla under 0.02): passes while the gap stays under 0.02.
+        assert!(case(0.015, 0.015, 0.0).passed(), "not halved, but already fair");
+        assert!(case(0.005, 0.019, 0.01).passed());
+        assert!(!case(0.015, 0.02, 0.0).passed(), "RELIANT made it unfair");
+        assert!(!case(0.015, 0.0, 0.03).passed(), "fair, but at 3 points of accuracy");
+        // Just above the floor the halving applies (0.021 / 2 = 0.0105).
+        assert!(!case(0.021, 0.015, 0.0).passed());
+        assert_eq!(case(0.021, 0.0, 0.0).target(), 0.0105);
+        // An already-fair case is measurable whatever its SE; others need 4 SE.
+        let mut c = case(0.015, 0.0, 0.0);
+        c.vanilla_se = 0.1;
+        assert!(c.measurable());
+        let mut c = case(0.05, 0.0, 0.0);
+        c.vanilla_se = 0.02;
+        assert!(!c.measurable(), "0.05 is under 4 SE = 0.08");
+    }
+
+    /// Alpha is chosen on validation: the lowest validation gap among the
+    /// alphas within 2 points of the vanilla student's validation accuracy,
+    /// else the most accurate; the test metrics play no part.
+    #[test]
+    fn alpha_is_chosen_on_validation() {
+        // (alpha, validation accuracy, validation gap); vanilla accuracy 0.80.
+        let grid = [(100.0, 0.80, 0.05), (1000.0, 0.785, 0.02), (10000.0, 0.70, 0.0)];
+        assert_eq!(choose_alpha(&grid, 0.80), Some(1000.0), "10000 is fairest but 10 points less accurate");
+        assert_eq!(choose_alpha(&grid, 0.81), Some(100.0), "only 100 is within 2 points of 0.81");
+        assert_eq!(choose_alpha(&grid, 0.90), Some(100.0), "none within 2 points: the most accurate");
+        assert_eq!(choose_alpha(&[(10.0, 0.8, 0.01), (20.0, 0.8, 0.01)], 0.8), Some(10.0), "ties: grid order");
+        assert_eq!(choose_alpha(&[], 0.8), None);
     }
 
     #[test]
@@ -803,7 +1068,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         for (text, field) in [
-            ("[student]\nproxy_lr = -1.0\n", "student.proxy_lr must be a positive number, got -1"),
+            ("ablation_alpha = -1.0\n", "ablation_alpha must be a positive number, got -1"),
+            ("alphas = [0.0]\n", "alphas must be positive numbers, got 0"),
             ("[teacher.optimizer]\nkind = \"adam\"\nlr = 0.0\n", "teacher.optimizer.lr must be a positive number"),
             (
                 "[synthetic]\nnodes = 5\nfeatures = 8\ndegree_same = 8.0\ndegree_other = 1.0\nlabel_bias = 0.8\n",
@@ -812,8 +1078,12 @@ mod tests {
             ("alphas = []\n", "alphas must list at least one alpha"),
             ("students = [\"mlp\", \"mlp\"]\n", "students lists Mlp twice"),
             (
-                "[[real]]\nfile = \"bail.csv\"\nlabel = \"RECID\"\nsensitive = \"WHITE\"\nthresh = 1.5\nteachers = []\nseeds = 1\n",
+                "[[real]]\nfile = \"bail.csv\"\nlabel = \"RECID\"\nsensitive = \"WHITE\"\nthresh = 1.5\nteachers = []\nseeds = 1\nsplit = { train = 0.3, validation = 0.2 }\nfeatures = \"row-normalise\"\n",
                 "real[0].thresh must be in (0, 1], got 1.5",
+            ),
+            (
+                "[[real]]\nfile = \"bail.csv\"\nlabel = \"RECID\"\nsensitive = \"WHITE\"\nthresh = 0.6\nteachers = []\nseeds = 1\nsplit = { train = 0.3, validation = 0.8 }\nfeatures = \"row-normalise\"\n",
+                "real[0].split.validation must be positive with train + validation < 1, got 0.8",
             ),
         ] {
             std::fs::write(&file, text).unwrap();
@@ -887,5 +1157,15 @@ mod tests {
         // Missing numbers (NaN) never count as measurable.
         let v = judge(&seeds(5), &biased, &[halving("g GCN->MLP RELIANT-SP", 0.30, f64::NAN, true)]);
         assert_eq!(v.outcome, Outcome::Inconclusive);
+        // No real dataset (the synthetic graph is never judged): inconclusive.
+        let v = judge(&[], &[], &[]);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.evidence.contains("no real dataset was run"), "{}", v.evidence);
+        // An already-fair vanilla gap (0.01) that stays under 0.02 passes even
+        // with a huge SE; one that RELIANT pushes to 0.03 is a measurable failure.
+        let fair = Halving { gap: 0.012, ..halving("g GCN->SGC RELIANT-SP", 0.01, 0.05, false) };
+        assert_eq!(judge(&seeds(5), &biased, &[good[0].clone(), fair.clone()]).outcome, Outcome::Supported);
+        let unfair = Halving { gap: 0.03, ..fair };
+        assert_eq!(judge(&seeds(5), &biased, &[good[0].clone(), unfair]).outcome, Outcome::NotSupported);
     }
 }

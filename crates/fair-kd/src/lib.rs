@@ -28,11 +28,21 @@
 //! ([`reliant::proxy_loss`]). The claim, the rule and the paper's anchor
 //! numbers are in [`experiment`].
 //!
+//! Following the official code (yushundong/RELIANT): the distillation
+//! loss (`my_loss`, the Frobenius norm over the non-training nodes), the
+//! proxy (uniform start, Adam at the student's settings, the regulariser
+//! only with it in the official configuration), bail's row normalisation,
+//! bail's and credit's split sizes, the student kept at its best validation
+//! epoch.
+//!
 //! Ours, not the paper's:
-//! the synthetic graph, the split (stratified 50/25/25), the PLP-style
-//! student (a parameterised propagation, not CPF's exact PLP), teacher
-//! pseudo-labels for R_EO on unlabelled nodes. The paper's own formulation
-//! of the proxy was not retrieved; we follow the official code's.
+//! credit's standardised features (the official credit loader reads a
+//! preprocessed `.npz` that its repository does not ship), the synthetic graph and its split (stratified 50/25/25), per-seed
+//! shuffles of the official split sizes, the PLP-style student (a
+//! parameterised propagation, not CPF's exact PLP), teacher pseudo-labels
+//! for R_EO on unlabelled nodes (the official code reads the true labels
+//! there). The paper's own formulation of the proxy was not retrieved; we
+//! follow the official code's.
 
 pub mod bias;
 pub mod cli;

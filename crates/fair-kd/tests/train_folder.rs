@@ -122,17 +122,21 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
     assert!(teacher[199].1 < teacher[0].1, "the teacher learns: {} -> {}", teacher[0].1, teacher[199].1);
     // the student's epochs follow the teacher's
     assert_eq!(series(&records, "student/lr"), vec![(200, 0.01)]);
+    // The quick preset's student epochs (E) follow the teacher's 200 steps.
+    let e = preset_config::<Config>("fair-kd", Preset::Quick).unwrap().student.epochs;
+    // The validation accuracy of the state after each step (1..=E).
+    assert_eq!(steps(&records, "student/eval/validation_accuracy"), (201..=200 + e).collect::<Vec<_>>());
     for name in ["student/loss", "student/kd_loss", "student/disparity", "student/proxy_loss"] {
-        assert_eq!(steps(&records, name), (200..400).collect::<Vec<_>>(), "{name}");
+        assert_eq!(steps(&records, name), (200..200 + e).collect::<Vec<_>>(), "{name}");
     }
     let (loss, kd, r) =
         (series(&records, "student/loss"), series(&records, "student/kd_loss"), series(&records, "student/disparity"));
-    for k in 0..200 {
+    for k in 0..e {
         let parts = kd[k].1 + 10.0 * r[k].1;
         assert!((loss[k].1 - parts).abs() <= 1e-5 * (1.0 + loss[k].1), "step {}: {} vs {parts}", loss[k].0, loss[k].1);
         assert!(kd[k].1 >= 0.0 && r[k].1 >= 0.0);
     }
-    assert!(loss[199].1 < loss[0].1, "the student learns: {} -> {}", loss[0].1, loss[199].1);
+    assert!(loss[e - 1].1 < loss[0].1, "the student learns: {} -> {}", loss[0].1, loss[e - 1].1);
 
     let before = files(&out);
     let err = train(&graph, &["--seed", "3", "--out", o]).unwrap_err();
@@ -147,7 +151,7 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
     let config: toml::Table = std::fs::read_to_string(out.join("config.toml")).unwrap().parse().unwrap();
     assert_eq!((config["objective"].as_str(), config["alpha_used"].as_float()), (Some("none"), Some(0.0)));
     let records = MetricsLog::read(&out.join("metrics.jsonl")).unwrap();
-    assert_eq!(steps(&records, "student/loss"), (200..400).collect::<Vec<_>>());
+    assert_eq!(steps(&records, "student/loss"), (200..200 + e).collect::<Vec<_>>());
     assert!(
         !records.iter().any(|r| r.name == "student/disparity" || r.name == "student/proxy_loss"),
         "plain distillation has no regulariser or proxy to log"
