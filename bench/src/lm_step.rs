@@ -36,7 +36,8 @@ fn main() -> anyhow::Result<()> {
     let mut times_ms = Vec::new();
     for step in 0..warmup + steps {
         let start = Instant::now();
-        let loss = sequence_loss(&model, &refs, &ad);
+        // Every target scored (loss_from 0), as the PyTorch peer does.
+        let loss = sequence_loss(&model, &refs, 0, &ad);
         let _ = loss.clone().into_scalar::<f32>();
         let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-3, model, grads);
