@@ -113,6 +113,15 @@ pub enum FeatureScaling {
     Standardise,
 }
 
+/// Standardises every column of row-major `features` (`d` columns), then
+/// puts the sensitive column `s_col` back to its 0/1 values `sens`.
+fn standardise_keeping_sensitive(features: &mut [f32], d: usize, s_col: usize, sens: &[bool]) {
+    Standardiser::fit(features, d).transform(features);
+    for (row, &s) in features.chunks_mut(d).zip(sens) {
+        row[s_col] = f32::from(u8::from(s));
+    }
+}
+
 /// Divides every row by its sum, as the official `normalize` (rows summing
 /// to 0 stay 0).
 pub fn row_normalise(features: &mut [f32], d: usize) {
@@ -181,12 +190,7 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64, scaling:
     let mut features = data.features.clone();
     match scaling {
         FeatureScaling::RowNormalise => row_normalise(&mut features, d),
-        FeatureScaling::Standardise => {
-            Standardiser::fit(&features, d).transform(&mut features);
-            for i in 0..n {
-                features[i * d + s_col] = f32::from(u8::from(sens[i]));
-            }
-        }
+        FeatureScaling::Standardise => standardise_keeping_sensitive(&mut features, d, s_col, &sens),
     }
     let name = path.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
     Ok(FairGraph { name, features, n, d, labels, sensitive: sens, edges })
@@ -264,10 +268,7 @@ pub fn from_user_files_with_ids(
     }
     let edges = undirected(&seen.into_iter().collect::<Vec<_>>());
     let s_feature = feature_cols.iter().position(|&c| c == s_col).expect("the sensitive column is a feature");
-    Standardiser::fit(&features, d).transform(&mut features);
-    for i in 0..n {
-        features[i * d + s_feature] = f32::from(u8::from(sens[i]));
-    }
+    standardise_keeping_sensitive(&mut features, d, s_feature, &sens);
     let name = nodes.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
     Ok((FairGraph { name, features, n, d, labels, sensitive: sens, edges }, node_ids))
 }
