@@ -9,6 +9,7 @@
 
 mod commands;
 mod export;
+mod fixtures;
 mod methods;
 mod runner;
 mod shell;
@@ -137,6 +138,12 @@ enum Command {
         #[arg(long)]
         index: usize,
     },
+    /// Write every command's bad-input battery fixtures into DIR (tests/battery.rs).
+    #[command(hide = true)]
+    Fixtures {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// The whole command line: the workbench's commands, then every
@@ -253,6 +260,7 @@ fn main() -> ExitCode {
                 export::export(&methods, &checkpoint, format, &out, method.as_deref())
             }
             Command::Unit { run_dir, method, stage, index } => runner::unit(&run_dir, &method, stage.parse()?, index),
+            Command::Fixtures { dir } => fixtures::write(&methods, &dir),
         }
     }));
     match result {
@@ -330,6 +338,9 @@ impl RunArgs {
         let preset = self.preset;
         for p in [&self.data, &config, &self.resume].into_iter().flatten() {
             reprolab_core::registry::existing_path(p)?;
+        }
+        for p in [&self.data, &config, &self.resume, &self.out].into_iter().flatten() {
+            reprolab_core::cli::require_utf8(p)?;
         }
         if self.jobs == Some(0) {
             reprolab_core::user_bail!("--jobs must be at least 1");

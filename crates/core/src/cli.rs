@@ -26,12 +26,21 @@ pub struct Commands {
     pub build: fn() -> clap::Command,
     /// Parses the matches of `build` and runs the command.
     pub run: fn(&clap::ArgMatches) -> Result<ExitCode>,
+    /// Writes small valid inputs for every command into the folder and
+    /// returns the commands that run on them, for the bad-input battery
+    /// ([`crate::battery`]); the battery fails for a command left out.
+    pub fixtures: fn(&Path) -> Result<Vec<crate::battery::Fixture>>,
 }
 
 impl Commands {
     /// The commands of the subcommand enum `C`.
     pub const fn of<C: MethodCli>(about: &'static str) -> Self {
-        Self { about, build: build::<C>, run: run::<C> }
+        Self { about, build: build::<C>, run: run::<C>, fixtures: no_fixtures }
+    }
+
+    /// The same commands with the battery's fixtures ([`crate::battery`]).
+    pub const fn with_fixtures(self, fixtures: fn(&Path) -> Result<Vec<crate::battery::Fixture>>) -> Self {
+        Self { fixtures, ..self }
     }
 
     /// The clap command `reprolab <name>`.
@@ -47,6 +56,25 @@ impl Commands {
 pub fn parse<C: clap::Subcommand>(args: &[&str]) -> Result<C, clap::Error> {
     let matches = build::<C>().try_get_matches_from(std::iter::once("method").chain(args.iter().copied()))?;
     C::from_arg_matches(&matches)
+}
+
+/// Refuses a path that is not UTF-8 for a command that records its
+/// settings (a train folder's config.toml, a run's plan and report): TOML
+/// and JSON hold only UTF-8, and a record that cannot name its input
+/// cannot repeat the run. One line, exit code 2, instead of a serializer's
+/// "path contains invalid UTF-8 characters" at exit code 1.
+pub fn require_utf8(path: &Path) -> Result<()> {
+    if path.to_str().is_none() {
+        crate::user_bail!(
+            "{}: not a UTF-8 path; reprolab records the paths a run used (config.toml, report.json) so it can be repeated, and those files hold UTF-8 only: rename it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn no_fixtures(_: &Path) -> Result<Vec<crate::battery::Fixture>> {
+    Ok(Vec::new())
 }
 
 fn build<C: clap::Subcommand>() -> clap::Command {

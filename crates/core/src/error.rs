@@ -10,9 +10,21 @@
 #[error("{0}")]
 pub struct UserError(pub String);
 
-/// Builds an `anyhow::Error` carrying a [`UserError`].
+/// Builds an `anyhow::Error` carrying a [`UserError`]. A message that
+/// quotes a parser's multi-line diagnostic (npyz's, a TOML parser's, a
+/// damaged file's bytes) is folded onto one line here, so every user
+/// error is one line whatever it quotes.
 pub fn user_error(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UserError(msg.into()))
+    anyhow::Error::new(UserError(one_line(msg.into())))
+}
+
+/// `text` with its line breaks (and the indentation after them) folded
+/// into single spaces.
+pub fn one_line(text: String) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text;
+    }
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// True when any error in the chain is a [`UserError`].
@@ -38,4 +50,17 @@ pub fn check_same_len(what: &str, a: usize, b: usize) -> anyhow::Result<()> {
         user_bail!("{what}: inputs are empty");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_errors_are_one_line_whatever_they_quote() {
+        let e = user_error("a.npy: not valid (syntax error:\n  --> 1:3\n  |\n  = expected digit)");
+        assert_eq!(e.to_string(), "a.npy: not valid (syntax error: --> 1:3 | = expected digit)");
+        assert!(is_user_error(&e));
+        assert_eq!(user_error("plain  text").to_string(), "plain  text", "no line break: unchanged");
+    }
 }

@@ -153,15 +153,25 @@ impl TorchExport {
     }
 
     /// A file written by [`TorchExport::write`], read back (tests, tools).
+    ///
+    /// Errors are one-line user errors naming the file: the safetensors
+    /// crate checks the header against the file's length before anything
+    /// is allocated, and tensors other than float32 (what `write` stores)
+    /// are refused rather than reinterpreted as f32 bytes.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes)?;
-        let parsed = SafeTensors::deserialize(&bytes)?;
+        let shown = path.display();
+        let bytes = std::fs::read(path).map_err(|e| crate::user_error(format!("{shown}: cannot read ({e})")))?;
+        let bad = |e: safetensors::SafeTensorError| crate::user_error(format!("{shown}: not a safetensors file ({e})"));
+        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
+        let parsed = SafeTensors::deserialize(&bytes).map_err(bad)?;
         let mut out = TorchExport {
             metadata: header.metadata().clone().unwrap_or_default().into_iter().collect(),
             ..Default::default()
         };
         for (name, view) in parsed.tensors() {
+            if view.dtype() != Dtype::F32 {
+                crate::user_bail!("{shown}: tensor '{name}' is {:?}, not F32", view.dtype());
+            }
             let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             out.insert(&name, view.shape().to_vec(), data);
         }

@@ -6,6 +6,7 @@
 //! [`report::Report`]. Methods plug into the CLI through [`registry`] (registration) and
 //! [`cli`] (their own commands).
 
+pub mod battery;
 pub mod cli;
 pub mod data;
 pub mod device;

@@ -224,12 +224,20 @@ fn preset_table(method: &str, preset: Preset) -> Result<toml::Table> {
     text.parse().map_err(|e| anyhow::anyhow!("built-in preset {method}/{} is invalid: {e}", preset.name()))
 }
 
-/// A config's `seeds`: a count `n` (seeds 0..n) or a list of distinct
-/// seeds (`[3, 7]`).
+/// The most seeds a config may ask for. Each seed is a whole run, so a
+/// larger count is a typo; refusing it also keeps a damaged `seeds =
+/// 1000000000000` from allocating the list of 10^12 seeds.
+const MAX_SEEDS: i64 = 100_000;
+
+/// A config's `seeds`: a count `n` (seeds 0..n, n at most [`MAX_SEEDS`])
+/// or a list of distinct seeds (`[3, 7]`).
 fn seeds_of(value: &toml::Value) -> Result<Vec<u64>> {
     let bad =
         || anyhow::anyhow!("'seeds' must be a positive count or a list of distinct non-negative seeds, got {value}");
     let seeds: Vec<u64> = match value {
+        toml::Value::Integer(n) if *n > MAX_SEEDS => {
+            anyhow::bail!("'seeds' = {n} is more than {MAX_SEEDS} runs; list the seeds or ask for fewer")
+        }
         toml::Value::Integer(n) if *n > 0 => (0..*n as u64).collect(),
         toml::Value::Array(items) if !items.is_empty() => items
             .iter()

@@ -8,7 +8,7 @@
 
 use crate::provenance::Provenance;
 use crate::train::MetricsLog;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -68,6 +68,42 @@ impl TrainRecord {
     }
 }
 
+/// What `<method> <command> --resume DIR` finds in a train folder.
+#[derive(Debug)]
+pub enum Resume<C> {
+    /// The run did not finish: the settings it recorded, and the record
+    /// (to check a rebuilt command's settings against).
+    Unfinished(C, Box<TrainRecord>),
+    /// The run finished: its result, nothing to resume.
+    Finished(serde_json::Value),
+}
+
+impl TrainRecord {
+    /// Reads `dir`'s record for `<method> <command> --resume DIR`. Refuses,
+    /// in one line, a folder without a train record, one of another
+    /// command, or settings that do not parse as `C`; gives an unfinished
+    /// run's settings or a finished run's result.
+    pub fn for_resume<C: serde::de::DeserializeOwned>(dir: &Path, method: &str, command: &str) -> Result<Resume<C>> {
+        let shown = dir.display();
+        let record = Self::read(dir)
+            .map_err(|e| crate::user_error(format!("{shown}: not a `{method} {command}` folder to resume ({e})")))?;
+        if (record.method.as_str(), record.command.as_str()) != (method, command) {
+            crate::user_bail!(
+                "{shown}: not a `{method} {command}` folder (its report.json is from `{} {}`)",
+                record.method,
+                record.command
+            );
+        }
+        if !record.result.is_null() {
+            return Ok(Resume::Finished(record.result));
+        }
+        let settings = serde_json::from_value(record.config.clone()).map_err(|e| {
+            crate::user_error(format!("{shown}: report.json does not hold `{method} {command}` settings ({e})"))
+        })?;
+        Ok(Resume::Unfinished(settings, Box::new(record)))
+    }
+}
+
 /// The train record's file name in a train folder (`reprolab export` reads it too).
 pub const REPORT: &str = "report.json";
 const CONFIG: &str = "config.toml";
@@ -96,7 +132,16 @@ impl TrainFolder {
         claim(dir, overwrite, Reuse::FreshOnly)?;
         std::fs::create_dir_all(dir)
             .map_err(|e| crate::user_error(format!("{}: cannot create the output folder ({e})", dir.display())))?;
-        let toml_text = toml::to_string(config).context("the command's settings do not form a TOML table")?;
+        let toml_text = toml::to_string(config).map_err(|e| {
+            if e.to_string().contains("UTF-8") {
+                crate::user_error(format!(
+                    "{}: a path among the settings is not UTF-8, and config.toml (which records them so the run can be repeated) holds UTF-8 only: rename it",
+                    dir.display()
+                ))
+            } else {
+                anyhow::Error::new(e).context("the command's settings do not form a TOML table")
+            }
+        })?;
         let header = format!("# reprolab {method} {command}: the settings this folder was trained with.\n");
         crate::report::write_bytes_atomic(&dir.join(CONFIG), format!("{header}{toml_text}"))?;
         let record = TrainRecord {

@@ -72,6 +72,14 @@ pub struct DistillArgs {
     /// Write into a non-empty --out.
     #[arg(long)]
     pub overwrite: bool,
+    /// Continue the killed distillation in DIR from its last checkpoint (DIR/checkpoint, one after
+    /// every iteration), with the settings DIR records (no other flag).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["data", "method", "ipc", "attack", "ratio", "iterations", "seed", "out", "overwrite"]
+    )]
+    pub resume: Option<PathBuf>,
 }
 
 impl MethodCli for Command {
@@ -87,6 +95,23 @@ impl MethodCli for Command {
 
 /// `reprolab distill-backdoor distill`.
 fn distill(a: DistillArgs) -> Result<ExitCode> {
+    if let Some(dir) = &a.resume {
+        existing([dir.as_path()])?;
+        return match crate::tools::resume_command(dir)? {
+            crate::tools::Resumed::Distilled(set) => {
+                print_distilled(&set, dir)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            crate::tools::Resumed::Finished(result) => {
+                emit(&format!(
+                    "{}: the distillation already finished (final matching loss {}); nothing to resume\n",
+                    dir.display(),
+                    result["final_loss"].as_f64().map_or("unknown".into(), |l| format!("{l:.3}"))
+                ))?;
+                Ok(ExitCode::SUCCESS)
+            }
+        };
+    }
     existing(a.data.as_deref())?;
     let out = a.out.unwrap_or_else(|| default_out("distill-backdoor"));
     let set = distill_command(&DistillRequest {
@@ -100,16 +125,20 @@ fn distill(a: DistillArgs) -> Result<ExitCode> {
         out: out.clone(),
         overwrite: a.overwrite,
     })?;
+    print_distilled(&set, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_distilled(set: &crate::tools::SyntheticSet, out: &Path) -> Result<()> {
     emit(&format!(
         "{} {} on {}: {} images per class written to {} (final matching loss {:.3})\n",
-        a.method.name(),
-        a.attack.name(),
+        set.method.name(),
+        set.attack.kind.name(),
         set.data,
         set.ipc,
         out.display(),
         set.loss.last().copied().unwrap_or(f64::NAN)
-    ))?;
-    Ok(ExitCode::SUCCESS)
+    ))
 }
 
 /// `reprolab distill-backdoor evaluate`.
@@ -153,6 +182,14 @@ mod tests {
         assert_eq!((args.method, args.attack, args.ipc, args.seed), (Method::Dc, AttackKind::None, 10, 0));
         assert_eq!(args.ratio, 0.01);
         assert!(args.data.is_none() && args.iterations.is_none() && args.out.is_none() && !args.overwrite);
+        assert!(args.resume.is_none());
+        let Command::Distill { args } = parse(&["distill", "--resume", "d"]).unwrap() else { panic!("not distill") };
+        assert_eq!(args.resume, Some(PathBuf::from("d")));
+        for extra in [&["--seed", "1"][..], &["--out", "n"], &["--overwrite"], &["--method", "dm"], &["--ipc", "2"]] {
+            let mut a = vec!["distill", "--resume", "d"];
+            a.extend_from_slice(extra);
+            assert_eq!(parse(&a).unwrap_err().kind(), clap::error::ErrorKind::ArgumentConflict, "{extra:?}");
+        }
         let Command::Distill { args } =
             parse(&["distill", "--method", "dm", "--attack", "doorping", "--overwrite"]).unwrap()
         else {

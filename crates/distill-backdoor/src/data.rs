@@ -153,15 +153,23 @@ pub fn from_dir(dir: &Path) -> Result<ImageData> {
         let part = |images_file: &str, labels_file: &str| -> Result<Images> {
             let (dims, pixels) = read_idx(&dir.join(images_file))?;
             let (ldims, labels) = read_idx(&dir.join(labels_file))?;
-            if dims.len() != 3 || dims[1] != dims[2] {
+            // No image, or images of side 0, would leave nothing to
+            // normalise (a NaN mean) and no network to build.
+            if dims.len() != 3 || dims[1] != dims[2] || dims[0] == 0 || dims[1] == 0 {
                 user_bail!(
-                    "{}: expected n x side x side images, found dimensions {dims:?}",
+                    "{}: expected n x side x side images (n, side >= 1), found dimensions {dims:?}",
                     dir.join(images_file).display()
                 );
             }
+            // Names both files: either may be the damaged one.
             if ldims.len() != 1 || ldims[0] != dims[0] {
                 let found = ldims.first().copied().unwrap_or(0);
-                user_bail!("{}: {found} labels for {} images", dir.join(labels_file).display(), dims[0]);
+                user_bail!(
+                    "{}: {found} labels for the {} images of {}",
+                    dir.join(labels_file).display(),
+                    dims[0],
+                    dir.join(images_file).display()
+                );
             }
             unit_images(&pixels, labels, 1, dims[1], &dir.join(labels_file))
         };
@@ -217,7 +225,13 @@ pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let dims: Vec<usize> = (0..ndims)
         .map(|k| u32::from_be_bytes(bytes[4 + 4 * k..8 + 4 * k].try_into().expect("4 bytes")) as usize)
         .collect();
-    let count: usize = dims.iter().product();
+    // The product is checked: a header of large dimensions (three of
+    // 2^32 - 1) overflows usize, which must be a refusal, not a panic. The
+    // count is compared with the bytes the file holds before anything is
+    // allocated for it, so a header claiming 10^12 images costs nothing.
+    let Some(count) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+        user_bail!("{shown}: dimensions {dims:?} overflow the address space (a damaged header)");
+    };
     if bytes.len() - header != count {
         user_bail!("{shown}: dimensions {dims:?} need {count} values, the file holds {}", bytes.len() - header);
     }
@@ -283,7 +297,7 @@ mod tests {
         write("train-labels-idx1-ubyte", idx(&[3], &[1, 0, 12]));
         assert!(from_dir(dir.path()).unwrap_err().to_string().contains("label 12 is outside 0..=9"));
         write("train-labels-idx1-ubyte", idx(&[2], &[1, 0]));
-        assert!(from_dir(dir.path()).unwrap_err().to_string().contains("2 labels for 3 images"));
+        assert!(from_dir(dir.path()).unwrap_err().to_string().contains("2 labels for the 3 images of"));
         write("train-labels-idx1-ubyte", vec![0x1f, 0x8b, 8, 0]);
         assert!(from_dir(dir.path()).unwrap_err().to_string().contains("gzip-compressed"));
         write("train-labels-idx1-ubyte", vec![1, 2, 3, 4, 5]);

@@ -149,7 +149,80 @@ pub fn distill(
     poisoned: &mut Poisoned,
     seed: u64,
     progress: &indicatif::ProgressBar,
+    log: Option<&mut MetricsLog>,
+) -> Result<Distilled> {
+    distill_with(method, net, cfg, poisoned, seed, progress, log, None)
+}
+
+/// Where a distillation stood after an iteration: everything the next
+/// iterations read (each iteration's network is fresh from its own seed,
+/// so nothing of it needs keeping).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Iterations done.
+    pub iterations: usize,
+    pub images: Vec<f32>,
+    /// The synthetic-image optimiser's momentum buffer (`None` before its first step).
+    pub momentum: Option<Vec<f32>>,
+    /// The sampling stream's position (real batches, augmentations), in 32-bit words.
+    pub rng_word_pos: u128,
+    /// The trigger image (DOORPING updates it; the poisoned images carry it).
+    pub trigger: Vec<f32>,
+    pub loss: Vec<f64>,
+    pub triggers: Vec<Vec<f32>>,
+    pub trigger_updates: Vec<SavedUpdate>,
+    pub updates_per_iteration: Vec<usize>,
+}
+
+/// A [`TriggerUpdate`] as a checkpoint stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SavedUpdate {
+    pub neuron: usize,
+    pub steps: usize,
+    pub initial_loss: f32,
+    pub final_loss: f32,
+}
+
+impl From<TriggerUpdate> for SavedUpdate {
+    fn from(u: TriggerUpdate) -> Self {
+        Self { neuron: u.neuron, steps: u.steps, initial_loss: u.initial_loss, final_loss: u.final_loss }
+    }
+}
+
+impl From<SavedUpdate> for TriggerUpdate {
+    fn from(u: SavedUpdate) -> Self {
+        Self { neuron: u.neuron, steps: u.steps, initial_loss: u.initial_loss, final_loss: u.final_loss }
+    }
+}
+
+/// Checkpoints a distillation after every iteration and hands back the
+/// last one (the `distill` command; the experiment passes none).
+pub trait IterationHook {
+    /// The progress to continue from; `None`: start afresh.
+    fn restore(&mut self) -> Result<Option<Progress>>;
+    /// Saves the progress after an iteration.
+    fn save(&mut self, progress: &Progress) -> Result<()>;
+}
+
+/// [`distill`], checkpointed after every iteration through `hook` and
+/// continued from its last checkpoint when it has one: the synthetic
+/// images, their optimiser's momentum, the sampling stream's position, the
+/// trigger (re-stamped into the poisoned images) and the per-iteration
+/// records are restored, so the resumed distillation equals the
+/// uninterrupted one. With `REPROLAB_FAULT_NAN_STEP=k` the real batches of
+/// image update k (the metrics' step) are NaN
+/// ([`reprolab_core::train::fault`]), and distillation stops there with
+/// an error naming update k.
+#[allow(clippy::too_many_arguments)]
+pub fn distill_with(
+    method: Method,
+    net: &NetConfig,
+    cfg: &DistillConfig,
+    poisoned: &mut Poisoned,
+    seed: u64,
+    progress: &indicatif::ProgressBar,
     mut log: Option<&mut MetricsLog>,
+    mut hook: Option<&mut dyn IterationHook>,
 ) -> Result<Distilled> {
     net.validate().map_err(|e| reprolab_core::user_error(format!("{e:#}")))?;
     let classes = poisoned.train.classes;
@@ -186,7 +259,26 @@ pub fn distill(
         updates_per_iteration: vec![0; cfg.iterations],
     };
     let doorping = poisoned.config.kind == AttackKind::Doorping;
-    for it in 0..cfg.iterations {
+    let mut start = 0;
+    if let Some(saved) = hook.as_deref_mut().map(|h| h.restore()).transpose()?.flatten() {
+        if saved.images.len() != images.len() || saved.trigger.len() != poisoned.trigger.len() {
+            reprolab_core::user_bail!("the checkpoint holds another number of synthetic values than the settings give");
+        }
+        start = saved.iterations.min(cfg.iterations);
+        images = saved.images;
+        image_opt = Sgd::with_buffers(image_opt.cfg, saved.momentum.map(|m| vec![m]));
+        r.set_word_pos(saved.rng_word_pos);
+        if doorping {
+            poisoned.trigger = saved.trigger;
+            poisoned.restamp();
+        }
+        out.loss = saved.loss;
+        out.triggers = saved.triggers;
+        out.trigger_updates = saved.trigger_updates.into_iter().map(TriggerUpdate::from).collect();
+        out.updates_per_iteration[..start].copy_from_slice(&saved.updates_per_iteration[..start]);
+        progress.inc(start as u64);
+    }
+    for it in start..cfg.iterations {
         let mut params = net.init(derive_seed(seed, &format!("net-{it}")));
         let mut net_opt = Sgd::new(cfg.net);
         let mut loss_sum = 0.0;
@@ -210,7 +302,10 @@ pub fn distill(
                 let mut idx = by_class[c].clone();
                 idx.shuffle(&mut r);
                 idx.truncate(cfg.batch_real);
-                let real = poisoned.train.gather(&idx);
+                let mut real = poisoned.train.gather(&idx);
+                if reprolab_core::train::fault::is_poisoned(update) {
+                    real.iter_mut().for_each(|v| *v = f32::NAN);
+                }
                 let syn = &images[c * cfg.ipc * len..(c + 1) * cfg.ipc * len];
                 let (loss, g) = match method {
                     Method::Dc => dc_class_step(net, &params, &real, syn, c),
@@ -228,7 +323,7 @@ pub fn distill(
             if let Some(l) = log.as_deref_mut() {
                 l.log(update, "loss", update_loss / classes as f64)?;
             }
-            reprolab_core::train::check_finite(loss_sum as f32, it, "distillation")?;
+            reprolab_core::train::check_finite(update_loss as f32, update, "distillation, image update")?;
             let mut as_params = vec![std::mem::take(&mut images)];
             image_opt.step(&mut as_params, &[grad], image_opt.cfg.lr);
             images = as_params.pop().expect("one tensor");
@@ -257,6 +352,19 @@ pub fn distill(
         }
         out.loss.push(loss_sum / (classes * outer) as f64);
         progress.inc(1);
+        if let Some(h) = hook.as_deref_mut() {
+            h.save(&Progress {
+                iterations: it + 1,
+                images: images.clone(),
+                momentum: image_opt.buffers().map(|b| b[0].clone()),
+                rng_word_pos: r.get_word_pos(),
+                trigger: poisoned.trigger.clone(),
+                loss: out.loss.clone(),
+                triggers: out.triggers.clone(),
+                trigger_updates: out.trigger_updates.iter().copied().map(SavedUpdate::from).collect(),
+                updates_per_iteration: out.updates_per_iteration[..=it].to_vec(),
+            })?;
+        }
     }
     out.images = images;
     Ok(out)

@@ -44,6 +44,7 @@ pub mod defences;
 pub mod distill;
 pub mod dsa;
 pub mod experiment;
+pub mod fixtures;
 pub mod matching;
 pub mod net;
 pub mod second_order;
@@ -65,8 +66,11 @@ pub const METHOD: Method = Method {
     summarise: experiment::summarise,
     resources: Resources::SMALL,
     complete: true,
-    commands: Some(reprolab_core::cli::Commands::of::<cli::Command>(
-        "Paper 6 tools: distil a dataset (optionally backdoored) and evaluate a synthetic set.",
-    )),
+    commands: Some(
+        reprolab_core::cli::Commands::of::<cli::Command>(
+            "Paper 6 tools: distil a dataset (optionally backdoored) and evaluate a synthetic set.",
+        )
+        .with_fixtures(crate::fixtures::fixtures),
+    ),
     export: None,
 };

@@ -51,6 +51,17 @@ impl Sgd {
         Self { cfg, buffers: None }
     }
 
+    /// An optimiser continuing with saved momentum `buffers` (`None`: before
+    /// its first step), what a resumed `distill` restores.
+    pub fn with_buffers(cfg: SgdConfig, buffers: Option<Params>) -> Self {
+        Self { cfg, buffers }
+    }
+
+    /// The momentum buffers (`None` before the first step), for checkpoints.
+    pub fn buffers(&self) -> Option<&Params> {
+        self.buffers.as_ref()
+    }
+
     /// `g += wd p; b = momentum b + g (b = g at first); p -= lr b`.
     pub fn step(&mut self, params: &mut Params, grads: &[Vec<f32>], lr: f64) {
         let (mu, wd) = (self.cfg.momentum, self.cfg.weight_decay);

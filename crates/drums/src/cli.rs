@@ -33,10 +33,18 @@ pub enum Command {
     },
     /// Train the groove Transformer of the experiment (optionally pre-trained on English text) and save it.
     Train {
-        /// Where to save the model (safetensors + state.json), with config.toml, metrics.jsonl and
-        /// report.json.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        /// Where to save the model (safetensors + state.json), with config.toml, metrics.jsonl,
+        /// report.json and a checkpoint after every epoch (checkpoint/step-N).
+        #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+        out: Option<PathBuf>,
+        /// Continue the killed run in DIR from its last checkpoint, with the settings DIR records
+        /// (no other flag).
+        #[arg(
+            long,
+            value_name = "DIR",
+            conflicts_with_all = ["out", "overwrite", "preset", "pretrained", "grooves", "data", "seed"]
+        )]
+        resume: Option<PathBuf>,
         /// Write into a non-empty --out.
         #[arg(long)]
         overwrite: bool,
@@ -99,15 +107,19 @@ impl MethodCli for Command {
             Command::Eval { paths, json } => eval(&paths, json)?,
             Command::Encode { input, out } => encode(&input, out.as_deref())?,
             Command::Decode { input, out, bpm } => decode(&input, &out, bpm)?,
-            Command::Train { out, overwrite, preset, pretrained, grooves, data, seed } => train(&TrainRequest {
-                preset,
-                data: data.as_deref(),
-                grooves: grooves.as_deref(),
-                pretrained,
-                seed,
-                out: &out,
-                overwrite,
-            })?,
+            Command::Train { resume: Some(dir), .. } => resume(&dir)?,
+            Command::Train { out, overwrite, preset, pretrained, grooves, data, seed, resume: None } => {
+                let out = out.expect("clap requires --out without --resume");
+                train(&TrainRequest {
+                    preset,
+                    data: data.as_deref(),
+                    grooves: grooves.as_deref(),
+                    pretrained,
+                    seed,
+                    out: &out,
+                    overwrite,
+                })?
+            }
             Command::Generate { model, prompt, measures, temperature, top_p, seed, bpm, out } => {
                 let sample = SampleConfig { temperature, top_p, max_tokens: measures * 17 };
                 generate(&GenerateRequest {
@@ -159,12 +171,28 @@ fn decode(input: &Path, out: &Path, bpm: Option<f64>) -> Result<()> {
 /// `reprolab drums train`.
 fn train(req: &TrainRequest) -> Result<()> {
     existing(req.data.into_iter().chain(req.grooves))?;
-    let summary = crate::model::train_command(req)?;
+    print_trained(&crate::model::train_command(req)?)
+}
+
+/// `reprolab drums train --resume DIR`.
+fn resume(dir: &Path) -> Result<()> {
+    existing([dir])?;
+    match crate::model::resume_command(dir)? {
+        crate::model::Resumed::Trained(summary) => print_trained(&summary),
+        crate::model::Resumed::Finished(result) => emit(&format!(
+            "{}: the run already finished (final loss {}); nothing to resume\n",
+            dir.display(),
+            result["final_loss"].as_f64().map_or("unknown".into(), |l| format!("{l:.3}"))
+        )),
+    }
+}
+
+fn print_trained(summary: &crate::model::TrainSummary) -> Result<()> {
     emit(&format!(
         "Trained on {} grooves ({} skipped: 8 measures or fewer, or not x/4){}; final loss {:.3}. Saved to {}\n",
         summary.grooves,
         summary.skipped,
-        summary.pretrained_on.map(|c| format!(", pre-trained on {c}")).unwrap_or_default(),
+        summary.pretrained_on.as_ref().map(|c| format!(", pre-trained on {c}")).unwrap_or_default(),
         summary.final_loss,
         summary.out.display()
     ))
@@ -198,8 +226,8 @@ mod tests {
     #[test]
     fn train_defaults_to_the_quick_preset_and_refuses_an_unknown_one() {
         match parse(&["train", "--out", "m"]).unwrap() {
-            Command::Train { preset, pretrained, seed, overwrite, .. } => {
-                assert_eq!((preset, pretrained, seed, overwrite), (Preset::Quick, false, 0, false))
+            Command::Train { preset, pretrained, seed, overwrite, resume, .. } => {
+                assert_eq!((preset, pretrained, seed, overwrite, resume), (Preset::Quick, false, 0, false, None))
             }
             other => panic!("{other:?}"),
         }
@@ -210,6 +238,17 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["train", "--out", "m", "--overwrite=no"]).is_err(), "--overwrite takes no value");
+        match parse(&["train", "--resume", "m"]).unwrap() {
+            Command::Train { resume, out, .. } => assert_eq!((resume, out), (Some(PathBuf::from("m")), None)),
+            other => panic!("{other:?}"),
+        }
+        for extra in [&["--seed", "1"][..], &["--out", "n"], &["--pretrained"], &["--preset", "smoke"]] {
+            let mut args = vec!["train", "--resume", "m"];
+            args.extend_from_slice(extra);
+            let err = parse(&args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{extra:?}");
+        }
+        assert!(parse(&["train"]).is_err(), "--out or --resume is required");
         let err = parse(&["train", "--out", "m", "--preset", "huge"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
         assert!(err.to_string().contains("quick"), "{err}");

@@ -69,7 +69,10 @@ pub fn text_from(path: &Path) -> Result<String> {
     if path.is_dir() {
         let mut text = String::new();
         for f in reprolab_core::data::files_in(path, &[])? {
-            text.push_str(&String::from_utf8_lossy(&std::fs::read(&f)?));
+            // A file that cannot be read is named, as the user's to fix.
+            let bytes = std::fs::read(&f)
+                .map_err(|e| reprolab_core::user_error(format!("{}: cannot read ({e})", f.display())))?;
+            text.push_str(&String::from_utf8_lossy(&bytes));
         }
         Ok(text)
     } else {

@@ -9,20 +9,21 @@ use anyhow::Result;
 use std::path::Path;
 
 /// One LM example of the paper's jsonl files.
-pub(crate) struct Example {
-    pub(crate) name: String,
-    pub(crate) prompt_lines: Vec<[bool; 6]>,
-    pub(crate) tokens: Vec<usize>,
+pub struct Example {
+    pub name: String,
+    pub prompt_lines: Vec<[bool; 6]>,
+    pub tokens: Vec<usize>,
 }
 
 /// Every example of a `gpt3_*.jsonl` file, in file order; a line that is
 /// not JSON, lacks a field or is not in the groove text format is a user
 /// error naming the file and the line.
-pub(crate) fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
+pub fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
     let shown = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| reprolab_core::user_error(format!("{shown}: cannot read ({e})")))?;
-    text.lines()
+    let examples = text
+        .lines()
         .enumerate()
         .map(|(i, line)| {
             let row: serde_json::Value = serde_json::from_str(line)
@@ -34,8 +35,18 @@ pub(crate) fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
             let tokens = tokens::example_tokens(prompt, completion).ok_or_else(|| {
                 reprolab_core::user_error(format!("{shown}: line {}: not in the groove text format", i + 1))
             })?;
-            let prompt_lines = prompt.lines().filter_map(parse_line).collect();
+            let prompt_lines: Vec<[bool; 6]> = prompt.lines().filter_map(parse_line).collect();
+            // The experiment generates from the prompt's lines: none would
+            // leave the model nothing to continue.
+            if prompt_lines.is_empty() {
+                reprolab_core::user_bail!("{shown}: line {}: the prompt has no groove lines", i + 1);
+            }
             Ok(Example { name: field("name")?.to_string(), prompt_lines, tokens })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // An empty file would train and evaluate on nothing.
+    if examples.is_empty() {
+        reprolab_core::user_bail!("{shown}: no examples");
+    }
+    Ok(examples)
 }

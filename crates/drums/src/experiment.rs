@@ -95,9 +95,10 @@ pub const METHOD: Method = Method {
     summarise,
     resources: Resources::SMALL,
     complete: true,
-    commands: Some(Commands::of::<crate::cli::Command>(
-        "Paper 8 tools: the groove text codec and the structural evaluation.",
-    )),
+    commands: Some(
+        Commands::of::<crate::cli::Command>("Paper 8 tools: the groove text codec and the structural evaluation.")
+            .with_fixtures(crate::fixtures::fixtures),
+    ),
     export: Some(crate::export::export_pytorch),
 };
 

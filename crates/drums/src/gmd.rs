@@ -1,7 +1,7 @@
 //! The full Groove MIDI Dataset (Gillick et al. 2019; CC BY 4.0): its
 //! `info.csv` index with the official train / validation / test split.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use reprolab_core::user_bail;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -38,9 +38,14 @@ pub fn load_index(root: &Path) -> Result<Vec<Performance>> {
         .map_err(|e| reprolab_core::user_error(format!("{shown}: cannot read the Groove MIDI index ({e})")))?;
     let mut rows = Vec::new();
     for (i, row) in reader.deserialize::<Performance>().enumerate() {
-        let row = row.with_context(|| format!("{shown}: row {}", i + 2))?;
+        // A row the index's columns do not fit is the file's fault: a user error.
+        let row = row.map_err(|e| reprolab_core::user_error(format!("{shown}: row {}: {e}", i + 2)))?;
         if !["train", "validation", "test"].contains(&row.split.as_str()) {
             user_bail!("{shown}: row {}: unknown split '{}'", i + 2, row.split);
+        }
+        // `NaN` and `inf` parse as numbers; a tempo or duration must be a real one.
+        if !(row.bpm.is_finite() && row.bpm > 0.0 && row.duration.is_finite() && row.duration >= 0.0) {
+            user_bail!("{shown}: row {}: bpm {} or duration {} is not a positive number", i + 2, row.bpm, row.duration);
         }
         rows.push(row);
     }

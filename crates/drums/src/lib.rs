@@ -45,6 +45,7 @@ pub mod data;
 pub mod eval;
 pub mod experiment;
 pub mod export;
+pub mod fixtures;
 pub mod gmd;
 pub mod lm;
 pub mod model;

@@ -8,6 +8,7 @@ use anyhow::Result;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use reprolab_core::nn::{EncoderBlock, EncoderBlockConfig, KvCache};
 use reprolab_core::train::OptimizerConfig;
@@ -290,12 +291,70 @@ pub struct Fitted {
     pub best_epoch: usize,
 }
 
+/// Where a [`fit`] stood after an epoch: what a checkpoint keeps beside the
+/// model and the optimiser so that a resumed fit continues exactly (same
+/// batches, same early-stopping decisions, same kept weights).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FitState {
+    /// Epochs done.
+    pub epochs: usize,
+    /// Optimiser steps taken.
+    pub step: usize,
+    /// The batch shuffler's position in its ChaCha8 stream, in 32-bit words
+    /// (a decimal string: a u128 does not fit a JSON number).
+    pub rng_word_pos: String,
+    pub train_losses: Vec<f64>,
+    pub dev_losses: Vec<f64>,
+    /// The epoch (1-based) whose weights are the best so far; 0: none yet.
+    pub best_epoch: usize,
+    /// Early stopping ended the fit.
+    pub stopped: bool,
+}
+
+/// Checkpoints a [`fit`] after every epoch and hands back the last one
+/// (`drums train`; the experiment passes none, so its runs do not depend
+/// on checkpointing).
+pub trait EpochHook {
+    /// The saved fit to continue from, its model, optimiser and best
+    /// weights loaded into the fresh ones given; `None` beside them: start
+    /// afresh.
+    #[allow(clippy::type_complexity)]
+    fn restore(
+        &mut self,
+        model: Lm,
+        optim: ModuleOptimizer,
+    ) -> Result<(Lm, ModuleOptimizer, Option<(FitState, Option<Lm>)>)>;
+    /// Saves the fit after an epoch; `best` the kept weights so far (with a
+    /// dev split).
+    fn save(&mut self, model: &Lm, optim: &ModuleOptimizer, state: &FitState, best: Option<&Lm>) -> Result<()>;
+}
+
 /// Trains `model` on `seqs` (whole sequences, shuffled each epoch) under
 /// `run`, keeping the best dev epoch's weights. `device` must be autodiff.
 /// With `log`, reports `lr` at the start of each epoch, every batch's
 /// `loss` at its step (one extra read of a scalar per step; the training
 /// is the same) and `eval/dev_loss` after each epoch.
-pub fn fit(mut model: Lm, seqs: &[Vec<usize>], run: &Run, device: &Device, mut log: Option<StepLog>) -> Result<Fitted> {
+pub fn fit(model: Lm, seqs: &[Vec<usize>], run: &Run, device: &Device, log: Option<StepLog>) -> Result<Fitted> {
+    fit_with(model, seqs, run, device, log, None)
+}
+
+/// [`fit`], checkpointed after every epoch through `hook` and continued
+/// from its last checkpoint when it has one. The batch shuffler's stream
+/// position, the optimiser's moments, the step and epoch counters, the
+/// losses and the best weights are restored; early stopping is restored
+/// by replaying the dev losses (its decisions depend on nothing else), so
+/// the resumed fit equals the uninterrupted one. With
+/// `REPROLAB_FAULT_NAN_STEP=k` the loss of step k is NaN
+/// ([`reprolab_core::train::fault`]; the batch is integer tokens, so the
+/// fault goes on its loss) and the fit stops there, naming the step.
+pub fn fit_with(
+    mut model: Lm,
+    seqs: &[Vec<usize>],
+    run: &Run,
+    device: &Device,
+    mut log: Option<StepLog>,
+    mut hook: Option<&mut dyn EpochHook>,
+) -> Result<Fitted> {
     use reprolab_core::train::early_stop::{Decision, EarlyStopping, Goal};
     let Run { cfg, seed, label, loss_from, dev } = *run;
     if seqs.is_empty() {
@@ -304,35 +363,58 @@ pub fn fit(mut model: Lm, seqs: &[Vec<usize>], run: &Run, device: &Device, mut l
     let mut optim = cfg.optimizer.build();
     let mut rng = reprolab_core::rng::rng(reprolab_core::rng::derive_seed(seed, "lm-batches"));
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, label);
-    let (mut step, mut train_losses, mut dev_losses) = (0, Vec::new(), Vec::new());
+    let mut state = FitState::default();
     // min_delta 0: any lower dev loss is an improvement.
     let mut stopper = dev.map(|(_, patience)| EarlyStopping::new(Goal::Minimise, patience.max(1), 0.0));
-    let (mut best, mut best_epoch) = (None, cfg.epochs);
-    for epoch in 0..cfg.epochs {
+    let mut best = None;
+    if let Some(h) = hook.as_deref_mut() {
+        let (m, o, saved) = h.restore(model, optim)?;
+        (model, optim) = (m, o);
+        if let Some((saved, saved_best)) = saved {
+            let pos: u128 = saved.rng_word_pos.parse().map_err(|_| {
+                reprolab_core::user_error(format!(
+                    "{label}: corrupt checkpoint (rng position {:?})",
+                    saved.rng_word_pos
+                ))
+            })?;
+            rng.set_word_pos(pos);
+            if let Some(stopper) = stopper.as_mut() {
+                saved.dev_losses.iter().for_each(|&d| {
+                    stopper.update(d);
+                });
+            }
+            best = saved_best;
+            bar.inc(saved.epochs as u64);
+            state = saved;
+        }
+    }
+    while state.epochs < cfg.epochs && !state.stopped {
+        let epoch = state.epochs;
         let batches = reprolab_core::data::batch::shuffled_batches(seqs.len(), cfg.batch_size, false, &mut rng);
         if let Some(log) = log.as_mut() {
-            log(step, "lr", cfg.optimizer.lr())?;
+            log(state.step, "lr", cfg.optimizer.lr())?;
         }
         // train_epoch holds the step counter while it runs; the loss
         // closure counts its own calls, one per step.
-        let (mut batch_step, mut failed) = (step, None);
+        let (mut batch_step, mut failed) = (state.step, None);
         let (next, mean) = reprolab_core::train::train_epoch(
             model,
             &mut optim,
             batches,
-            &mut step,
+            &mut state.step,
             |_| cfg.optimizer.lr(),
             &format!("{label}, epoch {epoch}"),
             |m, rows| {
                 let refs: Vec<&[usize]> = rows.iter().map(|&r| seqs[r].as_slice()).collect();
-                let loss = sequence_loss(m, &refs, loss_from, device);
+                let loss =
+                    reprolab_core::train::fault::poison_batch(sequence_loss(m, &refs, loss_from, device), batch_step);
                 if let Some(log) = log.as_mut() {
                     let value: f32 = loss.clone().into_scalar();
                     if let Err(e) = log(batch_step, "loss", f64::from(value)) {
                         failed.get_or_insert(e);
                     }
-                    batch_step += 1;
                 }
+                batch_step += 1;
                 loss
             },
         )?;
@@ -340,26 +422,37 @@ pub fn fit(mut model: Lm, seqs: &[Vec<usize>], run: &Run, device: &Device, mut l
             return Err(e);
         }
         model = next;
-        train_losses.push(mean);
+        state.train_losses.push(mean);
+        state.epochs += 1;
         bar.inc(1);
         if let (Some((dev_seqs, _)), Some(stopper)) = (dev, stopper.as_mut()) {
             let dev_loss = evaluate(&model, dev_seqs, loss_from, device);
-            dev_losses.push(dev_loss);
+            state.dev_losses.push(dev_loss);
             if let Some(log) = log.as_mut() {
-                log(step, "eval/dev_loss", dev_loss)?;
+                log(state.step, "eval/dev_loss", dev_loss)?;
             }
             match stopper.update(dev_loss) {
                 Decision::Improved => {
                     best = Some(model.clone());
-                    best_epoch = epoch + 1;
+                    state.best_epoch = epoch + 1;
                 }
                 Decision::Continue => {}
-                Decision::Stop => break,
+                Decision::Stop => state.stopped = true,
             }
+        }
+        if let Some(h) = hook.as_deref_mut() {
+            state.rng_word_pos = rng.get_word_pos().to_string();
+            h.save(&model, &optim, &state, best.as_ref())?;
         }
     }
     bar.finish_and_clear();
-    Ok(Fitted { model: best.unwrap_or(model), train_losses, dev_losses, best_epoch })
+    let best_epoch = if best.is_some() { state.best_epoch } else { cfg.epochs };
+    Ok(Fitted {
+        model: best.unwrap_or(model),
+        train_losses: state.train_losses,
+        dev_losses: state.dev_losses,
+        best_epoch,
+    })
 }
 
 /// Sampling settings (the paper sampled GPT-3 at temperature 0.9).
@@ -521,6 +614,81 @@ mod tests {
         // the returned weights are the best epoch's, not the last one's
         let again = evaluate(&fitted.model, &dev, 0, &ad);
         assert!((again - d[best]).abs() < 1e-6 && d[d.len() - 1] > d[best], "{again} vs {d:?}");
+    }
+
+    /// Checkpoints to disk; its `save` fails after `stop_after` epochs,
+    /// as a killed run would stop there.
+    struct Disk {
+        dir: std::path::PathBuf,
+        stop_after: Option<usize>,
+        saved: Option<FitState>,
+    }
+
+    impl EpochHook for Disk {
+        fn restore(
+            &mut self,
+            model: Lm,
+            optim: ModuleOptimizer,
+        ) -> Result<(Lm, ModuleOptimizer, Option<(FitState, Option<Lm>)>)> {
+            use reprolab_core::train::Checkpoint;
+            let Some(state) = self.saved.clone() else { return Ok((model, optim, None)) };
+            let ck = Checkpoint::new(self.dir.join("last"));
+            let (model, optim) = (ck.load_model(model)?, ck.load_optimizer(optim)?);
+            let best = match state.best_epoch {
+                0 => None,
+                _ => Some(Checkpoint::new(self.dir.join("best")).load_model(model.clone())?),
+            };
+            Ok((model, optim, Some((state, best))))
+        }
+
+        fn save(&mut self, model: &Lm, optim: &ModuleOptimizer, state: &FitState, best: Option<&Lm>) -> Result<()> {
+            use reprolab_core::train::{Checkpoint, checkpoint::TrainState};
+            if let Some(best) = best {
+                Checkpoint::new(self.dir.join("best")).save(best, None, &TrainState::default())?;
+            }
+            Checkpoint::new(self.dir.join("last")).save(model, Some(optim), &TrainState::default())?;
+            self.saved = Some(state.clone());
+            if self.stop_after == Some(state.epochs) {
+                anyhow::bail!("stopped after epoch {}", state.epochs);
+            }
+            Ok(())
+        }
+    }
+
+    /// A fit stopped after its second epoch and continued from the
+    /// checkpoint into a model of other weights ends exactly as the
+    /// uninterrupted fit: same weights (the best dev epoch's), losses,
+    /// early-stopping epoch; the batch order, Adam's moments and the
+    /// stopper's state came back.
+    #[test]
+    fn a_fit_resumed_from_its_checkpoint_equals_the_uninterrupted_one() {
+        let device = reprolab_core::device::default_device();
+        let ad = device.clone().autodiff();
+        let cfg = LmConfig { d_model: 16, n_heads: 2, n_layers: 1, context: 16 };
+        device.seed(4);
+        let init = cfg.init(&ad);
+        let other = cfg.init(&ad);
+        let train_seqs: Vec<Vec<usize>> =
+            (0..6).map(|k| (0..16).map(|i| [300, 301, 302][(i + k) % 3]).collect()).collect();
+        let dev = vec![(0..16).map(|i| [302, 301, 300][i % 3]).collect::<Vec<usize>>()];
+        let train_cfg = LmTrainConfig { epochs: 40, batch_size: 4, optimizer: OptimizerConfig::adam(3e-3) };
+        let run = Run { cfg: &train_cfg, seed: 1, label: "test", loss_from: 0, dev: Some((&dev, 2)) };
+        let straight = fit(init.clone(), &train_seqs, &run, &ad, None).unwrap();
+        assert!(straight.dev_losses.len() > 3, "{:?}", straight.dev_losses);
+
+        let tmp = tempfile::tempdir().unwrap();
+        let mut disk = Disk { dir: tmp.path().to_path_buf(), stop_after: Some(2), saved: None };
+        let err = fit_with(init, &train_seqs, &run, &ad, None, Some(&mut disk)).err().expect("stopped");
+        assert!(err.to_string().contains("after epoch 2"), "{err}");
+        disk.stop_after = None;
+        let resumed = fit_with(other, &train_seqs, &run, &ad, None, Some(&mut disk)).unwrap();
+        assert_eq!(resumed.train_losses, straight.train_losses);
+        assert_eq!(resumed.dev_losses, straight.dev_losses);
+        assert_eq!(resumed.best_epoch, straight.best_epoch);
+        let w = |m: &Lm| -> Vec<f32> { m.head.weight.val().into_data().try_to_vec().unwrap() };
+        assert_eq!(w(&resumed.model), w(&straight.model));
+        let saved = disk.saved.unwrap();
+        assert_eq!((saved.epochs, saved.stopped), (straight.dev_losses.len(), true));
     }
 
     #[test]

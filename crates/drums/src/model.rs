@@ -13,7 +13,7 @@ use reprolab_core::rng::derive_seed;
 use reprolab_core::run_folder::TrainFolder;
 use reprolab_core::train::checkpoint::TrainState;
 use reprolab_core::train::{Checkpoint, MetricsLog};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// How one Transformer is built and trained: its size, its fine-tuning,
@@ -71,9 +71,30 @@ pub fn train_transformer(
     seed: u64,
     device: &Device,
     label: &str,
+    log: Option<&mut MetricsLog>,
+) -> Result<Trained> {
+    train_transformer_with(recipe, grooves, dev, seed, device, label, log, None)
+}
+
+/// [`train_transformer`], checkpointed after every epoch of both phases
+/// into `checkpoints` and continued from its last checkpoint when it holds
+/// one (`drums train` and `--resume`). A run resumed in fine-tuning skips
+/// pre-training (its held-out losses come from the checkpoint); values
+/// logged before the checkpoint are not logged again.
+#[allow(clippy::too_many_arguments)]
+pub fn train_transformer_with(
+    recipe: &Recipe,
+    grooves: &[Vec<usize>],
+    dev: Option<&[Vec<usize>]>,
+    seed: u64,
+    device: &Device,
+    label: &str,
     mut log: Option<&mut MetricsLog>,
+    mut checkpoints: Option<&mut Checkpoints>,
 ) -> Result<Trained> {
     let Recipe { model: cfg, train, pretrain, patience } = *recipe;
+    let saved = checkpoints.as_deref().and_then(|c| c.saved.clone());
+    let resumed_in = saved.as_ref().map(|s| s.phase);
     // Fine-tuning's steps follow pre-training's in the log.
     let mut finetune_from = 0;
     device.seed(derive_seed(seed, "lm-init"));
@@ -108,31 +129,41 @@ pub fn train_transformer(
             );
         }
         pretrain_unigram = Some(lm::unigram_loss(&windows, &held_out, 0..crate::tokens::BYTES, cfg.context, 0));
-        let before = lm::evaluate(&model, &held_out, 0, device);
-        if let Some(log) = log.as_deref_mut() {
-            log.log(0, "pretrain/eval/held_out_loss", before)?;
-        }
-        let clock = std::time::Instant::now();
-        let (m, _) = {
-            let mut phase = log.as_deref_mut().map(|l| l.phase("pretrain", 0));
-            lm::train(
-                model,
-                &windows,
-                &p.train,
-                derive_seed(seed, "pretrain"),
-                device,
-                "pre-training on text",
-                phase.as_mut().map(|f| f as lm::StepLog),
-            )?
-        };
-        tracing::info!(seconds = clock.elapsed().as_secs_f64(), windows = windows.len(), "pre-training done");
-        let after = lm::evaluate(&m, &held_out, 0, device);
-        model = crate::transfer::groove_tokens_from_bytes(m);
         finetune_from = lm::steps(windows.len(), &p.train);
-        if let Some(log) = log.as_deref_mut() {
-            log.log(finetune_from, "pretrain/eval/held_out_loss", after)?;
+        match saved.as_ref().filter(|s| s.phase == Phase::Finetune) {
+            // Resumed in fine-tuning: pre-training is done and its weights are in the checkpoint.
+            Some(s) => pretrain_held_out = s.pretrain_held_out,
+            None => {
+                let before = match &saved {
+                    Some(s) => s.pretrain_before.unwrap_or(f64::NAN),
+                    None => lm::evaluate(&model, &held_out, 0, device),
+                };
+                if let (Some(log), None) = (log.as_deref_mut(), resumed_in) {
+                    log.log(0, "pretrain/eval/held_out_loss", before)?;
+                }
+                let clock = std::time::Instant::now();
+                let m = {
+                    let mut phase = log.as_deref_mut().map(|l| l.phase("pretrain", 0));
+                    let run = lm::Run {
+                        cfg: &p.train,
+                        seed: derive_seed(seed, "pretrain"),
+                        label: "pre-training on text",
+                        loss_from: 0,
+                        dev: None,
+                    };
+                    let mut hook = checkpoints.as_deref_mut().map(|c| c.phase(Phase::Pretrain, 0, Some(before), None));
+                    let hook = hook.as_mut().map(|h| h as &mut dyn lm::EpochHook);
+                    lm::fit_with(model, &windows, &run, device, phase.as_mut().map(|f| f as lm::StepLog), hook)?.model
+                };
+                tracing::info!(seconds = clock.elapsed().as_secs_f64(), windows = windows.len(), "pre-training done");
+                let after = lm::evaluate(&m, &held_out, 0, device);
+                model = crate::transfer::groove_tokens_from_bytes(m);
+                if let Some(log) = log.as_deref_mut() {
+                    log.log(finetune_from, "pretrain/eval/held_out_loss", after)?;
+                }
+                pretrain_held_out = Some((before, after));
+            }
         }
-        pretrain_held_out = Some((before, after));
     }
     let clock = std::time::Instant::now();
     let mut phase = log.map(|l| l.phase("finetune", finetune_from));
@@ -143,7 +174,10 @@ pub fn train_transformer(
         loss_from: PROMPT_TOKENS,
         dev: dev.map(|d| (d, patience)),
     };
-    let fitted = lm::fit(model, grooves, &run, device, phase.as_mut().map(|f| f as lm::StepLog))?;
+    let mut hook =
+        checkpoints.map(|c| c.phase(Phase::Finetune, finetune_from, pretrain_held_out.map(|p| p.0), pretrain_held_out));
+    let hook = hook.as_mut().map(|h| h as &mut dyn lm::EpochHook);
+    let fitted = lm::fit_with(model, grooves, &run, device, phase.as_mut().map(|f| f as lm::StepLog), hook)?;
     tracing::info!(seconds = clock.elapsed().as_secs_f64(), model = label, epoch = fitted.best_epoch, "training done");
     Ok(Trained {
         model: fitted.model,
@@ -154,6 +188,181 @@ pub fn train_transformer(
         pretrain_unigram,
         corpus_note,
     })
+}
+
+/// The phase of `drums train` a checkpoint was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Pretrain,
+    Finetune,
+}
+
+/// What a training checkpoint's `state.json` holds in `extra`: the model's
+/// config (so a checkpoint loads like a saved model, [`load`]) and what a
+/// resumed run needs beyond the weights and Adam's moments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedRun {
+    pub model: LmConfig,
+    pub phase: Phase,
+    /// The phase's fit after its last epoch (batch-shuffler position,
+    /// counters, losses, early stopping).
+    pub fit: lm::FitState,
+    /// Held-out text loss before pre-training (with `--pretrained`).
+    pub pretrain_before: Option<f64>,
+    /// Held-out text loss before and after pre-training (fine-tuning phase).
+    pub pretrain_held_out: Option<(f64, f64)>,
+    /// Lines of `metrics.jsonl` written when the checkpoint was.
+    pub metrics_lines: usize,
+}
+
+/// The folder of a run's checkpoints (`DIR/checkpoint`).
+pub const CHECKPOINTS: &str = "checkpoint";
+
+/// The checkpoints of one `drums train` run, one folder per epoch of either
+/// phase, `DIR/checkpoint/step-N` (N the steps taken over both phases):
+/// the model, Adam's moments and `state.json`, and `best/`, the best dev
+/// epoch's weights so far. A folder is complete once its `state.json` is
+/// written (last); the older ones are deleted after that, so a kill at any
+/// moment leaves the last complete checkpoint. Each loads with [`load`]
+/// (`drums generate --model DIR/checkpoint/step-N`).
+pub struct Checkpoints {
+    dir: PathBuf,
+    metrics: PathBuf,
+    cfg: LmConfig,
+    /// The last complete checkpoint found when opened, to resume from.
+    saved: Option<SavedRun>,
+    saved_dir: Option<PathBuf>,
+}
+
+impl Checkpoints {
+    /// The checkpoints of the run in `run_dir`, the last complete one read.
+    pub fn open(run_dir: &Path, cfg: &LmConfig) -> Result<Self> {
+        let dir = run_dir.join(CHECKPOINTS);
+        let (saved, saved_dir) = match last_checkpoint(&dir)? {
+            Some((path, state)) => {
+                let saved: SavedRun = serde_json::from_value(state.extra).map_err(|e| {
+                    reprolab_core::user_error(format!("{}: not a drums train checkpoint ({e})", path.display()))
+                })?;
+                if saved.model != *cfg {
+                    reprolab_core::user_bail!("{}: holds another model size than config.toml", path.display());
+                }
+                (Some(saved), Some(path))
+            }
+            None => (None, None),
+        };
+        Ok(Self { dir, metrics: run_dir.join("metrics.jsonl"), cfg: cfg.clone(), saved, saved_dir })
+    }
+
+    /// What the last complete checkpoint holds (None: the run starts afresh).
+    pub fn saved(&self) -> Option<&SavedRun> {
+        self.saved.as_ref()
+    }
+
+    fn phase(
+        &mut self,
+        phase: Phase,
+        offset: usize,
+        pretrain_before: Option<f64>,
+        pretrain_held_out: Option<(f64, f64)>,
+    ) -> PhaseHook<'_> {
+        PhaseHook { ck: self, phase, offset, pretrain_before, pretrain_held_out }
+    }
+}
+
+/// The complete checkpoint with the most steps under `dir`, with its state.
+pub fn last_checkpoint(dir: &Path) -> Result<Option<(PathBuf, TrainState)>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
+    let mut best: Option<(usize, PathBuf)> = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(n) = name.strip_prefix("step-").and_then(|n| n.parse::<usize>().ok()) else { continue };
+        if entry.path().join("state.json").exists() && best.as_ref().is_none_or(|b| n > b.0) {
+            best = Some((n, entry.path()));
+        }
+    }
+    match best {
+        Some((_, path)) => Ok(Checkpoint::new(&path).state()?.map(|s| (path, s))),
+        None => Ok(None),
+    }
+}
+
+/// One phase's view of [`Checkpoints`], what [`lm::fit_with`] calls.
+struct PhaseHook<'a> {
+    ck: &'a mut Checkpoints,
+    phase: Phase,
+    /// Steps of the phases before this one.
+    offset: usize,
+    pretrain_before: Option<f64>,
+    pretrain_held_out: Option<(f64, f64)>,
+}
+
+impl lm::EpochHook for PhaseHook<'_> {
+    fn restore(
+        &mut self,
+        model: Lm,
+        optim: burn::optim::ModuleOptimizer,
+    ) -> Result<(Lm, burn::optim::ModuleOptimizer, Option<(lm::FitState, Option<Lm>)>)> {
+        let (Some(saved), Some(dir)) = (self.ck.saved.as_ref(), self.ck.saved_dir.as_ref()) else {
+            return Ok((model, optim, None));
+        };
+        if saved.phase != self.phase {
+            return Ok((model, optim, None));
+        }
+        let ck = Checkpoint::new(dir);
+        let model = ck.load_model(model)?;
+        let optim = ck.load_optimizer(optim)?;
+        let best = if saved.fit.best_epoch > 0 {
+            Some(Checkpoint::new(dir.join("best")).load_model(model.clone())?)
+        } else {
+            None
+        };
+        Ok((model, optim, Some((saved.fit.clone(), best))))
+    }
+
+    fn save(
+        &mut self,
+        model: &Lm,
+        optim: &burn::optim::ModuleOptimizer,
+        fit: &lm::FitState,
+        best: Option<&Lm>,
+    ) -> Result<()> {
+        let step = self.offset + fit.step;
+        let dir = self.ck.dir.join(format!("step-{step:08}"));
+        let _ = std::fs::remove_dir_all(&dir); // an incomplete one from a killed run
+        if let Some(best) = best {
+            let state =
+                TrainState { epoch: fit.best_epoch, extra: serde_json::to_value(&self.ck.cfg)?, ..Default::default() };
+            Checkpoint::new(dir.join("best")).save(best, None, &state)?;
+        }
+        let metrics_lines =
+            std::fs::read(&self.ck.metrics).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0);
+        let saved = SavedRun {
+            model: self.ck.cfg.clone(),
+            phase: self.phase,
+            fit: fit.clone(),
+            pretrain_before: self.pretrain_before,
+            pretrain_held_out: self.pretrain_held_out,
+            metrics_lines,
+        };
+        let best_dev = fit.dev_losses.iter().copied().reduce(f64::min);
+        let state = TrainState {
+            step,
+            epoch: fit.epochs,
+            best: best_dev,
+            extra: serde_json::to_value(&saved)?,
+            param_ids: vec![],
+        };
+        Checkpoint::new(&dir).save(model, Some(optim), &state)?;
+        // The new one is complete: the older ones (and leftovers of a killed run) go.
+        for entry in std::fs::read_dir(&self.ck.dir)?.flatten() {
+            if entry.path() != dir && entry.file_name().to_string_lossy().starts_with("step-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Saves `model` with its config (safetensors + state.json) into `dir`.
@@ -168,7 +377,12 @@ pub fn load(dir: &Path, device: &Device) -> Result<(Lm, LmConfig)> {
     let Some(state) = checkpoint.state()? else {
         reprolab_core::user_bail!("{}: not a saved drums model (no state.json)", dir.display())
     };
-    let cfg: LmConfig = serde_json::from_value(state.extra)
+    // A training checkpoint holds the config beside its resume state.
+    let extra = match state.extra.get("phase").and(state.extra.get("model")) {
+        Some(model) => model.clone(),
+        None => state.extra,
+    };
+    let cfg: LmConfig = serde_json::from_value(extra)
         .map_err(|e| reprolab_core::user_error(format!("{}: state.json has no model config ({e})", dir.display())))?;
     let model = checkpoint.load_model(cfg.init(device))?;
     Ok((model, cfg))
@@ -299,6 +513,66 @@ struct TrainSettings<'a> {
 /// `out` must be empty or new unless `req.overwrite`; it is claimed once
 /// the grooves are read, before any training.
 pub fn train_command(req: &TrainRequest) -> Result<TrainSummary> {
+    train_in(req, None)
+}
+
+/// What `drums train --resume DIR` found.
+#[derive(Debug, Clone)]
+pub enum Resumed {
+    /// The run continued from its last checkpoint (or from the start, when
+    /// it died before its first) and finished.
+    Trained(TrainSummary),
+    /// The run had finished already; its `report.json` result.
+    Finished(serde_json::Value),
+}
+
+/// The flags a `drums train` folder's `config.toml` records.
+#[derive(Debug, serde::Deserialize)]
+struct Recorded {
+    preset: Preset,
+    pretrained: bool,
+    seed: u64,
+    grooves: Option<PathBuf>,
+    data: Option<PathBuf>,
+}
+
+/// `reprolab drums train --resume DIR`: continues the run in `dir` from its
+/// last complete checkpoint with the settings the folder records; its
+/// final model, losses and `metrics.jsonl` are the uninterrupted run's.
+/// Refuses a folder that is not a `drums train` folder, or whose settings
+/// the preset no longer gives.
+pub fn resume_command(dir: &Path) -> Result<Resumed> {
+    use reprolab_core::run_folder::{Resume, TrainRecord};
+    let (r, record): (Recorded, _) = match TrainRecord::for_resume(dir, crate::METHOD.name, "train")? {
+        Resume::Finished(result) => return Ok(Resumed::Finished(result)),
+        Resume::Unfinished(r, record) => (r, record),
+    };
+    let req = TrainRequest {
+        preset: r.preset,
+        data: r.data.as_deref(),
+        grooves: r.grooves.as_deref(),
+        pretrained: r.pretrained,
+        seed: r.seed,
+        out: dir,
+        overwrite: true,
+    };
+    train_in(&req, Some(&*record)).map(Resumed::Trained)
+}
+
+/// The first `n` records of the `metrics.jsonl` at `path` (what a run had
+/// logged when its checkpoint was written).
+fn logged_before(path: &Path, n: usize) -> Result<Vec<reprolab_core::train::metrics_log::MetricRecord>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .take(n)
+        .map(|line| {
+            serde_json::from_str(line)
+                .map_err(|e| reprolab_core::user_error(format!("{}: a torn line ({e})", path.display())))
+        })
+        .collect()
+}
+
+fn train_in(req: &TrainRequest, resume: Option<&reprolab_core::run_folder::TrainRecord>) -> Result<TrainSummary> {
     let cfg: Config = registry::preset_config("drums", req.preset)?;
     // The paper's grooves come with its dev split (early stopping); a
     // folder of grooves has none, so it trains every epoch.
@@ -329,11 +603,48 @@ pub fn train_command(req: &TrainRequest) -> Result<TrainSummary> {
         train: &cfg.train,
         pretrain,
     };
-    let folder = TrainFolder::open(crate::METHOD.name, "train", req.out, req.overwrite, &settings, &[req.seed])?;
-    let mut metrics = folder.metrics()?;
+    let (folder, mut metrics, mut checkpoints) = match resume {
+        None => {
+            let folder =
+                TrainFolder::open(crate::METHOD.name, "train", req.out, req.overwrite, &settings, &[req.seed])?;
+            // --overwrite: an earlier run's checkpoints must not be resumed from.
+            let _ = std::fs::remove_dir_all(req.out.join(CHECKPOINTS));
+            let metrics = folder.metrics()?;
+            (folder, metrics, Checkpoints::open(req.out, &cfg.model)?)
+        }
+        Some(record) => {
+            let mut now = serde_json::to_value(&settings)?;
+            now["out"] = record.config["out"].clone();
+            if now != record.config {
+                reprolab_core::user_bail!(
+                    "{}: trained with settings the {:?} preset no longer gives (see its config.toml); train it afresh",
+                    req.out.display(),
+                    req.preset
+                );
+            }
+            let checkpoints = Checkpoints::open(req.out, &cfg.model)?;
+            let n = checkpoints.saved().map_or(0, |s| s.metrics_lines);
+            let kept = logged_before(&req.out.join("metrics.jsonl"), n)?;
+            let folder = TrainFolder::open(crate::METHOD.name, "train", req.out, true, &settings, &[req.seed])?;
+            let mut metrics = folder.metrics()?;
+            for r in kept {
+                metrics.log(r.step, &r.name, r.value.unwrap_or(f64::NAN))?;
+            }
+            (folder, metrics, checkpoints)
+        }
+    };
     let ad = reprolab_core::device::default_device().autodiff();
     let recipe = Recipe { model: &cfg.model, train: &cfg.train, pretrain, patience: cfg.patience };
-    let trained = train_transformer(&recipe, &seqs, dev.as_deref(), req.seed, &ad, "training", Some(&mut metrics))?;
+    let trained = train_transformer_with(
+        &recipe,
+        &seqs,
+        dev.as_deref(),
+        req.seed,
+        &ad,
+        "training",
+        Some(&mut metrics),
+        Some(&mut checkpoints),
+    )?;
     save(&trained.model, &cfg.model, req.out)?;
     let summary = TrainSummary {
         grooves: seqs.len(),

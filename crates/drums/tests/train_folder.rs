@@ -28,14 +28,18 @@ fn series(records: &[MetricRecord], name: &str) -> Vec<(usize, f64)> {
     records.iter().filter(|r| r.name == name).map(|r| (r.step, r.value.expect("a finite value"))).collect()
 }
 
+/// Every file under `dir` (the checkpoint folder's too), by its path under `dir`.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut all: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let path = e.unwrap().path();
-            (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())
-        })
-        .collect();
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            all.extend(files(&path).into_iter().map(|(n, b)| (format!("{name}/{n}"), b)));
+        } else {
+            all.push((name, std::fs::read(&path).unwrap()));
+        }
+    }
     all.sort();
     all
 }
@@ -96,6 +100,12 @@ fn train_writes_its_settings_metrics_and_record_and_refuses_a_used_folder() {
     drums::model::load(&out, &reprolab_core::device::default_device()).unwrap();
 
     let before = files(&out);
+    // The checkpoint after the last of the 20 epochs of 5 steps stays beside the model.
+    assert!(
+        before.iter().any(|(n, _)| n == "checkpoint/step-00000100/state.json"),
+        "{:?}",
+        before.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
     let err = train(&["--grooves", g, "--out", o, "--seed", "4"]).unwrap_err();
     assert!(reprolab_core::is_user_error(&err), "{err:#}");
     assert_eq!(err.to_string(), format!("{o}: exists and is not empty; pass --overwrite to write into it"));

@@ -41,14 +41,14 @@ pub enum Command {
 /// The arguments of `reprolab fair-kd train`, as typed.
 #[derive(clap::Args, Debug)]
 pub struct TrainOptions {
-    #[arg(long, value_name = "FILE")]
-    pub nodes: PathBuf,
-    #[arg(long, value_name = "FILE")]
-    pub edges: PathBuf,
-    #[arg(long, value_name = "COL")]
-    pub label: String,
-    #[arg(long, value_name = "COL")]
-    pub sensitive: String,
+    #[arg(long, value_name = "FILE", required_unless_present = "resume")]
+    pub nodes: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", required_unless_present = "resume")]
+    pub edges: Option<PathBuf>,
+    #[arg(long, value_name = "COL", required_unless_present = "resume")]
+    pub label: Option<String>,
+    #[arg(long, value_name = "COL", required_unless_present = "resume")]
+    pub sensitive: Option<String>,
     /// gcn or sage.
     #[arg(long, value_enum, default_value = "gcn")]
     pub teacher: TeacherKind,
@@ -74,6 +74,13 @@ pub struct TrainOptions {
     /// Write into a non-empty --out.
     #[arg(long)]
     pub overwrite: bool,
+    /// Continue the killed run in DIR (a `train` --out) from its last checkpoint, with the
+    /// settings DIR records; no other setting may be given with it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "nodes", "edges", "label", "sensitive", "teacher", "student", "objective", "alpha", "proxy",
+        "seed", "out", "overwrite",
+    ])]
+    pub resume: Option<PathBuf>,
 }
 
 impl MethodCli for Command {
@@ -100,16 +107,32 @@ fn bias(predictions: &std::path::Path, json: bool) -> Result<ExitCode> {
 
 /// `reprolab fair-kd train`.
 fn train(a: TrainOptions, json: bool) -> Result<ExitCode> {
-    existing([a.nodes.as_path(), a.edges.as_path()])?;
+    if let Some(dir) = &a.resume {
+        existing([dir.as_path()])?;
+        let (args, teacher, student) = match crate::train::resume_request(dir)? {
+            crate::train::ResumeRequest::Finished => {
+                reprolab_core::cli::emit(&format!("{}: the run already finished; nothing to resume\n", dir.display()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            crate::train::ResumeRequest::Continue(parts) => *parts,
+        };
+        existing([args.nodes.as_path(), args.edges.as_path()])?;
+        let report = crate::train::resume_command(&args, &teacher, &student)?;
+        return print_report(json, &report, &args.out);
+    }
+    let (Some(nodes), Some(edges), Some(label), Some(sensitive)) = (a.nodes, a.edges, a.label, a.sensitive) else {
+        reprolab_core::user_bail!("--nodes, --edges, --label and --sensitive are required (or --resume DIR)");
+    };
+    existing([nodes.as_path(), edges.as_path()])?;
     if !(a.alpha.is_finite() && a.alpha >= 0.0) {
         reprolab_core::user_bail!("--alpha must be a non-negative number, got {}", a.alpha);
     }
     let out = a.out.unwrap_or_else(|| default_out("fair-kd"));
     let args = crate::train::TrainArgs {
-        nodes: a.nodes,
-        edges: a.edges,
-        label: a.label,
-        sensitive: a.sensitive,
+        nodes,
+        edges,
+        label,
+        sensitive,
         teacher: a.teacher,
         student: a.student,
         objective: a.objective,
@@ -120,7 +143,12 @@ fn train(a: TrainOptions, json: bool) -> Result<ExitCode> {
         overwrite: a.overwrite,
     };
     let report = crate::train::train_command(&args)?;
-    emit_json_or_text(json, &report, || {
+    print_report(json, &report, &out)
+}
+
+/// What `train` prints once it finished.
+fn print_report(json: bool, report: &crate::train::TrainReport, out: &std::path::Path) -> Result<ExitCode> {
+    emit_json_or_text(json, report, || {
         let row = |name: &str, m: &Metrics| {
             format!(
                 "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |\n",

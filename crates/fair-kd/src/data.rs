@@ -122,6 +122,19 @@ fn standardise_keeping_sensitive(features: &mut [f32], d: usize, s_col: usize, s
     }
 }
 
+/// Refuses features that scaling made non-finite (finite inputs near the
+/// float32 limit overflow a variance or a row sum's inverse), so no NaN
+/// reaches training silently; `shown` names the file.
+fn finite_after_scaling(features: &[f32], d: usize, shown: &str) -> Result<()> {
+    if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+        user_bail!(
+            "{shown}: line {}: features overflow float32 once scaled (values too large or rows summing to ~0)",
+            i / d.max(1) + 2
+        );
+    }
+    Ok(())
+}
+
 /// Divides every row by its sum, as the official `normalize` (rows summing
 /// to 0 stay 0).
 pub fn row_normalise(features: &mut [f32], d: usize) {
@@ -192,6 +205,7 @@ pub fn from_csv(path: &Path, label: &str, sensitive: &str, thresh: f64, scaling:
         FeatureScaling::RowNormalise => row_normalise(&mut features, d),
         FeatureScaling::Standardise => standardise_keeping_sensitive(&mut features, d, s_col, &sens),
     }
+    finite_after_scaling(&features, d, &shown.to_string())?;
     let name = path.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
     Ok(FairGraph { name, features, n, d, labels, sensitive: sens, edges })
 }
@@ -239,7 +253,12 @@ pub fn from_user_files_with_ids(
         labels.push(binary(l_col)?);
         sens.push(binary(s_col)?);
         for &c in &feature_cols {
-            features.push(num(c)? as f32);
+            // Features are f32 in the models: 1e300 is finite in f64 but inf once stored.
+            let v = num(c)? as f32;
+            if !v.is_finite() {
+                user_bail!("{at}: '{}' is outside the float32 range", &headers[c]);
+            }
+            features.push(v);
         }
     }
     let (n, d) = (labels.len(), feature_cols.len());
@@ -254,9 +273,10 @@ pub fn from_user_files_with_ids(
         let record = record.map_err(|e| reprolab_core::user_error(format!("{eshown}: line {line}: {e}")))?;
         let node = |k: usize| -> Result<usize> {
             let raw = record.get(k).unwrap_or("");
-            ids.get(raw)
-                .copied()
-                .ok_or_else(|| reprolab_core::user_error(format!("{eshown}: line {line}: unknown node id '{raw}'")))
+            ids.get(raw).copied().ok_or_else(|| {
+                // Named with the nodes file: the id may be missing there rather than mistyped here.
+                reprolab_core::user_error(format!("{eshown}: line {line}: unknown node id '{raw}' (not in {shown})"))
+            })
         };
         let (a, b) = (node(0)?, node(1)?);
         if a == b {
@@ -266,9 +286,16 @@ pub fn from_user_files_with_ids(
             user_bail!("{eshown}: line {line}: duplicate edge");
         }
     }
+    // An edge list with no edges (an empty file, a header alone) is almost
+    // certainly the wrong file: the teacher is a graph network, and on a
+    // graph without edges it would silently become an MLP.
+    if seen.is_empty() {
+        user_bail!("{eshown}: no edges (the file has no data rows); give the graph's node-id pairs, one per line");
+    }
     let edges = undirected(&seen.into_iter().collect::<Vec<_>>());
     let s_feature = feature_cols.iter().position(|&c| c == s_col).expect("the sensitive column is a feature");
     standardise_keeping_sensitive(&mut features, d, s_feature, &sens);
+    finite_after_scaling(&features, d, &shown.to_string())?;
     let name = nodes.file_stem().map_or_else(|| "graph".into(), |s| s.to_string_lossy().to_string());
     Ok((FairGraph { name, features, n, d, labels, sensitive: sens, edges }, node_ids))
 }

@@ -124,9 +124,10 @@ pub const METHOD: Method = Method {
     summarise,
     resources: Resources::SMALL,
     complete: true,
-    commands: Some(Commands::of::<crate::cli::Command>(
-        "Paper 10 tools: group-fairness gaps of a classifier's predictions.",
-    )),
+    commands: Some(
+        Commands::of::<crate::cli::Command>("Paper 10 tools: group-fairness gaps of a classifier's predictions.")
+            .with_fixtures(crate::fixtures::fixtures),
+    ),
     export: None,
 };
 

@@ -49,6 +49,7 @@ pub mod cli;
 pub mod data;
 pub mod experiment;
 pub mod fairness;
+pub mod fixtures;
 pub mod graph;
 pub mod reliant;
 pub mod students;

@@ -313,7 +313,23 @@ pub fn train_student(
     setup: &DistillSetup,
     spec: &StudentSpec,
     seed: u64,
+    log: Option<crate::teachers::StepLog>,
+) -> Result<TrainedStudent> {
+    train_student_resumable(setup, spec, seed, log, None)
+}
+
+/// [`train_student`] that checkpoints every `ckpt.every` epochs (and after
+/// the last) and continues from the checkpoint in `ckpt.dir`: the student,
+/// its optimiser, the proxy and its optimiser, the best student with its
+/// epoch and accuracy; burn's generator is reseeded at each checkpoint (see
+/// [`crate::teachers::train_teacher_resumable`]). The student's input of
+/// step `ckpt.first_step + epoch` is poisoned when the fault injection names it.
+pub fn train_student_resumable(
+    setup: &DistillSetup,
+    spec: &StudentSpec,
+    seed: u64,
     mut log: Option<crate::teachers::StepLog>,
+    ckpt: Option<&crate::teachers::LoopCheckpoints>,
 ) -> Result<TrainedStudent> {
     let DistillSetup { graph: g, split, teacher_p, config: cfg } = *setup;
     let plain = reprolab_core::device::default_device();
@@ -349,12 +365,33 @@ pub fn train_student(
         accuracy_of(g, &p, &split.validation)
     };
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, &format!("{} student", spec.kind.name()));
-    if let Some(log) = log.as_mut() {
+    let (mut best, mut best_epoch, mut best_acc) = (None, 0, f64::NEG_INFINITY);
+    let mut start = 0;
+    if let Some(ck) = ckpt
+        && let Some(st) = ck.latest()?
+    {
+        student = ck.part(st.epoch, "student").load_model(student)?;
+        optim = ck.part(st.epoch, "student").load_optimizer(optim)?;
+        if let Some(p) = proxy_module.take() {
+            proxy_module = Some(ck.part(st.epoch, "proxy").load_model(p)?);
+            proxy_optim = ck.part(st.epoch, "proxy").load_optimizer(proxy_optim)?;
+        }
+        if st.has_best {
+            best = Some(ck.part(st.epoch, "best").load_model(student.clone())?);
+        }
+        (best_epoch, best_acc, start) = (st.best_epoch, st.best_acc, st.epoch);
+        ck.reseed(&ad, st.epoch);
+    }
+    bar.set_position(start as u64);
+    if let Some(log) = log.as_mut()
+        && start == 0
+    {
         log(0, "lr", cfg.optimizer.lr())?;
     }
-    let (mut best, mut best_epoch, mut best_acc) = (None, 0, f64::NEG_INFINITY);
-    for epoch in 0..cfg.epochs {
-        let probs = student.probabilities_of_inputs(student_input(&proxy_module, &student), &adj);
+    for epoch in start..cfg.epochs {
+        let step = ckpt.map_or(0, |c| c.first_step) + epoch;
+        let input = reprolab_core::train::fault::poison_batch(student_input(&proxy_module, &student), step);
+        let probs = student.probabilities_of_inputs(input, &adj);
         if epoch > 0 {
             // The state after `epoch` steps, as the official loop scores it.
             let acc = validation_accuracy(&probs);
@@ -378,7 +415,7 @@ pub fn train_student(
         if let Some(log) = log.as_mut() {
             log(epoch, "loss", f64::from(value))?;
         }
-        reprolab_core::train::check_finite(value, epoch, "student")?;
+        reprolab_core::train::check_finite(value, step, "student")?;
         let grads = GradientsParams::from_grads(loss.backward(), &student);
         student = optim.step(cfg.optimizer.lr(), student, grads);
         // The adversary, against the updated student: per-node proxy
@@ -393,6 +430,20 @@ pub fn train_student(
             let grads = GradientsParams::from_grads(loss.backward(), &p);
             proxy_module = Some(proxy_optim.step(cfg.optimizer.lr(), p, grads));
         }
+        if let Some(ck) = ckpt
+            && ck.due(epoch + 1, cfg.epochs)
+        {
+            let st = crate::teachers::LoopState { epoch: epoch + 1, best_acc, best_epoch, has_best: best.is_some() };
+            ck.part(st.epoch, "student").save(&student, Some(&optim), &st.train_state())?;
+            if let Some(p) = &proxy_module {
+                ck.part(st.epoch, "proxy").save(p, Some(&proxy_optim), &st.train_state())?;
+            }
+            if let Some(b) = &best {
+                ck.part(st.epoch, "best").save(b, None, &st.train_state())?;
+            }
+            ck.commit(&st)?;
+            ck.reseed(&ad, st.epoch);
+        }
         bar.inc(1);
     }
     // The final state, scored like the others.
@@ -406,6 +457,37 @@ pub fn train_student(
     bar.finish_and_clear();
     let student = best.expect("at least one epoch");
     Ok(TrainedStudent { student, proxy: proxy_module, best_epoch, best_validation_accuracy: best_acc })
+}
+
+/// The student of the newest checkpoint in `ckpt` (a stopped or killed
+/// `train` run's last good one): its best student so far (the current one
+/// before any was kept) with the proxy of that epoch, ready for
+/// [`evaluate_student`]; None when there is no checkpoint.
+pub fn load_student_checkpoint(
+    setup: &DistillSetup,
+    spec: &StudentSpec,
+    seed: u64,
+    ckpt: &crate::teachers::LoopCheckpoints,
+) -> Result<Option<TrainedStudent>> {
+    let Some(st) = ckpt.latest()? else { return Ok(None) };
+    let g = setup.graph;
+    let ad = reprolab_core::device::default_device().autodiff();
+    let template = Student::new(spec.kind, g.d, setup.config.hidden, &ad);
+    let part = if st.has_best { "best" } else { "student" };
+    let student = ckpt.part(st.epoch, part).load_model(template)?;
+    let cols = proxied_columns(g);
+    let proxy = if spec.proxy && spec.regularises() {
+        let p = Proxy {
+            values: Param::from_tensor(Tensor::from_data(
+                TensorData::new(proxy_start(g.n, cols, seed), [g.n, cols]),
+                &ad,
+            )),
+        };
+        Some(ckpt.part(st.epoch, "proxy").load_model(p)?)
+    } else {
+        None
+    };
+    Ok(Some(TrainedStudent { student, proxy, best_epoch: st.best_epoch, best_validation_accuracy: st.best_acc }))
 }
 
 /// How many trailing feature columns the proxy replaces: two, as the

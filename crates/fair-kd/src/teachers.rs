@@ -11,7 +11,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use reprolab_core::nn::{GraphConv, NormalisedAdjacency};
 use reprolab_core::registry::Validate;
-use reprolab_core::train::OptimizerConfig;
+use reprolab_core::train::{Checkpoint, OptimizerConfig};
 use serde::{Deserialize, Serialize};
 
 /// The graph as tensors, built once per device.
@@ -193,11 +193,30 @@ pub type StepLog<'a> = &'a mut dyn FnMut(usize, &str, f64) -> Result<()>;
 /// With `log`: `lr` once, each epoch's `loss` and the validation accuracy
 /// after its step (`eval/validation_accuracy`), one step per epoch.
 pub fn train_teacher<M: NodeModel>(
+    model: M,
+    inputs: &TeacherInputs,
+    cfg: &TeacherConfig,
+    label: &str,
+    log: Option<StepLog>,
+) -> Result<M> {
+    train_teacher_resumable(model, inputs, cfg, label, log, None)
+}
+
+/// [`train_teacher`] that checkpoints every `ckpt.every` epochs (and after
+/// the last) into `ckpt.dir` and continues from the checkpoint there: the
+/// `train` command's `--resume`. The model, the optimiser, the best model
+/// and its accuracy are saved; burn's global generator (dropout) cannot be,
+/// so it is reseeded from the run seed and the epoch at every checkpoint,
+/// by the uninterrupted and the resumed run alike (without `ckpt` it is not,
+/// so the experiments are unchanged). Epoch `e`'s input features are
+/// poisoned when the fault injection names step `e`.
+pub fn train_teacher_resumable<M: NodeModel>(
     mut model: M,
     inputs: &TeacherInputs,
     cfg: &TeacherConfig,
     label: &str,
     mut log: Option<StepLog>,
+    ckpt: Option<&LoopCheckpoints>,
 ) -> Result<M> {
     let TeacherInputs { graph: g, train_graph: graph, eval_graph: plain, split } = *inputs;
     let device = graph.features.device();
@@ -207,17 +226,44 @@ pub fn train_teacher<M: NodeModel>(
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut optim = cfg.optimizer.build();
     let (mut best, mut best_acc) = (None, -1.0);
+    let mut start = 0;
+    if let Some(ck) = ckpt
+        && let Some(st) = ck.latest()?
+    {
+        model = ck.part(st.epoch, "model").load_model(model)?;
+        optim = ck.part(st.epoch, "model").load_optimizer(optim)?;
+        if st.has_best {
+            best = Some(ck.part(st.epoch, "best").load_model(model.clone())?);
+        }
+        (best_acc, start) = (st.best_acc, st.epoch);
+        ck.reseed(&device, st.epoch);
+    }
     let bar = reprolab_core::progress::bar(cfg.epochs as u64, label);
-    if let Some(log) = log.as_mut() {
+    bar.set_position(start as u64);
+    if let Some(log) = log.as_mut()
+        && start == 0
+    {
         log(0, "lr", cfg.optimizer.lr())?;
     }
-    for epoch in 0..cfg.epochs {
+    for epoch in start..cfg.epochs {
+        let poisoned;
+        let step = ckpt.map_or(0, |c| c.first_step) + epoch;
+        let graph = if reprolab_core::train::fault::is_poisoned(step) {
+            poisoned = GraphTensors {
+                features: reprolab_core::train::fault::poison_batch(graph.features.clone(), step),
+                normalised: graph.normalised.clone(),
+                mean: graph.mean.clone(),
+            };
+            &poisoned
+        } else {
+            graph
+        };
         let loss = loss_fn.forward(model.logits(graph).select(0, train.clone()), y.clone());
         let value: f32 = loss.clone().into_scalar();
         if let Some(log) = log.as_mut() {
             log(epoch, "loss", f64::from(value))?;
         }
-        reprolab_core::train::check_finite(value, epoch, label)?;
+        reprolab_core::train::check_finite(value, step, label)?;
         let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(cfg.optimizer.lr(), model, grads);
         let acc = accuracy_on(&model, g, plain, &split.validation);
@@ -228,10 +274,107 @@ pub fn train_teacher<M: NodeModel>(
             best_acc = acc;
             best = Some(model.clone());
         }
+        if let Some(ck) = ckpt
+            && ck.due(epoch + 1, cfg.epochs)
+        {
+            let st = LoopState { epoch: epoch + 1, best_acc, best_epoch: 0, has_best: best.is_some() };
+            ck.part(st.epoch, "model").save(&model, Some(&optim), &st.train_state())?;
+            if let Some(b) = &best {
+                ck.part(st.epoch, "best").save(b, None, &st.train_state())?;
+            }
+            ck.commit(&st)?;
+            ck.reseed(&device, st.epoch);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(best.unwrap_or(model))
+}
+
+/// Where a resumable training loop (teacher or student) checkpoints:
+/// `dir/epoch-N/<part>/` (core [`Checkpoint`]s: model, optimiser, the best
+/// model) and `dir/latest.json`, written last and atomically, naming the
+/// newest complete `epoch-N` (older ones are removed after it), so a kill
+/// at any moment leaves one complete checkpoint.
+#[derive(Debug, Clone)]
+pub struct LoopCheckpoints {
+    pub dir: std::path::PathBuf,
+    /// Checkpoint every this many epochs (and after the last).
+    pub every: usize,
+    /// The run seed (burn's generator is reseeded from it at checkpoints).
+    pub seed: u64,
+    /// Names the reseeding stream (`teacher`, `student`).
+    pub stream: &'static str,
+    /// The command's step of the loop's epoch 0 (the `metrics.jsonl` step
+    /// axis): the fault injection and the non-finite guard count from it.
+    pub first_step: usize,
+}
+
+/// `latest.json` of a [`LoopCheckpoints`] folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Epochs done.
+    pub epoch: usize,
+    /// The best validation accuracy so far and the epoch it was reached (early-stopping state).
+    pub best_acc: f64,
+    pub best_epoch: usize,
+    /// Whether `best/` holds a model.
+    pub has_best: bool,
+}
+
+impl LoopState {
+    pub(crate) fn train_state(&self) -> reprolab_core::train::checkpoint::TrainState {
+        reprolab_core::train::checkpoint::TrainState {
+            step: self.epoch,
+            epoch: self.epoch,
+            best: Some(self.best_acc),
+            ..Default::default()
+        }
+    }
+}
+
+impl LoopCheckpoints {
+    /// The checkpoint of `part` after `epoch` epochs.
+    pub fn part(&self, epoch: usize, part: &str) -> Checkpoint {
+        Checkpoint::new(self.dir.join(format!("epoch-{epoch:06}")).join(part))
+    }
+
+    /// Whether to checkpoint after `done` of `total` epochs.
+    pub fn due(&self, done: usize, total: usize) -> bool {
+        done.is_multiple_of(self.every.max(1)) || done == total
+    }
+
+    /// The newest complete checkpoint's state (None: none yet).
+    pub fn latest(&self) -> Result<Option<LoopState>> {
+        let path = self.dir.join("latest.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| reprolab_core::user_error(format!("{}: cannot read ({e})", path.display())))?;
+        let st = serde_json::from_str(&text)
+            .map_err(|e| reprolab_core::user_error(format!("{}: corrupt training state ({e})", path.display())))?;
+        Ok(Some(st))
+    }
+
+    /// Marks `st`'s checkpoint (its parts already written) the newest and
+    /// removes the older ones.
+    pub fn commit(&self, st: &LoopState) -> Result<()> {
+        reprolab_core::report::write_bytes_atomic(&self.dir.join("latest.json"), serde_json::to_vec_pretty(st)?)?;
+        let keep = format!("epoch-{:06}", st.epoch);
+        for entry in std::fs::read_dir(&self.dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("epoch-") && name != keep {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reseeds burn's generator for the epochs after `epoch`.
+    pub fn reseed(&self, device: &Device, epoch: usize) {
+        device.seed(reprolab_core::rng::derive_seed(self.seed, &format!("{}-resume-{epoch}", self.stream)));
+    }
 }
 
 /// P(y = 1) of every node, without dropout or gradients (`plain`: the

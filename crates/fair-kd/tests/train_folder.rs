@@ -54,14 +54,22 @@ fn steps(records: &[MetricRecord], name: &str) -> Vec<usize> {
     series(records, name).into_iter().map(|s| s.0).collect()
 }
 
+/// Every file under `dir` (the checkpoints under `resume/` included), by
+/// path relative to `dir`, with its bytes.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut all: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
+    fn walk(root: &Path, dir: &Path, all: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
             let path = e.unwrap().path();
-            (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())
-        })
-        .collect();
+            if path.is_dir() {
+                walk(root, &path, all);
+            } else {
+                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                all.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut all = Vec::new();
+    walk(dir, dir, &mut all);
     all.sort();
     all
 }

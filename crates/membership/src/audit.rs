@@ -222,6 +222,10 @@ fn read_npz(path: &Path) -> Result<ModelFile> {
     };
     let n = label.data.len();
     let [rows, c] = outputs.shape[..] else { user_bail!("{shown}: outputs must be [n, C], got {:?}", outputs.shape) };
+    // As the CSV reader: an attack compares classes, and rows of 0 classes cannot be chunked.
+    if c < 2 {
+        user_bail!("{shown}: needs at least two classes of outputs, got [{rows}, {c}]");
+    }
     let wrong_len = |a: &Option<Array64>| a.as_ref().is_some_and(|a| a.data.len() != n);
     if rows != n || id.data.len() != n || wrong_len(&member) || wrong_len(&population) {
         user_bail!("{shown}: arrays disagree on the number of examples");
@@ -244,6 +248,10 @@ fn read_npz(path: &Path) -> Result<ModelFile> {
     let (members, population) = (flags(member, "member")?, flags(population, "population")?);
     if label.data.iter().any(|&v| v < 0.0 || v.fract() != 0.0) {
         user_bail!("{shown}: 'label' must hold class indices");
+    }
+    // Ids are printed into scores.csv and matched across shadow files: "NaN" or "inf" would be no id.
+    if id.data.iter().any(|v| !v.is_finite()) {
+        user_bail!("{shown}: 'id' contains NaN or infinite values");
     }
     Ok(ModelFile {
         ids: id.data.iter().map(|v| format!("{v}")).collect(),

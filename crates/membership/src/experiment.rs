@@ -135,9 +135,10 @@ pub const METHOD: Method = Method {
     summarise,
     resources: Resources::SMALL,
     complete: true,
-    commands: Some(Commands::of::<crate::cli::Command>(
-        "Paper 3 tools: audit your own model's outputs for membership leakage.",
-    )),
+    commands: Some(
+        Commands::of::<crate::cli::Command>("Paper 3 tools: audit your own model's outputs for membership leakage.")
+            .with_fixtures(crate::fixtures::fixtures),
+    ),
     export: None,
 };
 

@@ -70,6 +70,7 @@ pub mod distill;
 pub mod dp;
 pub mod epsilon;
 pub mod experiment;
+pub mod fixtures;
 pub mod generative;
 pub mod paired;
 mod pool;

@@ -197,6 +197,9 @@ impl ModelOutputs {
                 labels.shape
             );
         }
+        if m == 0 || n == 0 {
+            reprolab_core::user_bail!("{shown}: needs at least one model and one example, got {:?}", logits.shape);
+        }
         if logits.data.iter().any(|v| !v.is_finite()) {
             reprolab_core::user_bail!("{shown}: 'logits' contains NaN or infinite values");
         }
@@ -226,6 +229,10 @@ impl ModelOutputs {
             members: members.data.iter().map(|&v| v == 1.0).collect(),
             labels: labels.data.iter().map(|&v| v as usize).collect(),
             robustness: match arrays.remove("robustness") {
+                // A share of noisy copies labelled correctly: NaN or 2 would rank examples silently wrong.
+                Some(r) if r.shape == [m, n] && r.data.iter().any(|v| !(0.0..=1.0).contains(v)) => {
+                    reprolab_core::user_bail!("{shown}: 'robustness' must hold shares in [0, 1]")
+                }
                 Some(r) if r.shape == [m, n] => r.data,
                 Some(r) => reprolab_core::user_bail!("{shown}: 'robustness' must be [{m}, {n}], got {:?}", r.shape),
                 None => Vec::new(),

@@ -64,7 +64,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub env: Option<String>,
     /// Dataset file(s), .hdf5/.h5 (D4RL, Minari) or .npz; several are concatenated into a mixed dataset.
-    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    #[arg(long, required_unless_present = "resume", num_args = 1.., value_name = "FILE")]
     pub dataset: Vec<PathBuf>,
     /// bc, td3-bc, td3-rkl (the paper's method), td3-rkl-global, td3-mse-adaptive or iql (implicit
     /// Q-learning with CORL's settings; --alpha and --mdn-steps do not apply to it).
@@ -95,6 +95,13 @@ pub struct TrainArgs {
     /// Write into a non-empty --out.
     #[arg(long)]
     pub overwrite: bool,
+    /// Continue the killed run in DIR (a `train` --out) from its last checkpoint, with the
+    /// settings DIR records; no other setting may be given with it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "env", "dataset", "algo", "steps", "alpha", "hidden", "mdn_steps", "eval_every",
+        "eval_episodes", "seed", "out", "overwrite",
+    ])]
+    pub resume: Option<PathBuf>,
 }
 
 impl MethodCli for Command {
@@ -121,6 +128,19 @@ fn dataset(env: &str, episodes: usize, seed: u64, out: &std::path::Path) -> Resu
 
 /// `reprolab offline-rl train`.
 fn train(a: TrainArgs) -> Result<ExitCode> {
+    if let Some(dir) = &a.resume {
+        existing([dir.as_path()])?;
+        let req = match tools::resume_request(dir)? {
+            tools::ResumeRequest::Finished => {
+                emit(&format!("{}: the run already finished; nothing to resume\n", dir.display()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            tools::ResumeRequest::Continue(req) => req,
+        };
+        existing(req.datasets.iter().map(PathBuf::as_path))?;
+        let meta = tools::resume_command(&req)?;
+        return report_trained(&req, &meta);
+    }
     existing(a.dataset.iter().map(PathBuf::as_path))?;
     if a.steps == 0 || a.hidden == 0 {
         reprolab_core::user_bail!("--steps and --hidden must be at least 1");
@@ -140,6 +160,12 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
         overwrite: a.overwrite,
     };
     let meta = tools::train_command(&req)?;
+    report_trained(&req, &meta)
+}
+
+/// What `train` prints once it finished.
+fn report_trained(req: &tools::TrainRequest, meta: &tools::PolicyMeta) -> Result<ExitCode> {
+    let out = &req.out;
     let what = match (&meta.env, meta.curve.last()) {
         (Some(env), Some((_, ret))) => format!("on {env}: {} updates, last evaluation return {ret:.2}", req.steps),
         _ => format!("on {}: {} updates, not evaluated (no --env)", meta.datasets.join(" + "), req.steps),

@@ -89,9 +89,12 @@ pub const METHOD: Method = Method {
     summarise,
     resources: Resources::SMALL,
     complete: true,
-    commands: Some(Commands::of::<crate::cli::Command>(
-        "Paper 1 tools: write a behaviour dataset, train an offline RL policy from dataset files, evaluate it.",
-    )),
+    commands: Some(
+        Commands::of::<crate::cli::Command>(
+            "Paper 1 tools: write a behaviour dataset, train an offline RL policy from dataset files, evaluate it.",
+        )
+        .with_fixtures(crate::fixtures::fixtures),
+    ),
     export: Some(crate::export::export_pytorch),
 };
 

@@ -28,10 +28,24 @@ pub fn load(path: &Path) -> Result<Dataset> {
 
 /// Loads several files and concatenates them (a mixed dataset).
 pub fn load_mixed(paths: &[impl AsRef<Path>]) -> Result<Dataset> {
-    let mut parts = Vec::new();
+    let mut parts: Vec<Dataset> = Vec::new();
     for p in paths {
         let mut d = load(p.as_ref())?;
         d.sources = vec![p.as_ref().display().to_string()];
+        // Checked here, not only in `Dataset::concat`, so the error names both files.
+        if let Some(first) = parts.first()
+            && (first.obs_dim, first.act_dim) != (d.obs_dim, d.act_dim)
+        {
+            reprolab_core::user_bail!(
+                "{}: observation/action sizes {}/{} differ from {}'s {}/{}; cannot mix them",
+                d.sources[0],
+                d.obs_dim,
+                d.act_dim,
+                first.sources[0],
+                first.obs_dim,
+                first.act_dim
+            );
+        }
         parts.push(d);
     }
     Dataset::concat(&parts)

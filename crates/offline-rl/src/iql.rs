@@ -136,10 +136,10 @@ pub struct LogStd {
 pub struct IqlParts {
     /// `V(s)`: the observation through the hidden widths to one output.
     pub value: Mlp,
-    value_opt: ModuleOptimizer,
+    pub(crate) value_opt: ModuleOptimizer,
     /// None for the deterministic actor.
     pub log_std: Option<LogStd>,
-    log_std_opt: ModuleOptimizer,
+    pub(crate) log_std_opt: ModuleOptimizer,
     /// Updates the actor's cosine schedule anneals over.
     pub horizon: usize,
     /// Actor steps taken (the schedule's position).

@@ -147,6 +147,7 @@ pub mod eval;
 pub mod experiment;
 pub mod export;
 pub mod figures;
+pub mod fixtures;
 pub mod io;
 pub mod iql;
 pub mod nets;

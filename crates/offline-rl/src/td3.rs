@@ -203,7 +203,7 @@ pub struct Agent {
     pub cfg: Td3Config,
     pub actor: Actor,
     pub critic: TwinCritic,
-    actor_target: Actor,
+    pub(crate) actor_target: Actor,
     pub(crate) critic_target: TwinCritic,
     pub(crate) actor_opt: ModuleOptimizer,
     pub(crate) critic_opt: ModuleOptimizer,

@@ -10,13 +10,14 @@ use crate::eval::{Policy, mean_return, normalised_score, rollouts};
 use crate::experiment::references;
 use crate::nets::Actor;
 use crate::td3::{Algo, Td3Config};
-use crate::train::{Behaviour, EvalPlan, OfflineRun, TrainLog, action_scale, train_offline};
+use crate::train::{Behaviour, EvalPlan, OfflineRun, TrainLog, action_scale, train_offline_resumable};
 use anyhow::Result;
 use reprolab_core::report::plot::{Series, lines_with_bands};
 use reprolab_core::report::write_figure;
 use reprolab_core::run_folder::TrainFolder;
 use reprolab_core::train::Checkpoint;
 use reprolab_core::train::checkpoint::TrainState;
+use reprolab_core::train::metrics_log::MetricRecord;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -73,8 +74,8 @@ pub struct PolicyMeta {
 }
 
 /// What `train` is asked to do, with every default filled in; it is also
-/// the folder's `config.toml`.
-#[derive(Debug, Clone, Serialize)]
+/// the folder's `config.toml` (and `--resume` reads it back from `report.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainRequest {
     /// Evaluate in this environment while training (None: no evaluation).
     pub env: Option<String>,
@@ -113,6 +114,50 @@ pub struct TrainSummary {
 /// (a later NaN keeps the last good one), logs losses and evaluations to
 /// `metrics.jsonl`, writes `curve.svg` and records the summary.
 pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
+    train_command_with(req, false)
+}
+
+/// The sub-folder of a `train` folder holding the full training state
+/// (every network, target and optimiser, the sampler's position) that
+/// `--resume` continues from; written at every evaluation.
+pub const RESUME_DIR: &str = "resume";
+
+/// What `train --resume DIR` found in DIR.
+pub enum ResumeRequest {
+    /// The run in DIR finished (its report.json has a result): nothing to do.
+    Finished,
+    /// The run's settings, to continue with.
+    Continue(Box<TrainRequest>),
+}
+
+/// Reads the settings of the `offline-rl train` run in `dir`; a user error
+/// when `dir` is not such a folder.
+pub fn resume_request(dir: &Path) -> Result<ResumeRequest> {
+    use reprolab_core::run_folder::{Resume, TrainRecord};
+    let mut req: TrainRequest = match TrainRecord::for_resume(dir, crate::METHOD.name, "train")? {
+        Resume::Finished(_) => return Ok(ResumeRequest::Finished),
+        Resume::Unfinished(req, _) => req,
+    };
+    req.out = dir.to_path_buf();
+    Ok(ResumeRequest::Continue(Box::new(req)))
+}
+
+/// `offline-rl train --resume`: continues the run `req` (from
+/// [`resume_request`]) from its last complete checkpoint, or from the start
+/// when it was killed before its first; the finished folder is the one the
+/// uninterrupted run leaves (same weights, evaluations and report result).
+pub fn resume_command(req: &TrainRequest) -> Result<PolicyMeta> {
+    train_command_with(req, true)
+}
+
+/// The records of an old `metrics.jsonl` that `keep` accepts (a torn last
+/// line of a killed run is dropped).
+fn kept_metrics(path: &Path, keep: impl Fn(&MetricRecord) -> bool) -> Vec<MetricRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<MetricRecord>(l).ok()).filter(|r| keep(r)).collect()
+}
+
+fn train_command_with(req: &TrainRequest, resume: bool) -> Result<PolicyMeta> {
     let data = crate::io::load_mixed(&req.datasets)?;
     if req.algo == Algo::Td3RklOracle || req.algo == Algo::Td3 {
         reprolab_core::user_bail!(
@@ -135,12 +180,30 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         }
         None => data_action_scale(&data),
     };
-    let folder = TrainFolder::open(crate::METHOD.name, "train", &req.out, req.overwrite, req, &[req.seed])?;
+    let state_dir = req.out.join(RESUME_DIR);
+    let resumed_at = if resume { crate::train::saved_step(&state_dir)? } else { None };
+    let old_metrics = match resumed_at {
+        Some(step) => {
+            kept_metrics(&req.out.join("metrics.jsonl"), |r| r.name.starts_with("behaviour/") || r.step <= step)
+        }
+        None => Vec::new(),
+    };
+    let folder = TrainFolder::open(crate::METHOD.name, "train", &req.out, req.overwrite || resume, req, &[req.seed])?;
+    if !resume && state_dir.exists() {
+        // An earlier run's state must not be continued by a later --resume.
+        std::fs::remove_dir_all(&state_dir)
+            .map_err(|e| reprolab_core::user_error(format!("{}: cannot remove ({e})", state_dir.display())))?;
+    }
     let mut metrics = folder.metrics()?;
+    for r in &old_metrics {
+        metrics.log(r.step, &r.name, r.value.unwrap_or(f64::NAN))?;
+    }
     let references = req.env.as_deref().map(score_references).transpose()?;
     let dev = reprolab_core::device::default_device().autodiff();
     let fitted = if req.algo.needs_behaviour() {
-        Some(fit_behaviour(&data, &req.mdn, &scale, req.seed, &dev, Some(&mut metrics))?)
+        // Refitted on resume (it is seeded, so the same model); its log lines are kept from the first run.
+        let log = if resumed_at.is_some() { None } else { Some(&mut metrics) };
+        Some(fit_behaviour(&data, &req.mdn, &scale, req.seed, &dev, log)?)
     } else {
         None
     };
@@ -181,7 +244,9 @@ pub fn train_command(req: &TrainRequest) -> Result<PolicyMeta> {
         seed: req.seed,
         eval: Some(&plan),
     };
-    let trained = train_offline(&run, &dev, &mut save, Some(TrainLog { metrics: &mut metrics, references }))?;
+    let resumable = crate::train::Resumable { dir: state_dir };
+    let log = Some(TrainLog { metrics: &mut metrics, references });
+    let trained = train_offline_resumable(&run, &dev, &mut save, log, Some(&resumable))?;
     bar.finish_and_clear();
     let meta = meta_of(&trained);
     let series = vec![Series {
@@ -225,6 +290,45 @@ pub fn data_action_scale(data: &Dataset) -> Vec<f32> {
     scale
 }
 
+/// Checks a checkpoint's policy description before an actor is built from
+/// it: the sizes must be positive and the actor they describe must fit in
+/// the weights file (4 bytes a parameter), so a damaged `state.json`
+/// claiming a 10^9-wide layer is refused instead of allocated; the
+/// normaliser and action scales must match the sizes and be finite (the
+/// policy divides by `std` and multiplies by the scales).
+fn check_policy_meta(meta: &PolicyMeta, weights: &Path, shown: &str) -> Result<()> {
+    if meta.obs_dim == 0 || meta.act_dim == 0 || meta.hidden.contains(&0) {
+        reprolab_core::user_bail!("{shown}: the policy's sizes must be positive");
+    }
+    let out = if meta.stochastic { 2 * meta.act_dim as u128 } else { meta.act_dim as u128 };
+    let dims: Vec<u128> =
+        std::iter::once(meta.obs_dim as u128).chain(meta.hidden.iter().map(|&h| h as u128)).chain([out]).collect();
+    let params: u128 =
+        dims.windows(2).map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1])).fold(0, u128::saturating_add);
+    let bytes = std::fs::metadata(weights).map(|m| u128::from(m.len())).unwrap_or(0);
+    if params.saturating_mul(4) > bytes {
+        reprolab_core::user_bail!(
+            "{shown}: the policy it describes has {params} parameters, more than {} holds",
+            weights.display()
+        );
+    }
+    let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+    if meta.norm.mean.len() != meta.obs_dim
+        || meta.norm.std.len() != meta.obs_dim
+        || !finite(&meta.norm.mean)
+        || !meta.norm.std.iter().all(|s| s.is_finite() && *s > 0.0)
+    {
+        reprolab_core::user_bail!(
+            "{shown}: the observation normaliser needs {} finite means and positive stds",
+            meta.obs_dim
+        );
+    }
+    if meta.action_scale.len() != meta.act_dim || !finite(&meta.action_scale) {
+        reprolab_core::user_bail!("{shown}: 'action_scale' needs {} finite values", meta.act_dim);
+    }
+    Ok(())
+}
+
 /// A checkpoint's policy, ready to act.
 pub fn load_policy(dir: &Path) -> Result<(Actor, PolicyMeta)> {
     let ckpt = Checkpoint::new(dir);
@@ -234,11 +338,16 @@ pub fn load_policy(dir: &Path) -> Result<(Actor, PolicyMeta)> {
             dir.display()
         );
     };
+    let shown = ckpt.dir.join("state.json").display().to_string();
     let meta: PolicyMeta = serde_json::from_value(state.extra).map_err(|e| {
-        reprolab_core::user_error(format!("{}: checkpoint state is not an offline-rl policy ({e})", dir.display()))
+        reprolab_core::user_error(format!("{shown}: checkpoint state is not an offline-rl policy ({e})"))
     })?;
+    check_policy_meta(&meta, &ckpt.model_path(), &shown)?;
     let dev = reprolab_core::device::default_device();
-    let actor = ckpt.load_model(Actor::new(meta.obs_dim, meta.act_dim, &meta.hidden, meta.stochastic, &dev))?;
+    // The weights' error names model.safetensors; the state file is named too, since it described them.
+    let actor = ckpt
+        .load_model(Actor::new(meta.obs_dim, meta.act_dim, &meta.hidden, meta.stochastic, &dev))
+        .map_err(|e| reprolab_core::user_error(format!("{shown}: the policy it describes does not load ({e:#})")))?;
     Ok((actor, meta))
 }
 

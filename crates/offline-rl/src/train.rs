@@ -10,10 +10,14 @@ use crate::nets::Actor;
 use crate::td3::{Agent, Algo, BehaviourTerms, Td3Config};
 use crate::validate::{nested, non_negative};
 use anyhow::Result;
+use burn::module::Module;
 use burn::tensor::Device;
 use reprolab_core::registry::Validate;
-use reprolab_core::rng::{derive_seed, rng, standard_normal};
-use reprolab_core::train::{MetricsLog, check_finite};
+use reprolab_core::report::write_bytes_atomic;
+use reprolab_core::rng::{SeededRng, derive_seed, rng, standard_normal};
+use reprolab_core::train::checkpoint::TrainState;
+use reprolab_core::train::fault::{is_poisoned, poison_batch};
+use reprolab_core::train::{Checkpoint, MetricsLog, OptimizerConfig, check_finite};
 
 /// A learning curve: `(update, value)` points.
 pub type Curve = Vec<(usize, f64)>;
@@ -114,7 +118,25 @@ pub fn train_offline(
     run: &OfflineRun,
     device: &Device,
     on_eval: &mut dyn FnMut(&Trained) -> Result<()>,
+    train_log: Option<TrainLog>,
+) -> Result<Trained> {
+    train_offline_resumable(run, device, on_eval, train_log, None)
+}
+
+/// [`train_offline`] that also writes its full state to `resumable.dir`
+/// at every evaluation (after `on_eval`) and, given a saved state, continues
+/// from it: the `train` command's `--resume`. At each of those checkpoints
+/// burn's global generator (target-policy noise, the stochastic actor's
+/// samples) is reseeded from the run seed and the step, since its state
+/// cannot be saved; a resumed run reseeds it the same way, so it continues
+/// exactly as the uninterrupted run. Without `resumable` nothing is reseeded,
+/// so the experiments' runs are unchanged.
+pub fn train_offline_resumable(
+    run: &OfflineRun,
+    device: &Device,
+    on_eval: &mut dyn FnMut(&Trained) -> Result<()>,
     mut train_log: Option<TrainLog>,
+    resumable: Option<&Resumable>,
 ) -> Result<Trained> {
     let OfflineRun { algo, td3: cfg, data, action_scale, behaviour, steps, seed, eval } = *run;
     reprolab_core::rng::seed_burn(derive_seed(seed, algo.name()));
@@ -122,25 +144,39 @@ pub fn train_offline(
     let prepared = Prepared::new(data, &norm, action_scale);
     let mut agent = Agent::new(algo, cfg.clone(), data.obs_dim, data.act_dim, device);
     agent.plan_updates(steps);
-    let mut trained =
-        Trained { agent, norm, action_scale: action_scale.to_vec(), curve: Vec::new(), weights: Vec::new() };
     let mut r = rng(derive_seed(seed, "batches"));
+    let mut curve = Vec::new();
+    let mut first = 1;
+    if let Some(res) = resumable
+        && let Some(saved) = load_full_state(&res.dir, &mut agent)?
+    {
+        r = saved.rng.restore()?;
+        curve = saved.curve;
+        first = saved.step + 1;
+        reprolab_core::rng::seed_burn(resume_seed(seed, saved.step));
+    }
+    let mut trained = Trained { agent, norm, action_scale: action_scale.to_vec(), curve, weights: Vec::new() };
     let inner = device.clone().inner();
     // A multiple of the actor's update period, so every logged step has an actor loss.
     let period = if algo.uses_critic() { cfg.policy_freq.max(1) } else { 1 };
     let every = log_every(steps).div_ceil(period) * period;
-    if let Some(l) = train_log.as_mut() {
+    if let Some(l) = train_log.as_mut()
+        && first == 1
+    {
         l.metrics.log(0, "actor/lr", cfg.actor_lr)?;
         if algo.uses_critic() {
             l.metrics.log(0, "critic/lr", cfg.critic_lr)?;
         }
     }
-    for step in 1..=steps {
-        let batch = prepared.sample(cfg.batch, &mut r, device);
+    for step in first..=steps {
+        let mut batch = prepared.sample(cfg.batch, &mut r, device);
+        batch.obs = poison_batch(batch.obs, step);
         // Losses are read (a device sync) every 1000 updates and before every
-        // evaluation, so a checkpoint written there is never of a diverged policy.
+        // evaluation, so a checkpoint written there is never of a diverged
+        // policy; and at a step the fault injection poisons, so the guard
+        // names that step.
         let eval_due = eval.is_some_and(|p| step % p.every == 0);
-        let log = step % 1000 == 0 || step == steps || eval_due;
+        let log = step % 1000 == 0 || step == steps || eval_due || is_poisoned(step);
         let losses = trained.agent.update(&batch, &|b| behaviour.terms(b));
         if let Some(l) = train_log.as_mut()
             && (step % every == 0 || step == steps)
@@ -174,9 +210,150 @@ pub fn train_offline(
                 }
             }
             on_eval(&trained)?;
+            if let Some(res) = resumable {
+                save_full_state(&res.dir, &trained, &r, step)?;
+                reprolab_core::rng::seed_burn(resume_seed(seed, step));
+            }
         }
     }
     Ok(trained)
+}
+
+/// Where a resumable [`train_offline_resumable`] keeps its full state:
+/// `dir/step-N/<part>/` (one core [`Checkpoint`] per network, with its
+/// optimiser) and `dir/latest.json`, written last and atomically, naming
+/// the newest complete `step-N`; older ones are removed after it.
+pub struct Resumable {
+    pub dir: std::path::PathBuf,
+}
+
+/// burn's generator's seed after the checkpoint at `step`.
+fn resume_seed(seed: u64, step: usize) -> u64 {
+    derive_seed(seed, &format!("resume-{step}"))
+}
+
+/// The batch sampler's ChaCha8 state: key, stream and word position
+/// (a string: JSON numbers do not hold a u128).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RngState {
+    pub seed: [u8; 32],
+    pub stream: u64,
+    pub word_pos: String,
+}
+
+impl RngState {
+    pub fn of(r: &SeededRng) -> Self {
+        Self { seed: r.get_seed(), stream: r.get_stream(), word_pos: r.get_word_pos().to_string() }
+    }
+
+    /// The generator, at the same position.
+    pub fn restore(&self) -> Result<SeededRng> {
+        use rand::SeedableRng;
+        let mut r = SeededRng::from_seed(self.seed);
+        r.set_stream(self.stream);
+        let pos: u128 = self.word_pos.parse().map_err(|e| anyhow::anyhow!("corrupt sampler position ({e})"))?;
+        r.set_word_pos(pos);
+        Ok(r)
+    }
+}
+
+/// `latest.json` of a resumable run's state folder.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedState {
+    /// Updates done.
+    pub step: usize,
+    pub rng: RngState,
+    pub curve: Curve,
+    /// IQL's actor steps (its cosine schedule's position).
+    pub iql_actor_steps: Option<usize>,
+}
+
+const LATEST: &str = "latest.json";
+
+fn step_dir(dir: &std::path::Path, step: usize) -> std::path::PathBuf {
+    dir.join(format!("step-{step:09}"))
+}
+
+/// Writes the agent's every network and optimiser under `dir/step-N`, then
+/// `latest.json`, then removes the older `step-*` folders.
+fn save_full_state(dir: &std::path::Path, t: &Trained, r: &SeededRng, step: usize) -> Result<()> {
+    let a = &t.agent;
+    let at = step_dir(dir, step);
+    let state = TrainState { step, ..Default::default() };
+    let critic_opt = a.algo.uses_critic().then_some(&a.critic_opt);
+    Checkpoint::new(at.join("actor")).save(&a.actor, Some(&a.actor_opt), &state)?;
+    Checkpoint::new(at.join("critic")).save(&a.critic, critic_opt, &state)?;
+    Checkpoint::new(at.join("actor_target")).save(&a.actor_target, None, &state)?;
+    Checkpoint::new(at.join("critic_target")).save(&a.critic_target, None, &state)?;
+    if let Some(p) = &a.iql {
+        Checkpoint::new(at.join("value")).save(&p.value, Some(&p.value_opt), &state)?;
+        if let Some(ls) = &p.log_std {
+            Checkpoint::new(at.join("log_std")).save(ls, Some(&p.log_std_opt), &state)?;
+        }
+    }
+    let saved = SavedState {
+        step,
+        rng: RngState::of(r),
+        curve: t.curve.clone(),
+        iql_actor_steps: a.iql.as_ref().map(|p| p.actor_steps),
+    };
+    write_bytes_atomic(&dir.join(LATEST), serde_json::to_vec_pretty(&saved)?)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if path != at && entry.file_name().to_string_lossy().starts_with("step-") {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+    Ok(())
+}
+
+/// The step a resumable run's state folder holds (None: no complete state).
+pub fn saved_step(dir: &std::path::Path) -> Result<Option<usize>> {
+    Ok(read_latest(dir)?.map(|s| s.step))
+}
+
+fn read_latest(dir: &std::path::Path) -> Result<Option<SavedState>> {
+    let path = dir.join(LATEST);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| reprolab_core::user_error(format!("{}: cannot read ({e})", path.display())))?;
+    let saved = serde_json::from_str(&text)
+        .map_err(|e| reprolab_core::user_error(format!("{}: corrupt training state ({e})", path.display())))?;
+    Ok(Some(saved))
+}
+
+/// Loads the state `dir` holds into `agent` (built as the run builds it);
+/// None when there is none yet.
+fn load_full_state(dir: &std::path::Path, agent: &mut Agent) -> Result<Option<SavedState>> {
+    let Some(saved) = read_latest(dir)? else { return Ok(None) };
+    let at = step_dir(dir, saved.step);
+    let part = |name: &str| Checkpoint::new(at.join(name));
+    let cfg = agent.cfg.clone();
+    agent.actor = part("actor").load_model(agent.actor.clone())?;
+    let opt = std::mem::replace(&mut agent.actor_opt, OptimizerConfig::adam(cfg.actor_lr).build());
+    agent.actor_opt = part("actor").load_optimizer(opt)?;
+    agent.critic = part("critic").load_model(agent.critic.clone())?;
+    if agent.algo.uses_critic() {
+        let opt = std::mem::replace(&mut agent.critic_opt, OptimizerConfig::adam(cfg.critic_lr).build());
+        agent.critic_opt = part("critic").load_optimizer(opt)?;
+    }
+    agent.actor_target = part("actor_target").load_model(agent.actor_target.clone())?.no_grad();
+    agent.critic_target = part("critic_target").load_model(agent.critic_target.clone())?.no_grad();
+    if let Some(p) = agent.iql.as_mut() {
+        p.value = part("value").load_model(p.value.clone())?;
+        let opt = std::mem::replace(&mut p.value_opt, OptimizerConfig::adam(cfg.iql.value_lr).build());
+        p.value_opt = part("value").load_optimizer(opt)?;
+        if let Some(ls) = p.log_std.take() {
+            p.log_std = Some(part("log_std").load_model(ls)?);
+            let opt = std::mem::replace(&mut p.log_std_opt, OptimizerConfig::adam(3e-4).build());
+            p.log_std_opt = part("log_std").load_optimizer(opt)?;
+        }
+        p.actor_steps = saved.iql_actor_steps.unwrap_or(saved.step);
+    }
+    agent.updates = saved.step;
+    Ok(Some(saved))
 }
 
 /// Writes one update's losses (reading them syncs the device; the tensors
@@ -351,4 +528,65 @@ pub fn train_online(
     }
     bar.finish_and_clear();
     Ok(Online { snapshots, last: (agent.policy(), last_ret), curve })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::behaviour::{MdnConfig, fit_behaviour};
+    use crate::dataset::collect_point;
+    use crate::env::point::Layout;
+
+    /// The actor's weights and biases, flattened.
+    fn flat(a: &Actor) -> Vec<f32> {
+        let mut out = Vec::new();
+        for l in &a.net.layers {
+            out.extend(l.weight.val().into_data().try_to_vec::<f32>().unwrap());
+            if let Some(b) = &l.bias {
+                out.extend(b.val().into_data().try_to_vec::<f32>().unwrap());
+            }
+        }
+        out
+    }
+
+    /// Training 40 updates straight equals training them with a "kill"
+    /// after the checkpoint of update 20 (the callback fails at 30) and a
+    /// resume from that checkpoint: every network, the optimisers, the
+    /// sampler and burn's reseeded generator continue exactly.
+    #[test]
+    fn a_resumed_run_equals_the_uninterrupted_one() {
+        let data = collect_point(&Layout::obstacle(5.0), 0);
+        let dev = reprolab_core::device::default_device().autodiff();
+        let scale = vec![1.0f32; data.act_dim];
+        let mdn = MdnConfig { hidden: vec![8, 8], steps: 5, ..Default::default() };
+        let fitted = fit_behaviour(&data, &mdn, &scale, 1, &dev, None).unwrap();
+        for algo in [Algo::Td3Bc, Algo::Td3Rkl, Algo::Iql] {
+            let cfg = Td3Config { hidden: vec![8, 8], batch: 16, ..Default::default() };
+            let behaviour = if algo.needs_behaviour() { Behaviour::Fitted(&fitted) } else { Behaviour::None };
+            let plan = EvalPlan { make_env: None, every: 10, episodes: 1 };
+            let run = OfflineRun {
+                algo,
+                td3: &cfg,
+                data: &data,
+                action_scale: &scale,
+                behaviour,
+                steps: 40,
+                seed: 4,
+                eval: Some(&plan),
+            };
+            let tmp = tempfile::tempdir().unwrap();
+            let straight_dir = Resumable { dir: tmp.path().join("a") };
+            let straight = train_offline_resumable(&run, &dev, &mut |_| Ok(()), None, Some(&straight_dir)).unwrap();
+            let killed = Resumable { dir: tmp.path().join("b") };
+            let mut fail_at_30 = |t: &Trained| if t.agent.updates == 30 { anyhow::bail!("killed") } else { Ok(()) };
+            assert!(train_offline_resumable(&run, &dev, &mut fail_at_30, None, Some(&killed)).is_err());
+            assert_eq!(saved_step(&killed.dir).unwrap(), Some(20));
+            let resumed = train_offline_resumable(&run, &dev, &mut |_| Ok(()), None, Some(&killed)).unwrap();
+            assert_eq!(resumed.agent.updates, 40);
+            let (wa, wb) = (flat(&straight.agent.policy()), flat(&resumed.agent.policy()));
+            assert!(!wa.is_empty());
+            let max_diff = wa.iter().zip(&wb).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+            assert!(wa == wb, "{}: the actors differ by up to {max_diff}", algo.name());
+        }
+    }
 }

@@ -32,15 +32,21 @@ pub fn open(path: &Path) -> Result<(::csv::Reader<std::fs::File>, ::csv::StringR
     Ok((reader, headers))
 }
 
+/// The header's names for an error message: the first 20, then a count.
+pub fn column_list(headers: &::csv::StringRecord) -> String {
+    let mut names: Vec<String> = headers.iter().take(20).map(|h| h.chars().take(40).collect()).collect();
+    if headers.len() > 20 {
+        names.push(format!("... {} more", headers.len() - 20));
+    }
+    names.join(", ")
+}
+
 /// Loads `path`. `label` names the target column (it must exist).
 pub fn load_csv(path: &Path, label: &str, kind: LabelKind) -> Result<Dataset> {
     let shown = path.display();
     let (mut reader, headers) = open(path)?;
     let Some(label_col) = headers.iter().position(|h| h == label) else {
-        crate::user_bail!(
-            "{shown}: no column named '{label}' (columns: {})",
-            headers.iter().collect::<Vec<_>>().join(", ")
-        );
+        crate::user_bail!("{shown}: no column named '{label}' (columns: {})", column_list(&headers));
     };
     let feature_names: Vec<String> =
         headers.iter().enumerate().filter(|(i, _)| *i != label_col).map(|(_, h)| h.to_string()).collect();

@@ -96,6 +96,11 @@ fn read_values<R: Read, T: Element>(npy: npyz::NpyFile<R>, what: &str) -> Result
         crate::user_bail!("{what}: Fortran-ordered array; save it with np.ascontiguousarray");
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    // A damaged or hostile header can declare a shape whose element count
+    // overflows; refuse it before anything sizes a buffer from it.
+    if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none() {
+        crate::user_bail!("{what}: the header's shape {shape:?} has more elements than can exist");
+    }
     let DType::Plain(ts) = npy.dtype() else {
         crate::user_bail!("{what}: structured dtypes are not supported, save a plain numeric array");
     };
@@ -118,11 +123,56 @@ fn read_values<R: Read, T: Element>(npy: npyz::NpyFile<R>, what: &str) -> Result
     Ok((shape, data))
 }
 
+/// The longest `.npy` header we read (numpy writes a few hundred bytes; a
+/// damaged length field could otherwise ask for 4 GiB).
+const MAX_HEADER: usize = 1 << 20;
+
+/// The reader with its `.npy` header checked: npyz multiplies the header's
+/// dimensions without an overflow check (a panic in debug builds, a wrapped
+/// element count in release), so a shape whose element count overflows is
+/// refused here, before npyz sees it. Anything else npyz reports itself.
+fn checked_header<R: Read>(mut reader: R, what: &str) -> Result<impl Read> {
+    let mut prefix = Vec::new();
+    (&mut reader)
+        .take(12)
+        .read_to_end(&mut prefix)
+        .map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?;
+    if prefix.len() == 12 && prefix.starts_with(b"\x93NUMPY") {
+        let (len, start) = match prefix[6] {
+            1 => (usize::from(u16::from_le_bytes([prefix[8], prefix[9]])), 10),
+            _ => (u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize, 12),
+        };
+        if len > MAX_HEADER {
+            crate::user_bail!("{what}: not a valid .npy file (a {len}-byte header)");
+        }
+        let have = prefix.len() - start;
+        (&mut reader)
+            .take(len.saturating_sub(have) as u64)
+            .read_to_end(&mut prefix)
+            .map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?;
+        let header = String::from_utf8_lossy(&prefix[start..]);
+        if let Some(dims) = declared_shape(&header)
+            && dims.iter().try_fold(1u64, |n, &d| n.checked_mul(d)).is_none()
+        {
+            crate::user_bail!("{what}: the header's shape {dims:?} has more elements than can exist");
+        }
+    }
+    Ok(std::io::Cursor::new(prefix).chain(reader))
+}
+
+/// The integers of the header's `'shape': (...)` tuple, if it parses.
+fn declared_shape(header: &str) -> Option<Vec<u64>> {
+    let after = &header[header.find("'shape'")? + 7..];
+    let open = after.find('(')?;
+    let close = after[open..].find(')')? + open;
+    after[open + 1..close].split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.parse().ok()).collect()
+}
+
 /// Reads one `.npy` file.
 pub fn load_npy(path: &Path) -> Result<Array> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| crate::user_error(format!("{shown}: cannot open ({e})")))?;
-    let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
+    let npy = npyz::NpyFile::new(checked_header(std::io::BufReader::new(file), &shown)?)
         .map_err(|e| crate::user_error(format!("{shown}: not a valid .npy file ({e})")))?;
     read_array(npy, &shown)
 }
@@ -140,7 +190,7 @@ pub fn load_npz_f64(path: &Path) -> Result<BTreeMap<String, Array64>> {
     read_npz(path, |npy, what| read_values::<_, f64>(npy, what).map(|(shape, data)| Array64 { shape, data }))
 }
 
-type NpzEntry<'a> = npyz::NpyFile<zip::read::ZipFile<'a>>;
+type NpzEntry<'a> = npyz::NpyFile<Box<dyn Read + 'a>>;
 
 fn read_npz<A>(path: &Path, read: impl Fn(NpzEntry<'_>, &str) -> Result<A>) -> Result<BTreeMap<String, A>> {
     let shown = path.display().to_string();
@@ -156,6 +206,7 @@ fn read_npz<A>(path: &Path, read: impl Fn(NpzEntry<'_>, &str) -> Result<A>) -> R
         // numpy names each array's member NAME.npy; anything else is not an array.
         let Some(name) = entry.name().strip_suffix(".npy").map(str::to_string) else { continue };
         let what = format!("{shown}: array '{name}'");
+        let entry: Box<dyn Read + '_> = Box::new(checked_header(entry, &what)?);
         let npy = npyz::NpyFile::new(entry).map_err(|e| crate::user_error(format!("{what}: cannot read ({e})")))?;
         out.insert(name, read(npy, &what)?);
     }

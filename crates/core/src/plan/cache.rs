@@ -9,7 +9,7 @@
 
 use super::{Unit, UnitOutput};
 use crate::registry::RunContext;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -58,13 +58,24 @@ pub fn path(ctx: &RunContext, unit: &Unit) -> PathBuf {
 /// The cached entry of `unit`, if a whole one exists.
 pub fn load(ctx: &RunContext, unit: &Unit) -> Result<Option<Entry>> {
     let p = path(ctx, unit);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
+    // Bytes, not a String: a damaged entry that is not UTF-8 is "not a unit result" like any other.
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot read", p.display())),
+        Err(e) => crate::user_bail!("{}: cannot read ({e})", p.display()),
     };
-    let entry: Entry = serde_json::from_str(&text)
-        .map_err(|e| crate::user_error(format!("{}: not a unit result ({e}); delete it to recompute", p.display())))?;
+    let damaged =
+        |why: String| crate::user_error(format!("{}: not a unit result ({why}); delete it to recompute", p.display()));
+    let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+    // The name's hash chose this file; an entry saying it is another unit's was damaged or copied.
+    if entry.method != ctx.method || entry.unit != *unit || entry.hash != unit_hash(ctx, unit) {
+        return Err(damaged(format!(
+            "it is the entry of {} unit {} {}",
+            entry.method,
+            entry.unit.stage.name(),
+            entry.unit.key
+        )));
+    }
     Ok(Some(entry))
 }
 

@@ -17,7 +17,10 @@ use tempfile::NamedTempFile;
 /// the name pointing at an empty file.
 pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<NamedTempFile>) -> Result<()>) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+    // A folder that cannot be made or written (a file in the way, no
+    // permission) is the user's to fix: a user error, exit code 2.
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::user_error(format!("{}: cannot create the folder ({e})", dir.display())))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
@@ -26,7 +29,9 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<NamedTempFile>
     // 0666 less the umask, as `File::create` would make it.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder.tempfile_in(dir).with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| crate::user_error(format!("{}: cannot write into the folder ({e})", dir.display())))?;
     let mut w = BufWriter::new(tmp);
     fill(&mut w)?; // on error the temporary file is removed when dropped
     w.flush()?;

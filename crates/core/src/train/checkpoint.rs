@@ -52,6 +52,18 @@ impl ModuleMapper for RestoreIds<'_> {
     }
 }
 
+/// Counts parameters holding a NaN or an infinity (see [`Checkpoint::load_model`]).
+struct NonFinite(usize);
+
+impl ModuleVisitor for NonFinite {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values: Vec<f32> = param.val().into_data().try_to_vec().unwrap_or_default();
+        if values.iter().any(|v| !v.is_finite()) {
+            self.0 += 1;
+        }
+    }
+}
+
 fn param_ids<M: Module>(model: &M) -> Vec<u64> {
     let mut ids = CollectIds(Vec::new());
     model.visit(&mut ids);
@@ -109,7 +121,8 @@ impl Checkpoint {
         if !path.exists() || !self.model_path().exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| crate::user_error(format!("{}: cannot read checkpoint state ({e})", path.display())))?;
         let state = serde_json::from_str(&text)
             .map_err(|e| crate::user_error(format!("{}: corrupt checkpoint state ({e})", path.display())))?;
         Ok(Some(state))
@@ -132,6 +145,13 @@ impl Checkpoint {
                 applied.missing,
                 applied.errors
             );
+        }
+        // A damaged file (a flipped exponent bit) or a run saved after it
+        // diverged: weights that are not finite would only evaluate to NaN.
+        let mut bad = NonFinite(0);
+        model.visit(&mut bad);
+        if bad.0 > 0 {
+            crate::user_bail!("{}: {} tensors hold NaN or infinite weights", path.display(), bad.0);
         }
         match self.state()? {
             Some(state) if state.param_ids.len() == param_ids(&model).len() => {

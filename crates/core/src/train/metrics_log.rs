@@ -57,12 +57,15 @@ impl MetricsLog {
 
     /// Reads a `metrics.jsonl` back (tests, tools).
     pub fn read(path: &Path) -> Result<Vec<MetricRecord>> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        // User errors naming the file: `reprolab` tools read logs users hand them.
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::user_error(format!("{}: cannot read ({e})", path.display())))?;
         text.lines()
             .enumerate()
             .map(|(i, line)| {
-                serde_json::from_str(line)
-                    .with_context(|| format!("{}: line {} is not a metric record", path.display(), i + 1))
+                serde_json::from_str(line).map_err(|e| {
+                    crate::user_error(format!("{}: line {} is not a metric record ({e})", path.display(), i + 1))
+                })
             })
             .collect()
     }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod early_stop;
 pub mod epoch;
+pub mod fault;
 pub mod guard;
 pub mod metrics_log;
 pub mod optim;
